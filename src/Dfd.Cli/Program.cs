@@ -1,6 +1,40 @@
-using static TorchSharp.torch;
-var x = randn(2,3,8,8, requires_grad: true);
-var w = randn(4,3,3,3);
-var y = nn.functional.conv2d(x, w).sum();
-y.backward();
-Console.WriteLine($"ok {y.item<float>()} {x.grad!.shape[0]}");
+using Dfd.Cli;
+using Dfd.Cli.Commands;
+using Dfd.Encoders;
+using Dfd.Imaging;
+using Dfd.IO;
+using Spectre.Console;
+
+var commands = new Dictionary<string, (string Help, Func<string[], int> Run)>(StringComparer.Ordinal)
+{
+    ["demo"] = ("run the main job on the bundled sample faces", DemoCommand.Run),
+    ["models"] = ("list the encoders and their metadata", ModelsCommand.Run),
+    ["align"] = ("detect and align faces: --input <file|dir> --output <dir> --model <encoder>", AlignCommand.Run),
+    ["encode"] = ("templates of faces: --model <name> --input <file|dir> --output templates.npy", EncodeCommand.Run),
+    ["verify"] = ("LFW View-2 verification: --model <name> --lfw <dir> --pairs <pairs.txt>", VerifyCommand.Run),
+    ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Run),
+};
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine("dfd — Deep Face Decoder toolkit\n\nusage: dfd <command> [options]   (every command takes --json)\n");
+    foreach (var (name, (help, _)) in commands) Console.WriteLine($"  {name,-10} {help}");
+    return 0;
+}
+if (!commands.TryGetValue(args[0], out var cmd))
+{
+    Console.Error.WriteLine($"dfd: unknown command '{args[0]}' (try: {string.Join(", ", commands.Keys)})");
+    return 2;
+}
+try
+{
+    return cmd.Run(args[1..]);
+}
+catch (UsageException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 2; }
+catch (ImageLoadException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+catch (ModelFileException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+catch (EncoderNotAvailableException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+catch (FileNotFoundException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+catch (DirectoryNotFoundException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+catch (InvalidDataException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+catch (IOException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }

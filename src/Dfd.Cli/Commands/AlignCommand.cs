@@ -1,0 +1,81 @@
+using System.Text;
+using Dfd.Encoders;
+using Dfd.Imaging;
+using Dfd.IO;
+using Spectre.Console;
+
+namespace Dfd.Cli.Commands;
+
+static class AlignCommand
+{
+    public static int Run(string[] argv)
+    {
+        var a = new Args(argv, new HashSet<string> { "json", "all-faces" });
+        var input = a.Req("input");
+        var output = a.Req("output");
+        var spec = Registry.Spec(a.Req("model"));
+        bool all = a.Flag("all-faces"), json = a.Flag("json");
+        float score = (float)a.Double("score", 0.6);
+        a.CheckUnused();
+
+        var files = Common.InputFiles(input);
+        Directory.CreateDirectory(output);
+        using var pipe = FacePipeline.CreateDefault(score);
+        var rows = Common.WithProgress("aligning", json, p =>
+        {
+            var list = new List<Row>();
+            for (int i = 0; i < files.Count; i++)
+            {
+                var r = pipe.AlignFile(files[i], spec.Template, all ? FacePick.All : FacePick.MostConfident);
+                var outs = new List<string>();
+                for (int k = 0; k < r.Crops.Count; k++)
+                {
+                    var name = OutName(input, files[i], all && r.Crops.Count > 1 ? k : -1);
+                    var path = Path.Combine(output, name);
+                    ImageIO.Save(r.Crops[k], path);
+                    outs.Add(name);
+                }
+                list.Add(new Row(files[i], r.Status.ToString().ToLowerInvariant(), r.Faces.Count, r.Message, outs,
+                    r.Faces.Select(f => f.Score).ToList()));
+                p.Report((i + 1, files.Count));
+            }
+            return list;
+        });
+
+        var summary = new
+        {
+            model = spec.Name, template = $"{spec.InputWidth}x{spec.InputHeight}", input, output,
+            files = rows.Count, aligned = rows.Count(r => r.status == "aligned"), no_face = rows.Count(r => r.status == "noface"),
+            unreadable = rows.Count(r => r.status == "unreadable"), results = rows,
+        };
+        AtomicFile.WriteAllText(Path.Combine(output, "alignment.json"), Common.ToJson(summary));
+        var csv = new StringBuilder("file,status,faces,outputs,message\n");
+        foreach (var r in rows) csv.AppendLine($"{Csv(r.file)},{r.status},{r.faces},{Csv(string.Join(";", r.outputs))},{Csv(r.message ?? "")}");
+        AtomicFile.WriteAllText(Path.Combine(output, "alignment.csv"), csv.ToString());
+
+        if (json) Console.WriteLine(Common.ToJson(summary));
+        else
+        {
+            var t = new Table().AddColumns("file", "outcome", "faces", "written");
+            foreach (var r in rows.Take(40))
+                t.AddRow(Markup.Escape(Path.GetFileName(r.file)), r.status == "aligned" ? "[green]aligned[/]" : $"[yellow]{Markup.Escape(r.message ?? r.status)}[/]",
+                    r.faces.ToString(), Markup.Escape(string.Join(", ", r.outputs)));
+            if (rows.Count > 40) t.AddRow($"… {rows.Count - 40} more in alignment.csv", "", "", "");
+            AnsiConsole.Write(t);
+            Console.WriteLine($"{summary.aligned} aligned, {summary.no_face} without a face, {summary.unreadable} unreadable → {output} (alignment.csv, alignment.json)");
+        }
+        return 0;
+    }
+
+    record Row(string file, string status, int faces, string? message, List<string> outputs, List<float> scores);
+
+    /// <summary>Keeps the input's sub-folders (people folders stay people folders), always as PNG to lose nothing.</summary>
+    static string OutName(string root, string file, int index)
+    {
+        var rel = File.Exists(root) ? Path.GetFileName(file) : Path.GetRelativePath(root, file);
+        var stem = Path.ChangeExtension(rel, null);
+        return stem + (index >= 0 ? $"_face{index}" : "") + ".png";
+    }
+
+    static string Csv(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+}

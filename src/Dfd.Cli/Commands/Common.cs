@@ -1,0 +1,85 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Dfd.Encoders;
+using Spectre.Console;
+using TorchSharp;
+
+namespace Dfd.Cli.Commands;
+
+static class Common
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static string ToJson(object o) => JsonSerializer.Serialize(o, Json);
+
+    public static torch.Device Device(Args a)
+    {
+        var d = a.Opt("device") ?? "cpu";
+        if (d.StartsWith("cuda") && !torch.cuda.is_available())
+            throw new UsageException($"--device {d}: CUDA is not available in this build/machine (TorchSharp CPU); use --device cpu");
+        try { return torch.device(d); }
+        catch (Exception) { throw new UsageException($"--device expects cpu or cuda[:N], got '{d}'"); }
+    }
+
+    public static IEncoder Encoder(Args a, string option = "model")
+    {
+        var name = a.Req(option);
+        return Registry.Create(name, a.Opt("weights"), Device(a));
+    }
+
+    /// <summary>Runs work under a progress bar on a terminal, quietly otherwise (scripts, --json, CI logs).</summary>
+    public static T WithProgress<T>(string label, bool quiet, Func<IProgress<(int Done, int Total)>, T> work)
+    {
+        if (quiet || Console.IsErrorRedirected && Console.IsOutputRedirected)
+        {
+            var last = DateTime.MinValue;
+            var p = new Progress<(int Done, int Total)>(x =>
+            {
+                if (quiet) return;
+                if ((DateTime.UtcNow - last).TotalSeconds < 10 && x.Done != x.Total) return;
+                last = DateTime.UtcNow;
+                Console.Error.WriteLine($"{label}: {x.Done}/{x.Total}");
+            });
+            return work(p);
+        }
+        T result = default!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(label, maxValue: 1);
+                var p = new SyncProgress(x => { task.MaxValue = Math.Max(1, x.Total); task.Value = x.Done; });
+                result = work(p);
+                task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    /// <summary>Progress&lt;T&gt; posts to the thread pool; the bar must be updated in order, so report synchronously.</summary>
+    sealed class SyncProgress(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value) => report(value);
+    }
+
+    public static IProgress<(int Done, int Total)> Sync(Action<(int Done, int Total)> a) => new SyncProgress(a);
+
+    public static List<string> InputFiles(string input)
+    {
+        if (File.Exists(input)) return [input];
+        if (Directory.Exists(input))
+        {
+            var files = Dfd.Imaging.ImageIO.ListImages(input);
+            if (files.Count == 0) throw new UsageException($"{input}: no images (.jpg, .jpeg, .png, .bmp, .webp) in this folder");
+            return files;
+        }
+        throw new FileNotFoundException($"{input}: no such file or folder");
+    }
+
+    public static string Pct(double x) => (100 * x).ToString("F2") + "%";
+}

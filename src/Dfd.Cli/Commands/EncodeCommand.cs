@@ -1,0 +1,89 @@
+using Dfd.Encoders;
+using Dfd.Imaging;
+using Dfd.IO;
+using Spectre.Console;
+
+namespace Dfd.Cli.Commands;
+
+static class EncodeCommand
+{
+    public static int Run(string[] argv)
+    {
+        var a = new Args(argv, new HashSet<string> { "json", "aligned", "flip" });
+        var input = a.Req("input");
+        var output = a.Req("output");
+        bool aligned = a.Flag("aligned"), json = a.Flag("json"), flip = a.Flag("flip");
+        using var enc = Common.Encoder(a);
+        a.CheckUnused();
+        var spec = enc.Spec;
+        var files = Common.InputFiles(input);
+
+        using var pipe = aligned ? null : FacePipeline.CreateDefault();
+        var failures = new List<Failure>();
+        var kept = new List<string>();
+        var crops = Common.WithProgress(aligned ? "reading" : "detecting + aligning", json, p =>
+        {
+            var list = new List<RgbImage>();
+            for (int i = 0; i < files.Count; i++)
+            {
+                p.Report((i, files.Count));
+                if (aligned)
+                {
+                    try
+                    {
+                        var img = ImageIO.Load(files[i]);
+                        if (img.Width != spec.InputWidth || img.Height != spec.InputHeight)
+                        {
+                            failures.Add(new(files[i], $"is {img.Width}x{img.Height}; --aligned expects {spec.InputWidth}x{spec.InputHeight} crops for {spec.Name}"));
+                            continue;
+                        }
+                        list.Add(img); kept.Add(files[i]);
+                    }
+                    catch (ImageLoadException e) { failures.Add(new(files[i], e.Problem)); }
+                }
+                else
+                {
+                    var r = pipe!.AlignFile(files[i], spec.Template);
+                    if (r.Status != AlignStatus.Aligned) { failures.Add(new(files[i], r.Message ?? r.Status.ToString())); continue; }
+                    list.Add(r.Crops[0]); kept.Add(files[i]);
+                }
+            }
+            p.Report((files.Count, files.Count));
+            return list;
+        });
+
+        var templates = Common.WithProgress("encoding", json, p =>
+        {
+            var res = new List<float[]>();
+            for (int i = 0; i < crops.Count; i += 32)
+            {
+                res.AddRange(enc.Encode(crops.Skip(i).Take(32).ToList(), flip));
+                p.Report((Math.Min(i + 32, crops.Count), crops.Count));
+            }
+            return res;
+        });
+
+        int d = spec.EmbeddingSize;
+        var flat = new float[templates.Count * d];
+        for (int i = 0; i < templates.Count; i++) templates[i].CopyTo(flat, i * d);
+        Npy.Write(output, flat, [templates.Count, d]);
+        var sidecar = new
+        {
+            format = "dfd-templates", model = spec.Name, weights = Dfd.Encoders.Registry.WeightsPath(spec.Name, a.Opt("weights")),
+            rows = templates.Count, dim = d, dtype = "float32", l2_normalised = false, flip_averaged = flip,
+            alignment = aligned ? "given (pre-aligned crops)" : $"YuNet 5 landmarks → {spec.InputWidth}x{spec.InputHeight} template",
+            files = kept, failures,
+        };
+        var sidecarPath = Path.ChangeExtension(output, ".json");
+        AtomicFile.WriteAllText(sidecarPath, Common.ToJson(sidecar));
+        if (json) Console.WriteLine(Common.ToJson(new { output, sidecar = sidecarPath, rows = templates.Count, dim = d, failures }));
+        else
+        {
+            Console.WriteLine($"wrote {output}: {templates.Count} × {d} float32 templates ({spec.Name}); files in row order in {sidecarPath}");
+            foreach (var f in failures) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(f.file)}: {Markup.Escape(f.problem)}");
+        }
+        return failures.Count > 0 && templates.Count == 0 ? 1 : 0;
+    }
+
+    record Failure(string file, string problem);
+}

@@ -1,0 +1,127 @@
+using Dfd.Imaging;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dfd.Encoders;
+
+public enum ChannelOrder { RGB, BGR }
+
+/// <summary>
+/// What an FR model expects and promises, kept next to its definition (as timm's pretrained configs): the crop it
+/// was trained on, its pixel normalisation, its template size and where its weights come from.
+/// </summary>
+public sealed record EncoderSpec(
+    string Name,
+    string Description,
+    int InputWidth,
+    int InputHeight,
+    ChannelOrder Channels,
+    float[] Mean,            // subtracted from 0..255 pixel values, in the model's channel order
+    float[] Std,             // divides after the mean
+    AlignmentTemplate Template,
+    int EmbeddingSize,
+    string WeightsFile,      // relative to a models directory
+    string Source,
+    string Licence,
+    string PublishedLfw);
+
+/// <summary>
+/// An FR model: aligned RGB crops (0..255, [N,3,H,W] float) → templates [N,D]. Normalisation happens inside
+/// <see cref="Forward"/>, so gradients flow from the template back to the raw pixels.
+/// </summary>
+public interface IEncoder : IDisposable
+{
+    EncoderSpec Spec { get; }
+    Device Device { get; }
+    Tensor Forward(Tensor rgb255);
+}
+
+public static class EncoderExtensions
+{
+    /// <summary>Templates of aligned crops, in batches, without gradients. Optionally averaged with the mirror image's.</summary>
+    public static float[][] Encode(this IEncoder enc, IReadOnlyList<RgbImage> crops, bool flipAverage = false, int batch = 32)
+    {
+        var result = new float[crops.Count][];
+        using var _ = torch.no_grad();
+        for (int i = 0; i < crops.Count; i += batch)
+        {
+            using var scope = torch.NewDisposeScope();
+            int n = Math.Min(batch, crops.Count - i);
+            var x = Tensors.FromImages(crops.Skip(i).Take(n).ToList(), enc.Spec.InputWidth, enc.Spec.InputHeight).to(enc.Device);
+            var t = enc.Forward(x);
+            if (flipAverage) t = (t + enc.Forward(x.flip(3))) / 2;
+            var flat = t.cpu().contiguous().data<float>().ToArray();
+            int d = (int)t.shape[1];
+            for (int k = 0; k < n; k++) result[i + k] = flat.AsSpan(k * d, d).ToArray();
+        }
+        return result;
+    }
+}
+
+public static class Tensors
+{
+    /// <summary>[N,3,H,W] float32 RGB in 0..255.</summary>
+    public static Tensor FromImages(IReadOnlyList<RgbImage> images, int width, int height)
+    {
+        var buf = new float[images.Count * 3 * height * width];
+        int plane = height * width;
+        for (int n = 0; n < images.Count; n++)
+        {
+            var img = images[n];
+            if (img.Width != width || img.Height != height)
+                throw new ArgumentException($"image {n} is {img.Width}x{img.Height}, the model takes {width}x{height} aligned crops");
+            var d = img.Data;
+            int baseN = n * 3 * plane;
+            for (int p = 0, j = 0; p < plane; p++, j += 3)
+            {
+                buf[baseN + p] = d[j];
+                buf[baseN + plane + p] = d[j + 1];
+                buf[baseN + 2 * plane + p] = d[j + 2];
+            }
+        }
+        return torch.tensor(buf, new long[] { images.Count, 3, height, width });
+    }
+
+    /// <summary>Back to images: [N,3,H,W] in 0..255 (clamped, rounded).</summary>
+    public static List<RgbImage> ToImages(Tensor t)
+    {
+        var x = t.detach().cpu().clamp(0, 255).round().to_type(ScalarType.Float32).contiguous();
+        int n = (int)x.shape[0], h = (int)x.shape[2], w = (int)x.shape[3], plane = h * w;
+        var f = x.data<float>().ToArray();
+        var list = new List<RgbImage>(n);
+        for (int k = 0; k < n; k++)
+        {
+            var img = new RgbImage(w, h);
+            int b = k * 3 * plane;
+            for (int p = 0, j = 0; p < plane; p++, j += 3)
+            {
+                img.Data[j] = (byte)f[b + p];
+                img.Data[j + 1] = (byte)f[b + plane + p];
+                img.Data[j + 2] = (byte)f[b + 2 * plane + p];
+            }
+            list.Add(img);
+        }
+        return list;
+    }
+}
+
+/// <summary>Finds model files: an explicit path, $DFD_MODELS, or a models/ folder above the program or the working directory.</summary>
+public static class ModelPaths
+{
+    public static IEnumerable<string> Roots()
+    {
+        var env = Environment.GetEnvironmentVariable("DFD_MODELS");
+        if (!string.IsNullOrEmpty(env)) yield return env;
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
+            {
+                var m = Path.Combine(d.FullName, "models");
+                if (Directory.Exists(m)) yield return m;
+            }
+        }
+    }
+
+    public static string? Find(string relative) =>
+        Roots().Select(r => Path.Combine(r, relative)).FirstOrDefault(File.Exists);
+}

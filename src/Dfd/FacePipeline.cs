@@ -1,0 +1,60 @@
+using Dfd.Detection;
+using Dfd.Encoders;
+using Dfd.Imaging;
+
+namespace Dfd;
+
+public enum AlignStatus { Aligned, NoFace, Unreadable }
+
+/// <summary>One file's outcome: a failure is a result, not an exception, so a batch goes on.</summary>
+public sealed record AlignResult(string File, AlignStatus Status, string? Message, IReadOnlyList<Face> Faces, IReadOnlyList<RgbImage> Crops);
+
+/// <summary>How to choose among several detected faces.</summary>
+public enum FacePick { MostConfident, MostCentral, All }
+
+/// <summary>detect → align → embed, as three calls.</summary>
+public sealed class FacePipeline(YuNet detector) : IDisposable
+{
+    public YuNet Detector { get; } = detector;
+
+    public static FacePipeline CreateDefault(float scoreThreshold = 0.6f) => new(new YuNet(YuNet.DefaultModelPath, scoreThreshold));
+
+    public IReadOnlyList<Face> Detect(RgbImage image) => Detector.Detect(image);
+
+    public static RgbImage Align(RgbImage image, Face face, AlignmentTemplate template) => template.Align(image, face.Landmarks);
+
+    public static float[][] Embed(IEncoder encoder, IReadOnlyList<RgbImage> crops, bool flipAverage = false) => encoder.Encode(crops, flipAverage);
+
+    /// <summary>Loads, detects and aligns one file; a broken file or a missed face comes back as a status.</summary>
+    public AlignResult AlignFile(string path, AlignmentTemplate template, FacePick pick = FacePick.MostConfident)
+    {
+        RgbImage img;
+        try { img = ImageIO.Load(path); }
+        catch (ImageLoadException e) { return new(path, AlignStatus.Unreadable, e.Problem, [], []); }
+        return AlignImage(path, img, template, pick);
+    }
+
+    public AlignResult AlignImage(string name, RgbImage img, AlignmentTemplate template, FacePick pick = FacePick.MostConfident)
+    {
+        var faces = Detect(img);
+        if (faces.Count == 0) return new(name, AlignStatus.NoFace, "no face found", faces, []);
+        var chosen = pick switch
+        {
+            FacePick.All => faces.ToList(),
+            FacePick.MostCentral => [MostCentral(faces, img.Width, img.Height)],
+            _ => [faces[0]],
+        };
+        var msg = faces.Count > 1 && pick != FacePick.All ? $"{faces.Count} faces found, {(pick == FacePick.MostCentral ? "most central" : "most confident")} taken" : null;
+        return new(name, AlignStatus.Aligned, msg, chosen, chosen.Select(f => Align(img, f, template)).ToList());
+    }
+
+    /// <summary>LFW's convention: the person named is the one in the middle of the picture.</summary>
+    public static Face MostCentral(IReadOnlyList<Face> faces, int width, int height) =>
+        faces.OrderBy(f =>
+        {
+            float dx = f.X + f.Width / 2 - width / 2f, dy = f.Y + f.Height / 2 - height / 2f;
+            return dx * dx + dy * dy;
+        }).First();
+
+    public void Dispose() => Detector.Dispose();
+}

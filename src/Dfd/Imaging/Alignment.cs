@@ -1,0 +1,186 @@
+using System.Numerics;
+
+namespace Dfd.Imaging;
+
+/// <summary>A 2-D similarity transform x' = s·R·x + t, stored as the affine matrix [a -b tx; b a ty].</summary>
+public readonly record struct Similarity(double A, double B, double Tx, double Ty)
+{
+    public double Scale => Math.Sqrt(A * A + B * B);
+    public double AngleDegrees => Math.Atan2(B, A) * 180 / Math.PI;
+
+    public Vector2 Apply(Vector2 p) => new((float)(A * p.X - B * p.Y + Tx), (float)(B * p.X + A * p.Y + Ty));
+
+    public Similarity Inverse()
+    {
+        double d = A * A + B * B;
+        double ia = A / d, ib = -B / d;
+        return new(ia, ib, -(ia * Tx - ib * Ty), -(ib * Tx + ia * Ty));
+    }
+
+    /// <summary>
+    /// Least-squares similarity from src to dst (Umeyama 1991, restricted to 2-D). With reflection excluded,
+    /// as a face warped through a mirror would change identity for some models.
+    /// </summary>
+    public static Similarity Estimate(IReadOnlyList<Vector2> src, IReadOnlyList<Vector2> dst)
+    {
+        if (src.Count != dst.Count || src.Count < 2) throw new ArgumentException("need two or more matching points");
+        int n = src.Count;
+        double mx = 0, my = 0, nx = 0, ny = 0;
+        for (int i = 0; i < n; i++) { mx += src[i].X; my += src[i].Y; nx += dst[i].X; ny += dst[i].Y; }
+        mx /= n; my /= n; nx /= n; ny /= n;
+        // For 2-D similarity the Umeyama solution reduces to: a = Σ(x·u + y·v)/Σ|x|², b = Σ(x·v − y·u)/Σ|x|².
+        double sxx = 0, num_a = 0, num_b = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double x = src[i].X - mx, y = src[i].Y - my, u = dst[i].X - nx, v = dst[i].Y - ny;
+            sxx += x * x + y * y;
+            num_a += x * u + y * v;
+            num_b += x * v - y * u;
+        }
+        if (sxx < 1e-12) throw new ArgumentException("source points coincide");
+        double a = num_a / sxx, b = num_b / sxx;
+        return new(a, b, nx - (a * mx - b * my), ny - (b * mx + a * my));
+    }
+}
+
+public static class Warp
+{
+    /// <summary>
+    /// Output pixel (x, y) samples the source at inverse(T)(x, y), bilinear, pixel centres at integers (as OpenCV's
+    /// warpAffine). Outside the source the border pixel is repeated, so crops near the edge do not get black wedges
+    /// that an FR model would read as features.
+    /// </summary>
+    public static RgbImage Affine(RgbImage src, Similarity srcToDst, int width, int height)
+    {
+        var inv = srcToDst.Inverse();
+        var dst = new RgbImage(width, height);
+        var s = src.Data;
+        var d = dst.Data;
+        int w = src.Width, h = src.Height;
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                double sx = inv.A * x - inv.B * y + inv.Tx;
+                double sy = inv.B * x + inv.A * y + inv.Ty;
+                sx = Math.Clamp(sx, 0, w - 1);
+                sy = Math.Clamp(sy, 0, h - 1);
+                int x0 = (int)sx, y0 = (int)sy;
+                int x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
+                double fx = sx - x0, fy = sy - y0;
+                int i00 = (y0 * w + x0) * 3, i01 = (y0 * w + x1) * 3, i10 = (y1 * w + x0) * 3, i11 = (y1 * w + x1) * 3;
+                int o = (y * width + x) * 3;
+                for (int c = 0; c < 3; c++)
+                {
+                    double top = s[i00 + c] + (s[i01 + c] - s[i00 + c]) * fx;
+                    double bot = s[i10 + c] + (s[i11 + c] - s[i10 + c]) * fx;
+                    d[o + c] = (byte)Math.Clamp((int)Math.Round(top + (bot - top) * fy), 0, 255);
+                }
+            }
+        }
+        return dst;
+    }
+
+    /// <summary>Bilinear resize (pixel-centre aligned, as OpenCV INTER_LINEAR for upscaling).</summary>
+    public static RgbImage Resize(RgbImage src, int width, int height)
+    {
+        double sx = (double)src.Width / width, sy = (double)src.Height / height;
+        var dst = new RgbImage(width, height);
+        var s = src.Data; var d = dst.Data; int w = src.Width, h = src.Height;
+        for (int y = 0; y < height; y++)
+        {
+            double fyS = Math.Clamp((y + 0.5) * sy - 0.5, 0, h - 1);
+            int y0 = (int)fyS, y1 = Math.Min(y0 + 1, h - 1); double fy = fyS - y0;
+            for (int x = 0; x < width; x++)
+            {
+                double fxS = Math.Clamp((x + 0.5) * sx - 0.5, 0, w - 1);
+                int x0 = (int)fxS, x1 = Math.Min(x0 + 1, w - 1); double fx = fxS - x0;
+                int i00 = (y0 * w + x0) * 3, i01 = (y0 * w + x1) * 3, i10 = (y1 * w + x0) * 3, i11 = (y1 * w + x1) * 3;
+                int o = (y * width + x) * 3;
+                for (int c = 0; c < 3; c++)
+                {
+                    double top = s[i00 + c] + (s[i01 + c] - s[i00 + c]) * fx;
+                    double bot = s[i10 + c] + (s[i11 + c] - s[i10 + c]) * fx;
+                    d[o + c] = (byte)Math.Clamp((int)Math.Round(top + (bot - top) * fy), 0, 255);
+                }
+            }
+        }
+        return dst;
+    }
+
+    /// <summary>Centre crop of a square of side <paramref name="side"/>, resized to size×size: the no-detection baseline.</summary>
+    public static RgbImage CentreCrop(RgbImage src, int side, int width, int height)
+    {
+        side = Math.Min(side, Math.Min(src.Width, src.Height));
+        double s = (double)width / side;
+        double ox = (src.Width - side) / 2.0, oy = (src.Height - side) / 2.0;
+        var t = new Similarity(s, 0, -ox * s + (s - 1) / 2, -oy * s + (s - 1) / 2);
+        return Affine(src, t, width, height);
+    }
+}
+
+/// <summary>Where the 5 landmarks (YuNet order) go in an encoder's input crop.</summary>
+public sealed record AlignmentTemplate(int Width, int Height, Vector2[] Points)
+{
+    /// <summary>
+    /// dlib's 150×150 face chip (get_face_chip_details, padding 0.25): mean-shape point p lands at 100·(p + 0.25).
+    /// Eye centres are the means of mean-shape points 36–41 and 42–47, the nose tip is point 30, the mouth corners
+    /// are points 48 and 54.
+    /// </summary>
+    public static AlignmentTemplate Dlib(int size = 150, double padding = 0.25)
+    {
+        // dlib mean face shape (points 17..67 of the 68-point model), unit frame.
+        double[] mx = DlibMeanX, my = DlibMeanY;
+        Vector2 P(int i) => new((float)mx[i - 17], (float)my[i - 17]);
+        Vector2 Mean(int a, int b) { var s = Vector2.Zero; for (int i = a; i <= b; i++) s += P(i); return s / (b - a + 1); }
+        var unit = new[] { Mean(36, 41), Mean(42, 47), P(30), P(48), P(54) };
+        float k = (float)(size / (1 + 2 * padding));
+        var pts = unit.Select(p => (p + new Vector2((float)padding)) * k).ToArray();
+        return new(size, size, pts);
+    }
+
+    /// <summary>The 112×96 SphereFace/MobileFaceNet template (Liu et al. 2017; width 96).</summary>
+    public static AlignmentTemplate SphereFace() => new(96, 112,
+    [
+        new(30.2946f, 51.6963f), new(65.5318f, 51.5014f), new(48.0252f, 71.7366f),
+        new(33.5493f, 92.3655f), new(62.7299f, 92.2041f),
+    ]);
+
+    /// <summary>The ArcFace 112×112 template (insightface), scaled to size.</summary>
+    public static AlignmentTemplate ArcFace(int size = 112)
+    {
+        Vector2[] p =
+        [
+            new(38.2946f, 51.6963f), new(73.5318f, 51.5014f), new(56.0252f, 71.7366f),
+            new(41.5493f, 92.3655f), new(70.7299f, 92.2041f),
+        ];
+        float k = size / 112f;
+        return new(size, size, p.Select(v => v * k).ToArray());
+    }
+
+    public Similarity FitFrom(IReadOnlyList<Vector2> landmarks) => Similarity.Estimate(landmarks, Points);
+
+    public RgbImage Align(RgbImage image, IReadOnlyList<Vector2> landmarks) =>
+        Warp.Affine(image, FitFrom(landmarks), Width, Height);
+
+    static readonly double[] DlibMeanX =
+    [
+        0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124,
+        0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127, 0.36688, 0.426036,
+        0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918,
+        0.182743, 0.645647, 0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149,
+        0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721,
+        0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874,
+        0.553364, 0.490127, 0.42689,
+    ];
+    static readonly double[] DlibMeanY =
+    [
+        0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891,
+        0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805, 0.515625, 0.587326,
+        0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733,
+        0.245099, 0.244077, 0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099,
+        0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805,
+        0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746,
+        0.784792, 0.824182, 0.831803, 0.824182,
+    ];
+}
