@@ -7,7 +7,9 @@ namespace Dfd.Detection;
 /// <summary>
 /// YuNet-s face detector (OpenCV zoo face_detection_yunet_2023mar) run through ONNX Runtime. Pre- and post-processing
 /// follow OpenCV's FaceDetectorYN: BGR float 0..255 NCHW without normalisation, zero padding on the right and bottom
-/// to a multiple of 32, per-anchor decoding at strides 8/16/32, then greedy NMS.
+/// to a multiple of 32, per-anchor decoding at strides 8/16/32, then greedy NMS. Unlike OpenCV, NMS by default averages
+/// the near-duplicate anchors of each face (<see cref="Nms"/>), which halves the landmark jitter under image shifts.
+/// Images whose longer side exceeds <c>maxSide</c> are shrunk (bilinear) first; results are in the input's pixels.
 /// </summary>
 /// <remarks>
 /// Thread-safety: <see cref="Detect"/> may be called from several threads at once, because every call owns its
@@ -31,9 +33,11 @@ public sealed class YuNet : IDisposable
     readonly string[] _outputNames;
     // Set when the model has a fixed input size (e.g. yunet_s_640_640.onnx); images are then letterboxed into it.
     readonly int _fixedW, _fixedH;
+    bool _disposed;
 
     public float ScoreThreshold { get; }
     public float NmsThreshold { get; }
+    /// <summary>Longer image side the network sees; larger images are shrunk. Ignored for a fixed-size model, which sets its own.</summary>
     public int MaxSide { get; }
 
     /// <summary>Average near-duplicate detections (see <see cref="Nms"/>) instead of keeping OpenCV's single best anchor.</summary>
@@ -79,10 +83,11 @@ public sealed class YuNet : IDisposable
     /// <exception cref="FileNotFoundException">with every path tried.</exception>
     public static string DefaultModelPath => FindModel(ModelFile);
 
-    public static string FindModel(string file)
+    /// <summary>As <see cref="DefaultModelPath"/> for any file; <paramref name="modelsDir"/>, when given, replaces $DFD_MODELS.</summary>
+    public static string FindModel(string file, string? modelsDir = null)
     {
         var tried = new List<string>();
-        var env = Environment.GetEnvironmentVariable(ModelsEnvVar);
+        var env = modelsDir ?? Environment.GetEnvironmentVariable(ModelsEnvVar);
         if (!string.IsNullOrWhiteSpace(env))
             foreach (var p in new[] { Path.Combine(env, "yunet", file), Path.Combine(env, file) })
             {
@@ -255,8 +260,6 @@ public sealed class YuNet : IDisposable
         float inter = iw * ih, union = a.Width * a.Height + b.Width * b.Height - inter;
         return union > 0 ? inter / union : 0;
     }
-
-    bool _disposed;
 
     public void Dispose()
     {

@@ -23,7 +23,9 @@ public sealed record EncoderSpec(
     string WeightsFile,      // relative to a models directory
     string Source,
     string Licence,
-    string PublishedLfw);
+    string PublishedLfw,
+    double Threshold1e3 = double.NaN,   // cosine threshold at FMR 1e-3, measured by dfd verify (see ThresholdSource)
+    string ThresholdSource = "not measured");
 
 /// <summary>
 /// An FR model: aligned RGB crops (0..255, [N,3,H,W] float) → templates [N,D]. Normalisation happens inside

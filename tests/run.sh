@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite, then prints one closing line: "N passed, N failed, N skipped".
+# Tests that need ../shared skip themselves where it is absent.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+results="$(mktemp -d)"
+dotnet test "$root/tests/Dfd.Tests/Dfd.Tests.csproj" -c Release -nologo \
+  --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"
+rc=$?
+trx="$results/results.trx"
+if [ -f "$trx" ]; then
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  passed=$(get passed); failed=$(get failed); total=$(get total); executed=$(get executed)
+  skipped=$(( ${total:-0} - ${executed:-0} ))
+  echo "${passed:-0} passed, ${failed:-0} failed, ${skipped} skipped"
+else
+  echo "0 passed, 1 failed"
+  [ $rc -eq 0 ] && rc=1
+fi
+rm -rf "$results"
+exit $rc
