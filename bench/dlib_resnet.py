@@ -153,14 +153,18 @@ def check_csharp(model, dump_dir):
 def time_batch(model, batch, warmup, iters, repeats, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (batch, 3, 150, 150), generator=g).float()
+    return time_fn(lambda: model(x), batch, warmup, iters, repeats)
+
+
+def time_fn(f, batch, warmup, iters, repeats):
     rep_ms = []
     with torch.inference_mode():
         for _ in range(warmup):
-            model(x)
+            f()
         for _ in range(repeats):
             t0 = time.perf_counter()
             for _ in range(iters):
-                model(x)
+                f()
             rep_ms.append((time.perf_counter() - t0) * 1000 / iters)
     ms = statistics.median(rep_ms)
     return {"impl": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(),
@@ -168,6 +172,101 @@ def time_batch(model, batch, warmup, iters, repeats, seed):
             "batch": batch, "iters": iters, "repeats": repeats,
             "templates_per_s": round(batch * 1000 / ms, 2), "ms_per_batch": round(ms, 3),
             "ms_per_batch_min": round(min(rep_ms), 3), "ms_per_batch_max": round(max(rep_ms), 3)}
+
+
+class Profiler:
+    """The forward written functionally over the file's tensors with a timer around each op (CPU ops are synchronous),
+    plus whole-forward variants; mirrors Profile in bench/Dfd.Bench/Program.cs."""
+
+    def __init__(self, weights, batch, repeats):
+        self.w, _ = read_safetensors(weights)
+        self.folded = dict(self.w)
+        for k in [k for k in self.w if k.endswith(".scale")]:
+            p = k[: -len(".scale")]
+            s = self.w[k]
+            self.folded[p + ".weight"] = (self.w[p + ".weight"] * s.view(-1, 1, 1, 1)).contiguous()
+            self.folded[p + ".bias"] = self.w[p + ".bias"] * s + self.w[p + ".shift"]
+        g = torch.Generator().manual_seed(99)
+        self.x = torch.randint(0, 256, (batch, 3, 150, 150), generator=g).float()
+        self.batch, self.repeats = batch, repeats
+
+    @staticmethod
+    def _t(times, key, f):
+        if times is None:
+            return f()
+        t0 = time.perf_counter()
+        r = f()
+        times[key] = times.get(key, 0.0) + (time.perf_counter() - t0) * 1000
+        return r
+
+    def _conv(self, w, p, x, stride, pad, times, folded):
+        wt = w[p + ".weight"]
+        kind = "conv7x7" if wt.shape[2] == 7 else "conv3x3/s2" if stride == 2 else "conv3x3"
+        y = self._t(times, kind, lambda: F.conv2d(x, wt, w[p + ".bias"], stride=stride, padding=pad))
+        if folded:
+            return y
+        return self._t(times, "affine(scale,shift)",
+                       lambda: y * w[p + ".scale"].view(1, -1, 1, 1) + w[p + ".shift"].view(1, -1, 1, 1))
+
+    def forward(self, w, rgb, times=None, folded=False):
+        t = self._t
+        x = t(times, "normalize", lambda: (rgb - torch.tensor(MEAN).view(1, 3, 1, 1)) * (1.0 / 255.0))
+        x = self._conv(w, "conv32_down", x, 2, 0, times, folded)
+        x = t(times, "relu", lambda: F.relu(x))
+        x = t(times, "maxpool", lambda: F.max_pool2d(x, 3, 2))
+        for i, name in enumerate(BLOCKS):
+            cout = int(name[4:].split("_")[0])
+            down = "_down" in name
+            p = f"blocks.{i}"
+            y = self._conv(w, p + ".conv1", x, 2 if down else 1, 0 if down else 1, times, folded)
+            y = t(times, "relu", lambda: F.relu(y))
+            y = self._conv(w, p + ".conv2", y, 1, 1, times, folded)
+            if not down:
+                x = t(times, "add+relu", lambda: F.relu(y + x))
+                continue
+            xi = x
+
+            def pool():
+                pl = F.avg_pool2d(xi, 2, 2)
+                return F.pad(pl, [0, 0, 0, 0, 0, cout - pl.shape[1]]) if pl.shape[1] != cout else pl
+            pooled = t(times, "avgpool+pad", pool)
+            if pooled.shape[2] != y.shape[2]:
+                yi = y
+                y = t(times, "avgpool+pad", lambda: F.pad(yi, [0, pooled.shape[3] - yi.shape[3], 0, pooled.shape[2] - yi.shape[2]]))
+            x = t(times, "add+relu", lambda: F.relu(y + pooled))
+        return t(times, "mean+fc", lambda: x.mean([2, 3]).matmul(w["fc"].t()))
+
+    def run(self):
+        iters = 3
+        times = {}
+        with torch.inference_mode():
+            d = (self.forward(self.w, self.x) - self.forward(self.folded, self.x, None, True)).abs().max().item()
+            print(f"# profile: folded-scale vs as-shipped output, max abs diff {d:.2e}", file=sys.stderr)
+            for _ in range(iters):
+                self.forward(self.w, self.x, times)
+        total = sum(times.values()) / iters
+        print(f"# pytorch op breakdown, batch {self.batch} (mean of {iters} forwards, {total:.1f} ms total):", file=sys.stderr)
+        for k, v in sorted(times.items(), key=lambda kv: -kv[1]):
+            print(f"#   {k:<22} {v / iters:9.2f} ms  {100 * v / iters / total:5.1f}%", file=sys.stderr)
+        print(json.dumps({"impl": "pytorch", "profile": "ops", "batch": self.batch,
+                          "ms": {k: round(v / iters, 2) for k, v in times.items()}}))
+        variants = [("functional-as-shipped", self.w, False, True), ("folded-scale", self.folded, True, True),
+                    ("as-shipped-mkldnn-off", self.w, False, False)]
+        for name, w, folded, mkldnn in variants:
+            with torch.backends.mkldnn.flags(enabled=mkldnn):
+                r = time_fn(lambda: self.forward(w, self.x, None, folded), self.batch, 1, 3, self.repeats)
+            r["variant"] = name
+            print(json.dumps(r))
+
+
+def micro(batch):
+    """Single ops on a [B,32,35,35] activation, 20 calls each; same as Dfd.Bench --micro."""
+    x = torch.rand(batch, 32, 35, 35) - 0.5
+    wt, b, sc = torch.rand(32, 32, 3, 3) - 0.5, torch.rand(32), torch.rand(32).view(1, -1, 1, 1)
+    ops = [("relu", lambda: F.relu(x)), ("x*s+t", lambda: x * sc + sc), ("x+x", lambda: x + x),
+           ("conv3x3 32->32", lambda: F.conv2d(x, wt, b, padding=1))]
+    res = {name: time_fn(f, batch, 3, 20, 3)["ms_per_batch"] for name, f in ops}
+    print(json.dumps({"impl": "pytorch", "micro_ms": res, "batch": batch, "threads": torch.get_num_threads()}))
 
 
 def main():
@@ -180,6 +279,8 @@ def main():
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--csharp-dump", help="folder where Dfd.Bench wrote random-input.u8 / random-output.f32")
     ap.add_argument("--weights", default=WEIGHTS)
+    ap.add_argument("--profile", action="store_true", help="also time the forward op by op at the largest batch")
+    ap.add_argument("--micro", action="store_true", help="also time single ops (relu, affine, add, one conv)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -208,6 +309,10 @@ def main():
     for i, b in enumerate(batches):
         r = time_batch(model, b, warm[min(i, len(warm) - 1)], iters[min(i, len(iters) - 1)], a.repeats, seed=1234 + b)
         print(json.dumps(r), flush=True)
+    if a.profile:
+        Profiler(a.weights, max(batches), a.repeats).run()
+    if a.micro:
+        micro(max(batches))
 
 
 if __name__ == "__main__":

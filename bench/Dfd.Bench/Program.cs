@@ -84,6 +84,8 @@ for (int i = 0; i < batches.Length; i++)
 
 if (opts.Has("profile"))
     Profile.Run(weights, batches.Max(), repeats);
+if (opts.Has("micro"))
+    Profile.Micro(batches.Max());
 return 0;
 
 static string FindRoot()
@@ -160,7 +162,8 @@ static class Profile
         int iters = 3;
         using (torch.inference_mode())
         {
-            Forward(w, x, null, false); // warm-up
+            double d = (Forward(w, x, null, false) - Forward(folded, x, null, true)).abs().max().item<float>();
+            Console.Error.WriteLine($"# profile: folded-scale vs as-shipped output, max abs diff {d:E2}");
             for (int r = 0; r < iters; r++) { using var s = torch.NewDisposeScope(); Forward(w, x, times, false); }
         }
         double total = times.Values.Sum() / iters;
@@ -180,6 +183,29 @@ static class Profile
             line["variant"] = name;
             Console.WriteLine(line.ToJsonString());
         }
+    }
+
+    /// <summary>Single ops on a [B,32,35,35] activation (the largest 3×3 stage), 20 calls each; same as the Python --micro.</summary>
+    public static void Micro(int batch)
+    {
+        using var x = torch.rand(batch, 32, 35, 35) - 0.5f;
+        using var wt = torch.rand(32, 32, 3, 3) - 0.5f;
+        using var b = torch.rand(32);
+        using var sc = torch.rand(32).view(1, -1, 1, 1);
+        var ops = new (string, Func<Tensor>)[]
+        {
+            ("relu", () => F.relu(x)),
+            ("x*s+t", () => x * sc + sc),
+            ("x+x", () => x + x),
+            ("conv3x3 32->32", () => F.conv2d(x, wt, b, padding: [1, 1])),
+        };
+        var res = new Dictionary<string, object>();
+        foreach (var (name, f) in ops)
+        {
+            var ms = Bench.Time(f, 3, 20, 3);
+            res[name] = Math.Round(Bench.Median(ms), 3);
+        }
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["impl"] = "torchsharp", ["micro_ms"] = res, ["batch"] = batch, ["threads"] = torch.get_num_threads() }));
     }
 
     static readonly string[] Blocks = DlibResNet.Blocks;

@@ -1,0 +1,172 @@
+using System.Text.Json;
+using Dfd.IO;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Dfd.Decoder;
+
+/// <summary>Shape of a decoder; stored in every checkpoint so a file rebuilds its own network.</summary>
+public sealed record DecoderConfig(
+    int TemplateDim = 128,
+    int OutWidth = 150,
+    int OutHeight = 150,
+    int[]? Widths = null,      // channels after each ×2 upsampling block; their count sets the depth
+    int StartWidth = 512,      // channels of the low-resolution map the linear layer makes
+    int RefineBlocks = 1)      // residual 3×3 blocks after each upsampling
+{
+    public int[] BlockWidths => Widths ?? [512, 256, 128, 64, 32];
+
+    /// <summary>Side of the first feature map: the output is reached by doubling, then resized to the exact size.</summary>
+    public int StartSize => (int)Math.Ceiling(Math.Max(OutWidth, OutHeight) / Math.Pow(2, BlockWidths.Length));
+
+    public string ToJson() => JsonSerializer.Serialize(this with { Widths = BlockWidths });
+    public static DecoderConfig FromJson(string s) => JsonSerializer.Deserialize<DecoderConfig>(s)!;
+}
+
+/// <summary>
+/// The Deep Face Decoder: template (D) → linear → StartSize² map → [nearest ×2, conv, BN, LeakyReLU, residual
+/// refinement] per block → 3×3 conv → sigmoid·255 RGB, resized to the encoder's input size and alignment, so the
+/// reconstruction can go straight back into the encoder (the identity loss, type-I/II evaluation).
+/// Trained by regression (Training/Trainer.cs); templates are L2-normalised on the way in, so the decoder sees
+/// direction, which is what cosine-scored FR models compare.
+/// </summary>
+public sealed class FaceDecoder : Module<Tensor, Tensor>
+{
+    public DecoderConfig Config { get; }
+
+    readonly Linear project;
+    readonly BatchNorm1d projectNorm;
+    readonly ModuleList<UpBlock> blocks;
+    readonly Conv2d toRgb;
+
+    public FaceDecoder(DecoderConfig config) : base("dfd")
+    {
+        Config = config;
+        int s = config.StartSize;
+        project = Linear(config.TemplateDim, config.StartWidth * s * s);
+        projectNorm = BatchNorm1d(config.StartWidth * s * s);
+        var list = new List<UpBlock>();
+        int cin = config.StartWidth;
+        foreach (var w in config.BlockWidths)
+        {
+            list.Add(new UpBlock(cin, w, config.RefineBlocks));
+            cin = w;
+        }
+        blocks = new ModuleList<UpBlock>(list.ToArray());
+        toRgb = Conv2d(cin, 3, 3, padding: 1);
+        RegisterComponents();
+    }
+
+    /// <summary>Templates [N,D] → images [N,3,H,W] in 0..255.</summary>
+    public override Tensor forward(Tensor templates)
+    {
+        using var scope = torch.NewDisposeScope();
+        var z = F.normalize(templates, p: 2, dim: 1);
+        int s = Config.StartSize;
+        var x = F.leaky_relu(projectNorm.forward(project.forward(z)), 0.2).view(-1, Config.StartWidth, s, s);
+        foreach (var b in blocks) x = b.forward(x);
+        x = torch.sigmoid(toRgb.forward(x)) * 255f;
+        if (x.shape[2] != Config.OutHeight || x.shape[3] != Config.OutWidth)
+            x = F.interpolate(x, [Config.OutHeight, Config.OutWidth], mode: InterpolationMode.Bilinear, align_corners: false);
+        return x.MoveToOuterDisposeScope();
+    }
+
+    public long ParameterCount => parameters().Sum(p => p.numel());
+
+    sealed class UpBlock : Module<Tensor, Tensor>
+    {
+        readonly Conv2d conv;
+        readonly BatchNorm2d norm;
+        readonly ModuleList<Residual> refine;
+
+        public UpBlock(int cin, int cout, int refineBlocks) : base("up")
+        {
+            conv = Conv2d(cin, cout, 3, padding: 1, bias: false);
+            norm = BatchNorm2d(cout);
+            refine = new ModuleList<Residual>(Enumerable.Range(0, refineBlocks).Select(_ => new Residual(cout)).ToArray());
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            // Resize + conv rather than transposed conv: no checkerboard artefacts, which SSIM would punish.
+            x = F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
+            x = F.leaky_relu(norm.forward(conv.forward(x)), 0.2);
+            foreach (var r in refine) x = r.forward(x);
+            return x;
+        }
+    }
+
+    sealed class Residual : Module<Tensor, Tensor>
+    {
+        readonly Conv2d c1, c2;
+        readonly BatchNorm2d n1, n2;
+
+        public Residual(int c) : base("res")
+        {
+            c1 = Conv2d(c, c, 3, padding: 1, bias: false); n1 = BatchNorm2d(c);
+            c2 = Conv2d(c, c, 3, padding: 1, bias: false); n2 = BatchNorm2d(c);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x) =>
+            F.leaky_relu(x + n2.forward(c2.forward(F.leaky_relu(n1.forward(c1.forward(x)), 0.2))), 0.2);
+    }
+}
+
+/// <summary>What a decoder file says about itself: which encoder's templates it inverts, and how it was made.</summary>
+public sealed record DecoderInfo(string Encoder, int TemplateDim, int OutWidth, int OutHeight, string Normalisation,
+    DecoderConfig Config, IReadOnlyDictionary<string, string> Metadata);
+
+public sealed class DecoderFileException(string path, string problem) : Exception($"{path}: {problem}");
+
+public static class DecoderFile
+{
+    public const string Format = "dfd-decoder";
+
+    /// <summary>Loads a decoder for inference (eval mode). The file must be a Dfd decoder; its encoder is checked by callers.</summary>
+    public static (FaceDecoder Decoder, DecoderInfo Info) Load(string path, Device? device = null)
+    {
+        var (tensors, meta) = Safetensors.Read(path);
+        if (!meta.TryGetValue("format", out var fmt) || (fmt != Format && fmt != Format + "-checkpoint"))
+            throw new DecoderFileException(path, meta.TryGetValue("format", out var f2)
+                ? $"is a '{f2}' file, not a Dfd decoder" : "is not a Dfd decoder (no 'format' metadata)");
+        var info = InfoFrom(path, meta);
+        var dec = new FaceDecoder(info.Config);
+        var weights = tensors.Where(kv => !kv.Key.StartsWith("optim.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+        Encoders.StateDict.Assign(dec, weights, path);
+        dec.eval();
+        if (device != null) dec.to(device);
+        return (dec, info);
+    }
+
+    public static DecoderInfo InfoFrom(string path, IReadOnlyDictionary<string, string> meta)
+    {
+        string Need(string k) => meta.TryGetValue(k, out var v) ? v : throw new DecoderFileException(path, $"damaged decoder file: metadata '{k}' is missing");
+        DecoderConfig cfg;
+        try { cfg = DecoderConfig.FromJson(Need("decoder_config")); }
+        catch (JsonException) { throw new DecoderFileException(path, "damaged decoder file: decoder_config is not valid JSON"); }
+        return new DecoderInfo(Need("encoder"), int.Parse(Need("template_dim")), cfg.OutWidth, cfg.OutHeight,
+            meta.GetValueOrDefault("normalisation", "l2"), cfg, meta);
+    }
+
+    public static void Save(string path, FaceDecoder dec, IReadOnlyDictionary<string, string> metadata, IReadOnlyDictionary<string, HostTensor>? extra = null)
+    {
+        var t = Encoders.StateDict.ToHost(dec);
+        if (extra != null) foreach (var (k, v) in extra) t[k] = v;
+        var meta = new Dictionary<string, string>(metadata)
+        {
+            ["format"] = extra == null ? Format : Format + "-checkpoint",
+            ["decoder_config"] = dec.Config.ToJson(),
+            ["template_dim"] = dec.Config.TemplateDim.ToString(),
+            ["output_size"] = $"{dec.Config.OutWidth}x{dec.Config.OutHeight}",
+            ["normalisation"] = "l2",
+            ["parameters"] = dec.ParameterCount.ToString(),
+        };
+        Safetensors.Write(path, t, meta);
+    }
+}
