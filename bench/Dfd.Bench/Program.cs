@@ -2,7 +2,7 @@
 // Prints one JSON line per batch size on stdout, the same shape as bench/dlib_resnet.py; notes go to stderr.
 // Run through bench/run.sh, which puts it side by side with the same network in PyTorch.
 //
-//   Dfd.Bench [--threads 2] [--batches 1,32] [--iters 60,4] [--warmup 10,2] [--repeats 3]
+//   Dfd.Bench [--threads 2] [--batches 1,32] [--iters 20,2] [--warmup 5,2] [--repeats 3]
 //             [--dump DIR] [--profile] [--weights PATH]
 //
 // --dump DIR   writes a seeded random input (random-input.u8, [4,3,150,150] uint8) and this port's output for it
@@ -26,8 +26,8 @@ string root = FindRoot();
 string weights = opts.Get("weights", Path.Combine(root, "models", "dlib-resnet", "dlib-resnet.safetensors"));
 int threads = int.Parse(opts.Get("threads", "2"));
 var batches = opts.Ints("batches", "1,32");
-var iters = opts.Ints("iters", "60,4");
-var warmup = opts.Ints("warmup", "10,2");
+var iters = opts.Ints("iters", "20,2");
+var warmup = opts.Ints("warmup", "5,2");
 int repeats = int.Parse(opts.Get("repeats", "3"));
 double tol = double.Parse(opts.Get("tol", "1e-4"), CultureInfo.InvariantCulture);
 
@@ -78,8 +78,8 @@ for (int i = 0; i < batches.Length; i++)
     var buf = new float[b * 3 * 150 * 150];
     for (int k = 0; k < buf.Length; k++) buf[k] = gen.Next(256);
     using var x = torch.tensor(buf, new long[] { b, 3, 150, 150 });
-    var ms = Bench.Time(() => model.forward(x), w, it, repeats);
-    Console.WriteLine(Bench.Json("torchsharp", tsVersion, b, it, repeats, ms));
+    var ms = Bench.Time(() => model.forward(x), w, it, repeats, out var cpuMs, out var faults);
+    Console.WriteLine(Bench.Json("torchsharp", tsVersion, b, it, repeats, ms, cpuMs, faults));
 }
 
 if (opts.Has("profile"))
@@ -100,10 +100,15 @@ static string FindRoot()
 static class Bench
 {
     /// <summary>ms per call for each repeat of <paramref name="iters"/> calls, under inference mode, a dispose scope per call.</summary>
-    public static double[] Time(Func<Tensor> f, int warmup, int iters, int repeats)
+    public static double[] Time(Func<Tensor> f, int warmup, int iters, int repeats) => Time(f, warmup, iters, repeats, out _, out _);
+
+    /// <summary>Also the process CPU time (all threads) and minor page faults per call over the timed calls (not the warm-up).</summary>
+    public static double[] Time(Func<Tensor> f, int warmup, int iters, int repeats, out double cpuMs, out double faults)
     {
         using var _ = torch.inference_mode();
         for (int k = 0; k < warmup; k++) { using var s = torch.NewDisposeScope(); f(); }
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        long flt0 = MinorFaults();
         var ms = new double[repeats];
         for (int r = 0; r < repeats; r++)
         {
@@ -111,6 +116,8 @@ static class Bench
             for (int k = 0; k < iters; k++) { using var s = torch.NewDisposeScope(); f(); }
             ms[r] = sw.Elapsed.TotalMilliseconds / iters;
         }
+        cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / (iters * repeats);
+        faults = (MinorFaults() - flt0) / (double)(iters * repeats);
         return ms;
     }
 
@@ -120,16 +127,32 @@ static class Bench
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
-    public static string Json(string impl, string version, int batch, int iters, int repeats, double[] ms)
+    /// <summary>Minor page faults of this process so far (/proc/self/stat field 10); -1 where unavailable.</summary>
+    public static long MinorFaults()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7]); // field 10 overall: state is field 3
+        }
+        catch (Exception) { return -1; }
+    }
+
+    public static string Json(string impl, string version, int batch, int iters, int repeats, double[] ms, double? cpuMs = null, double? faults = null)
     {
         double m = Median(ms);
-        return JsonSerializer.Serialize(new Dictionary<string, object>
+        var d = new Dictionary<string, object>
         {
             ["impl"] = impl, ["version"] = version, ["threads"] = torch.get_num_threads(), ["batch"] = batch,
             ["iters"] = iters, ["repeats"] = repeats,
             ["templates_per_s"] = Math.Round(batch * 1000 / m, 2), ["ms_per_batch"] = Math.Round(m, 3),
             ["ms_per_batch_min"] = Math.Round(ms.Min(), 3), ["ms_per_batch_max"] = Math.Round(ms.Max(), 3),
-        });
+        };
+        // Process CPU time (all threads) per forward: less sensitive to other processes than wall time.
+        if (cpuMs is double c) d["cpu_ms_per_batch"] = Math.Round(c, 3);
+        if (faults is double f) d["minor_faults_per_batch"] = Math.Round(f, 1);
+        return JsonSerializer.Serialize(d);
     }
 }
 
@@ -162,8 +185,13 @@ static class Profile
         int iters = 3;
         using (torch.inference_mode())
         {
-            double d = (Forward(w, x, null, false) - Forward(folded, x, null, true)).abs().max().item<float>();
-            Console.Error.WriteLine($"# profile: folded-scale vs as-shipped output, max abs diff {d:E2}");
+            using (torch.NewDisposeScope())
+            {
+                var r0 = Forward(w, x, null, false);
+                double d = (r0 - Forward(folded, x, null, true)).abs().max().item<float>();
+                double d2 = (r0 - Forward(w, x, null, false, true)).abs().max().item<float>();
+                Console.Error.WriteLine($"# profile: folded-scale / in-place vs as-shipped output, max abs diff {d:E2} / {d2:E2}");
+            }
             for (int r = 0; r < iters; r++) { using var s = torch.NewDisposeScope(); Forward(w, x, times, false); }
         }
         double total = times.Values.Sum() / iters;
@@ -176,10 +204,11 @@ static class Profile
             ["ms"] = times.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / iters, 2)),
         }));
 
-        foreach (var (name, dict, fold) in new[] { ("functional-as-shipped", w, false), ("folded-scale", folded, true) })
+        foreach (var (name, dict, fold, inpl) in new[] { ("functional-as-shipped", w, false, false), ("folded-scale", folded, true, false),
+                                                           ("in-place-affine+relu", w, false, true), ("folded+in-place-relu", folded, true, true) })
         {
-            var ms = Bench.Time(() => Forward(dict, x, null, fold), 1, 3, repeats);
-            var line = JsonNode.Parse(Bench.Json("torchsharp", "variant", batch, 3, repeats, ms))!.AsObject();
+            var ms = Bench.Time(() => Forward(dict, x, null, fold, inpl), 1, 3, repeats, out var cpuMs, out var faults);
+            var line = JsonNode.Parse(Bench.Json("torchsharp", "variant", batch, 3, repeats, ms, cpuMs, faults))!.AsObject();
             line["variant"] = name;
             Console.WriteLine(line.ToJsonString());
         }
@@ -219,23 +248,24 @@ static class Profile
         return r;
     }
 
-    static Tensor Conv(Dictionary<string, Tensor> w, string p, Tensor x, int stride, int pad, Dictionary<string, double>? t, bool folded)
+    static Tensor Conv(Dictionary<string, Tensor> w, string p, Tensor x, int stride, int pad, Dictionary<string, double>? t, bool folded, bool inplace)
     {
         string kind = w[p + ".weight"].shape[2] == 7 ? "conv7x7" : stride == 2 ? "conv3x3/s2" : "conv3x3";
         var y = T(t, kind, () => F.conv2d(x, w[p + ".weight"], w[p + ".bias"], strides: [stride, stride], padding: [pad, pad]));
         if (folded) return y;
+        if (inplace) return T(t, "affine(scale,shift)", () => y.mul_(w[p + ".scale"].view(1, -1, 1, 1)).add_(w[p + ".shift"].view(1, -1, 1, 1)));
         return T(t, "affine(scale,shift)", () => y * w[p + ".scale"].view(1, -1, 1, 1) + w[p + ".shift"].view(1, -1, 1, 1));
     }
 
-    public static Tensor Forward(Dictionary<string, Tensor> w, Tensor rgb, Dictionary<string, double>? t, bool folded)
+    public static Tensor Forward(Dictionary<string, Tensor> w, Tensor rgb, Dictionary<string, double>? t, bool folded, bool inplace = false)
     {
         var x = T(t, "normalize", () =>
         {
             var mean = torch.tensor(DlibResNet.Config.Mean).view(1, 3, 1, 1);
             return (rgb - mean) * (1f / 255f);
         });
-        x = Conv(w, "conv32_down", x, 2, 0, t, folded);
-        x = T(t, "relu", () => F.relu(x));
+        x = Conv(w, "conv32_down", x, 2, 0, t, folded, inplace);
+        x = T(t, "relu", () => inplace ? x.relu_() : F.relu(x));
         x = T(t, "maxpool", () => F.max_pool2d(x, 3, 2));
         int cin = 32;
         for (int i = 0; i < Blocks.Length; i++)
@@ -243,13 +273,13 @@ static class Profile
             int cout = int.Parse(Blocks[i][4..].Split('_')[0]);
             bool down = Blocks[i].Contains("_down");
             string p = $"blocks.{i}";
-            var y = Conv(w, p + ".conv1", x, down ? 2 : 1, down ? 0 : 1, t, folded);
-            y = T(t, "relu", () => F.relu(y));
-            y = Conv(w, p + ".conv2", y, 1, 1, t, folded);
+            var y = Conv(w, p + ".conv1", x, down ? 2 : 1, down ? 0 : 1, t, folded, inplace);
+            y = T(t, "relu", () => inplace ? y.relu_() : F.relu(y));
+            y = Conv(w, p + ".conv2", y, 1, 1, t, folded, inplace);
             if (!down)
             {
                 var xi = x;
-                x = T(t, "add+relu", () => F.relu(y + xi));
+                x = T(t, "add+relu", () => inplace ? y.add_(xi).relu_() : F.relu(y + xi));
             }
             else
             {
@@ -264,7 +294,7 @@ static class Profile
                     var yi = y;
                     y = T(t, "avgpool+pad", () => F.pad(yi, [0, pooled.shape[3] - yi.shape[3], 0, pooled.shape[2] - yi.shape[2]]));
                 }
-                x = T(t, "add+relu", () => F.relu(y + pooled));
+                x = T(t, "add+relu", () => inplace ? y.add_(pooled).relu_() : F.relu(y + pooled));
             }
             cin = cout;
         }

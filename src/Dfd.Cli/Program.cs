@@ -12,6 +12,9 @@ var commands = new Dictionary<string, (string Help, Func<string[], int> Run)>(St
     ["align"] = ("detect and align faces: --input <file|dir> --output <dir> --model <encoder>", AlignCommand.Run),
     ["encode"] = ("templates of faces: --model <name> --input <file|dir> --output templates.npy", EncodeCommand.Run),
     ["verify"] = ("LFW View-2 verification: --model <name> --lfw <dir> --pairs <pairs.txt>", VerifyCommand.Run),
+    ["split"] = ("write Dfd's identity-disjoint LFW split: --lfw <dir> --pairs <pairs.txt>", SplitCommand.Run),
+    ["train"] = ("train a decoder: --encoder <name> --data <dataset>... --out decoder.safetensors", TrainCommand.Run),
+    ["reconstruct"] = ("decode templates to faces: --decoder F --input <images|dir|templates.npy> --output <dir>", ReconstructCommand.Run),
     ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Run),
 };
 
@@ -36,5 +39,7 @@ catch (ModelFileException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Messa
 catch (EncoderNotAvailableException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
 catch (FileNotFoundException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
 catch (DirectoryNotFoundException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+catch (Dfd.Decoder.DecoderFileException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+catch (Dfd.Training.TrainingDivergedException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
 catch (InvalidDataException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
 catch (IOException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }

@@ -30,7 +30,16 @@ static class Common
     public static IEncoder Encoder(Args a, string option = "model")
     {
         var name = a.Req(option);
-        return Registry.Create(name, a.Opt("weights"), Device(a));
+        // --model onnx:PATH takes its preprocessing from these options, over the sidecar PATH.json.
+        string? size = a.Opt("input-size"), mean = a.Opt("mean"), std = a.Opt("std"), channels = a.Opt("channels"), template = a.Opt("template");
+        OnnxEncoderOptions? onnx = null;
+        if (size != null || mean != null || std != null || channels != null || template != null)
+        {
+            if (!OnnxEncoder.IsOnnxName(name)) throw new UsageException($"--input-size, --mean, --std, --channels and --template apply only to --model onnx:PATH, not to {name}");
+            try { onnx = OnnxEncoderOptions.Parse(size, mean, std, channels, template); }
+            catch (FormatException e) { throw new UsageException(e.Message); }
+        }
+        return Registry.Create(name, a.Opt("weights"), Device(a), onnx);
     }
 
     /// <summary>Runs work under a progress bar on a terminal, quietly otherwise (scripts, --json, CI logs).</summary>

@@ -15,11 +15,12 @@ public sealed record DecoderConfig(
     int OutHeight = 150,
     int[]? Widths = null,      // channels after each ×2 upsampling block; their count sets the depth
     int StartWidth = 512,      // channels of the low-resolution map the linear layer makes
-    int RefineBlocks = 1)      // residual 3×3 blocks after each upsampling
+    int RefineBlocks = 1,      // residual 3×3 blocks after each upsampling…
+    int RefineDepth = 3)       // …in the first RefineDepth blocks only: at 80² and 160² they would cost most of the time
 {
-    public int[] BlockWidths => Widths ?? [512, 256, 128, 64, 32];
+    public int[] BlockWidths => Widths ?? [384, 256, 128, 48, 24];
 
-    /// <summary>Side of the first feature map: the output is reached by doubling, then resized to the exact size.</summary>
+    /// <summary>Side of the first feature map: doubling reaches at least the output size; the centre is cropped out.</summary>
     public int StartSize => (int)Math.Ceiling(Math.Max(OutWidth, OutHeight) / Math.Pow(2, BlockWidths.Length));
 
     public string ToJson() => JsonSerializer.Serialize(this with { Widths = BlockWidths });
@@ -28,7 +29,7 @@ public sealed record DecoderConfig(
 
 /// <summary>
 /// The Deep Face Decoder: template (D) → linear → StartSize² map → [nearest ×2, conv, BN, LeakyReLU, residual
-/// refinement] per block → 3×3 conv → sigmoid·255 RGB, resized to the encoder's input size and alignment, so the
+/// refinement] per block → 3×3 conv → sigmoid·255 RGB, centre-cropped to the encoder's input size and alignment, so the
 /// reconstruction can go straight back into the encoder (the identity loss, type-I/II evaluation).
 /// Trained by regression (Training/Trainer.cs); templates are L2-normalised on the way in, so the decoder sees
 /// direction, which is what cosine-scored FR models compare.
@@ -45,6 +46,8 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
     public FaceDecoder(DecoderConfig config) : base("dfd")
     {
         Config = config;
+        if (config.BlockWidths.Any(w => w < 16) || config.StartWidth < 16)
+            throw new ArgumentException($"decoder widths must be at least 16 (got {string.Join(",", config.BlockWidths)}; start {config.StartWidth}): narrower 3×3 convs hit a libtorch CPU backward bug");
         int s = config.StartSize;
         project = Linear(config.TemplateDim, config.StartWidth * s * s);
         projectNorm = BatchNorm1d(config.StartWidth * s * s);
@@ -52,26 +55,30 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
         int cin = config.StartWidth;
         foreach (var w in config.BlockWidths)
         {
-            list.Add(new UpBlock(cin, w, config.RefineBlocks));
+            list.Add(new UpBlock(cin, w, list.Count < config.RefineDepth ? config.RefineBlocks : 0));
             cin = w;
         }
         blocks = new ModuleList<UpBlock>(list.ToArray());
-        toRgb = Conv2d(cin, 3, 3, padding: 1);
+        // 1×1: libtorch 2.10's CPU 3×3 conv backward returns NaN input gradients now and then when a layer has fewer
+        // than 16 output channels (measured: 3×3 24→3 at 160², 2 in 30 calls; 1×1 24→3, 0 in 30). Hence also
+        // the rule that block widths stay ≥ 16.
+        toRgb = Conv2d(cin, 3, 1);
         RegisterComponents();
     }
 
     /// <summary>Templates [N,D] → images [N,3,H,W] in 0..255.</summary>
     public override Tensor forward(Tensor templates)
     {
-        using var scope = torch.NewDisposeScope();
+        // Callers wrap whole steps (forward, loss, backward, update) in one dispose scope.
         var z = F.normalize(templates, p: 2, dim: 1);
         int s = Config.StartSize;
         var x = F.leaky_relu(projectNorm.forward(project.forward(z)), 0.2).view(-1, Config.StartWidth, s, s);
         foreach (var b in blocks) x = b.forward(x);
         x = torch.sigmoid(toRgb.forward(x)) * 255f;
-        if (x.shape[2] != Config.OutHeight || x.shape[3] != Config.OutWidth)
-            x = F.interpolate(x, [Config.OutHeight, Config.OutWidth], mode: InterpolationMode.Bilinear, align_corners: false);
-        return x.MoveToOuterDisposeScope();
+        // A centre crop, not a resize: the net learns on a slightly larger canvas, and no resampling blurs the output.
+        long oy = (x.shape[2] - Config.OutHeight) / 2, ox = (x.shape[3] - Config.OutWidth) / 2;
+        if (oy != 0 || ox != 0) x = x[.., .., (int)oy..(int)(oy + Config.OutHeight), (int)ox..(int)(ox + Config.OutWidth)];
+        return x;
     }
 
     public long ParameterCount => parameters().Sum(p => p.numel());

@@ -13,7 +13,7 @@ namespace Dfd.Encoders;
 /// ported to tfjs by face-api. Each conv has a bias followed by dlib's affine "scale" layer (the folded batch norm).
 /// Layer names follow face-api so that weights map one to one.
 /// </summary>
-public sealed class DlibResNet : Module<Tensor, Tensor>, IEncoder
+public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
 {
     public static readonly EncoderSpec Config = new(
         Name: "dlib-resnet",
@@ -65,8 +65,8 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IEncoder
 
     public override Tensor forward(Tensor rgb255)
     {
-        using var scope = torch.NewDisposeScope();
-        return Templates(Normalize(rgb255)).MoveToOuterDisposeScope();
+        // Callers scope whole steps (see EncoderExtensions.Encode, Trainer).
+        return Templates(Normalize(rgb255));
     }
 
     // Built per call on the input's device: buffers would show up in the state dict the weight files are checked against.
@@ -87,7 +87,9 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IEncoder
     }
 
     /// <summary>Feature maps at the end of each resolution (35², 17², 8², 4², 2²; 32, 64, 128, 256, 256 channels), for perceptual losses.</summary>
-    public List<Tensor> Features(Tensor rgb255)
+    public List<Tensor> Features(Tensor rgb255) => ForwardWithFeatures(rgb255).Features;
+
+    public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
         var x = F.relu(conv32_down.forward(Normalize(rgb255)));
         x = F.max_pool2d(x, 3, 2);
@@ -97,7 +99,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IEncoder
             x = blocks[i].forward(x);
             if (i + 1 == blocks.Count || Blocks[i + 1].Contains("_down")) outs.Add(x);
         }
-        return outs;
+        return (x.mean([2L, 3L]).matmul(fc.t()), outs);
     }
 
     Tensor IEncoder.Forward(Tensor rgb255) => forward(rgb255);

@@ -38,6 +38,13 @@ public interface IEncoder : IDisposable
     Tensor Forward(Tensor rgb255);
 }
 
+/// <summary>An encoder whose intermediate feature maps serve as a perceptual loss (available offline, unlike VGG-ImageNet).</summary>
+public interface IFeatureEncoder : IEncoder
+{
+    /// <summary>The template and the feature maps of the same forward pass, so a loss needs one pass, not two.</summary>
+    (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255);
+}
+
 public static class EncoderExtensions
 {
     /// <summary>Templates of aligned crops, in batches, without gradients. Optionally averaged with the mirror image's.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Dfd.IO;
 using TorchSharp;
 
@@ -5,31 +6,65 @@ namespace Dfd.Encoders;
 
 public sealed class EncoderNotAvailableException(string message) : Exception(message);
 
-/// <summary>Every encoder Dfd knows, by name, with its pretrained config; <see cref="Create"/> loads the weights.</summary>
+/// <summary>
+/// Every encoder Dfd knows, by name, with its pretrained config; <see cref="Create"/> loads the weights. Besides the
+/// built-in names, <c>onnx:PATH.onnx</c> makes an <see cref="OnnxEncoder"/>; the spec of each one created is remembered
+/// under its <see cref="EncoderSpec.Name"/> (<c>onnx:STEM@HASH</c>), so <see cref="Spec"/> and <see cref="WeightsPath"/> answer for it.
+/// </summary>
 public static class Registry
 {
-    sealed record Entry(EncoderSpec Spec, Func<string, torch.Device?, IEncoder> Load);
+    /// <param name="Find">Where the weights are when no path is given (default: <see cref="ModelPaths.Find"/> of the spec's file).</param>
+    /// <param name="Looked">Where <paramref name="Find"/> looks, for the not-found message.</param>
+    sealed record Entry(EncoderSpec Spec, Func<string, torch.Device?, IEncoder> Load, Func<string?>? Find = null, Func<string>? Looked = null);
 
     static readonly Dictionary<string, Entry> entries = new(StringComparer.OrdinalIgnoreCase)
     {
         [DlibResNet.Config.Name] = new(DlibResNet.Config, (p, d) => DlibResNet.Load(p, d)),
+        [MobileFaceNet.Config.Name] = new(MobileFaceNet.Config, (p, d) => MobileFaceNet.Load(p, d), MobileFaceNet.FindWeights, MobileFaceNet.WhereLooked),
     };
 
     public static IReadOnlyList<EncoderSpec> All => entries.Values.Select(e => e.Spec).ToList();
 
-    public static EncoderSpec Spec(string name) =>
-        entries.TryGetValue(name, out var e) ? e.Spec
-        : throw new EncoderNotAvailableException($"unknown encoder '{name}'; known: {string.Join(", ", entries.Keys)}");
+    static readonly ConcurrentDictionary<string, EncoderSpec> onnxSpecs = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Where the weights are, or null: the explicit path, else the models folder.</summary>
-    public static string? WeightsPath(string name, string? weights = null) =>
-        weights ?? ModelPaths.Find(Spec(name).WeightsFile);
+    public static EncoderSpec Spec(string name)
+    {
+        if (entries.TryGetValue(name, out var e)) return e.Spec;
+        if (onnxSpecs.TryGetValue(name, out var s)) return s;
+        if (OnnxEncoder.IsOnnxName(name))
+        {
+            // onnx:PATH not created yet: its spec from the model and its sidecar (a session is opened and closed).
+            using var enc = OnnxEncoder.FromName(name);
+            return onnxSpecs[enc.Spec.Name] = enc.Spec;
+        }
+        throw new EncoderNotAvailableException($"unknown encoder '{name}'; known: {string.Join(", ", entries.Keys)}, or onnx:PATH.onnx");
+    }
 
-    public static IEncoder Create(string name, string? weights = null, torch.Device? device = null)
+    /// <summary>Where the weights are, or null: the explicit path, else the entry's own finder or the models folder.</summary>
+    public static string? WeightsPath(string name, string? weights = null)
     {
         var spec = Spec(name);
+        if (!entries.TryGetValue(name, out var e)) return weights ?? spec.WeightsFile;   // onnx: the .onnx file itself
+        return weights ?? (e.Find != null ? e.Find() : ModelPaths.Find(spec.WeightsFile));
+    }
+
+    /// <summary>
+    /// Loads an encoder. For <c>onnx:PATH</c>, <paramref name="onnx"/> supplies preprocessing over the model's sidecar
+    /// (see <see cref="OnnxEncoderOptions"/>) and <paramref name="weights"/> must be null (the weights are in the file).
+    /// </summary>
+    public static IEncoder Create(string name, string? weights = null, torch.Device? device = null, OnnxEncoderOptions? onnx = null)
+    {
+        if (OnnxEncoder.IsOnnxName(name))
+        {
+            if (weights != null) throw new EncoderNotAvailableException($"--weights does not apply to {name}: an ONNX model holds its weights");
+            var enc = OnnxEncoder.FromName(name, onnx, device);
+            onnxSpecs[enc.Spec.Name] = enc.Spec;
+            return enc;
+        }
+        if (onnx != null) throw new EncoderNotAvailableException($"ONNX preprocessing options apply only to onnx:PATH models, not to '{name}'");
+        var spec = Spec(name);
         var path = WeightsPath(name, weights)
-            ?? throw new EncoderNotAvailableException($"weights of '{name}' not found (looked for {spec.WeightsFile} under $DFD_MODELS and models/ folders); supply them with --weights PATH");
+            ?? throw new EncoderNotAvailableException($"weights of '{name}' not found (looked for {entries[name].Looked?.Invoke() ?? $"{spec.WeightsFile} under $DFD_MODELS and models/ folders"}); supply them with --weights PATH");
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
         return entries[name].Load(path, device);
     }

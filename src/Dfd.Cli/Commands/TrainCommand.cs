@@ -1,0 +1,174 @@
+using System.Globalization;
+using Dfd.Datasets;
+using Dfd.Decoder;
+using Dfd.Encoders;
+using Dfd.Training;
+using Spectre.Console;
+
+namespace Dfd.Cli.Commands;
+
+static class TrainCommand
+{
+    public static int Run(string[] argv)
+    {
+        var a = new Args(argv, new HashSet<string> { "json", "resume", "no-flip" });
+        var encName = a.Req("encoder");
+        var dataSpecs = MultiOpt(argv, "data");
+        if (dataSpecs.Count == 0) throw new UsageException("missing required option --data (repeatable: lfw:DIR, vggface2:DIR, celebahq:DIR, aligned:DIR, folder:DIR)");
+        _ = a.Opt("data");
+        var outPath = a.Req("out");
+        bool json = a.Flag("json"), resume = a.Flag("resume");
+        var splitOpt = a.Opt("split");
+        var cacheDir = a.Opt("cache") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "dfd", "trainsets");
+        var baseCfg = new TrainConfig();
+        var widths = a.Opt("widths");
+        var cfg = baseCfg with
+        {
+            Epochs = a.Int("epochs", baseCfg.Epochs),
+            Batch = a.Int("batch", baseCfg.Batch),
+            Lr = a.Double("lr", baseCfg.Lr),
+            Seed = a.Int("seed", baseCfg.Seed),
+            Flip = !a.Flag("no-flip"),
+            CheckpointEvery = a.Int("checkpoint-every", baseCfg.CheckpointEvery),
+            Decoder = baseCfg.Decoder with
+            {
+                Widths = widths?.Split(',').Select(int.Parse).ToArray(),
+                StartWidth = a.Int("start-width", baseCfg.Decoder.StartWidth),
+                RefineBlocks = a.Int("refine", baseCfg.Decoder.RefineBlocks),
+            },
+            Loss = ParseLoss(a.Opt("loss"), baseCfg.Loss),
+        };
+        int limit = a.Int("limit", int.MaxValue);
+        var encoder = Common.Encoder(new Args(["--model", encName, .. Pass(a, "weights"), .. Pass(a, "device")], new HashSet<string>()));
+        a.CheckUnused();
+        if (encoder is not IFeatureEncoder fenc)
+            throw new UsageException($"encoder '{encName}' exposes no feature maps for the perceptual loss; train with --loss perceptual=0,perceptual_local=0");
+        var spec = encoder.Spec;
+
+        // Data: every --data set, minus LFW test people under the split.
+        LfwSplit? split = null;
+        if (splitOpt != "none")
+        {
+            var sp = splitOpt ?? LfwSplit.DefaultPath();
+            if (sp != null) split = LfwSplit.Load(sp);
+            else if (splitOpt != null) throw new FileNotFoundException($"{splitOpt}: split file not found");
+        }
+        var items = new List<FaceItem>();
+        var preview = new List<FaceItem>();
+        var dataDesc = new List<string>();
+        foreach (var ds in dataSpecs)
+        {
+            var (kind, list) = FaceDatasets.Open(ds);
+            if (kind == "lfw" && split != null)
+            {
+                preview.AddRange(list.Where(i => split.IsTest(i.Identity)).GroupBy(i => i.Identity).Select(g => g.First()).Take(8));
+                int before = list.Count;
+                list = list.Where(i => !split.IsTest(i.Identity)).ToList();
+                dataDesc.Add($"{kind}:{ds} ({list.Count} of {before} images; split {split.Name} holds out {before - list.Count})");
+            }
+            else dataDesc.Add($"{kind}:{ds} ({list.Count} images)");
+            items.AddRange(list);
+        }
+        if (items.Count > limit) items = items.Take(limit).ToList();
+
+        using var pipe = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
+        var wid = WeightsId(Registry.WeightsPath(encName, a.Opt("weights")));
+        var data = Common.WithProgress("aligning + encoding training set", json, p => TrainingSet.Build(items, encoder, pipe, cacheDir, wid, p));
+        TrainingSet? previewSet = preview.Count > 0 ? TrainingSet.Build(preview, encoder, pipe, null, wid) : null;
+        if (!json) Console.Error.WriteLine($"training set: {data.Count} faces ({data.Skipped.Count} skipped: no face or unreadable); {string.Join("; ", dataDesc)}");
+
+        var provenance = new Dictionary<string, string>
+        {
+            ["data"] = string.Join("; ", dataDesc),
+            ["split"] = split == null ? "none" : $"{split.Name}: train {split.TrainPeople} people / {split.TrainImages} images, test {split.TestPeople} people / {split.TestImages} images ({split.Description})",
+            ["encoder_weights"] = wid,
+            ["encoder_input"] = $"{spec.InputWidth}x{spec.InputHeight} {spec.Channels}",
+            ["encoder_mean"] = string.Join(",", spec.Mean),
+            ["encoder_std"] = string.Join(",", spec.Std),
+            ["skipped_images"] = data.Skipped.Count.ToString(),
+        };
+        var trainer = new Trainer(data, fenc, cfg, outPath, provenance) { Preview = previewSet };
+        var decoder = cfg.Decoder with { TemplateDim = spec.EmbeddingSize, OutWidth = spec.InputWidth, OutHeight = spec.InputHeight };
+        using (var probe = new FaceDecoder(decoder))
+            if (!json) Console.Error.WriteLine($"decoder: {probe.ParameterCount / 1e6:F2} M parameters; {cfg.Epochs} epochs × {data.Count / cfg.Batch} steps of {cfg.Batch}; checkpoint {trainer.CheckpointPath}");
+
+        var started = DateTime.UtcNow;
+        FaceDecoder dec;
+        if (json || Console.IsOutputRedirected)
+        {
+            var last = DateTime.MinValue;
+            dec = trainer.Run(resume, s =>
+            {
+                if (s.Event != null) { Console.Error.WriteLine(s.Event); return; }
+                if ((DateTime.UtcNow - last).TotalSeconds < 30) return;
+                last = DateTime.UtcNow;
+                Console.Error.WriteLine($"epoch {s.Epoch}/{s.Epochs} step {s.Step}/{s.StepsPerEpoch} loss {s.Loss:F4} [{Terms(s)}] {s.ImagesPerSecond:F1} img/s");
+            });
+        }
+        else
+        {
+            dec = null!;
+            AnsiConsole.Progress().Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("training", maxValue: 1);
+                    dec = trainer.Run(resume, s =>
+                    {
+                        if (s.Event != null) { AnsiConsole.MarkupLine(Markup.Escape(s.Event)); return; }
+                        task.MaxValue = (double)s.Epochs * s.StepsPerEpoch;
+                        task.Value = (double)(s.Epoch - 1) * s.StepsPerEpoch + s.Step;
+                        task.Description = Markup.Escape($"epoch {s.Epoch}/{s.Epochs} loss {s.Loss:F4} [{Terms(s)}] {s.ImagesPerSecond:F1} img/s");
+                    });
+                });
+        }
+        var result = new { output = outPath, checkpoint = trainer.CheckpointPath, samples = trainer.SamplesDir, log = trainer.LogPath, images = data.Count, seconds = (DateTime.UtcNow - started).TotalSeconds };
+        Console.WriteLine(json ? Common.ToJson(result) : $"done: {outPath} (samples in {trainer.SamplesDir}, losses in {trainer.LogPath})");
+        dec.Dispose();
+        return 0;
+    }
+
+    static string Terms(TrainStatus s) => string.Join(" ", s.Terms.Select(kv => $"{kv.Key} {kv.Value:F3}"));
+
+    static IEnumerable<string> Pass(Args a, string name) => a.Opt(name) is { } v ? ["--" + name, v] : [];
+
+    /// <summary>--data may repeat; Args keeps the last, so collect them here.</summary>
+    static List<string> MultiOpt(string[] argv, string name)
+    {
+        var r = new List<string>();
+        for (int i = 0; i < argv.Length; i++)
+        {
+            if (argv[i] == "--" + name && i + 1 < argv.Length) r.Add(argv[++i]);
+            else if (argv[i].StartsWith("--" + name + "=")) r.Add(argv[i][(name.Length + 3)..]);
+        }
+        return r;
+    }
+
+    /// <summary>--loss pixel=1,sobel=0.5,identity=0.5,l2=1 (unnamed terms keep their defaults).</summary>
+    static LossWeights ParseLoss(string? s, LossWeights w)
+    {
+        if (s == null) return w;
+        foreach (var part in s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = part.Split('=');
+            if (kv.Length != 2 || !double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+                throw new UsageException($"--loss: '{part}' is not name=number");
+            w = kv[0] switch
+            {
+                "pixel" => w with { Pixel = v }, "pixel_local" => w with { PixelLocal = v },
+                "sobel" => w with { Sobel = v }, "sobel_local" => w with { SobelLocal = v },
+                "perceptual" => w with { Perceptual = v }, "perceptual_local" => w with { PerceptualLocal = v },
+                "identity" => w with { Identity = v }, "l2" => w with { PixelL2 = v != 0 },
+                "stages" => w with { PerceptualStages = (int)v },
+                _ => throw new UsageException($"--loss: unknown term '{kv[0]}' (pixel, pixel_local, sobel, sobel_local, perceptual, perceptual_local, identity, l2, stages)"),
+            };
+        }
+        return w;
+    }
+
+    public static string WeightsId(string? path)
+    {
+        if (path == null || !File.Exists(path)) return "";
+        using var f = File.OpenRead(path);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f))[..16];
+    }
+}

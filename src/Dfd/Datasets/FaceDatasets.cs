@@ -1,0 +1,113 @@
+using System.Text.Json.Nodes;
+using Dfd.Imaging;
+
+namespace Dfd.Datasets;
+
+/// <summary>One photo and whose it is. <see cref="Aligned"/>: already a crop in the encoder's alignment.</summary>
+public sealed record FaceItem(string Path, string Identity, bool Aligned = false);
+
+/// <summary>
+/// Readers for the layouts people have: LFW (people folders <c>Name/Name_NNNN.jpg</c>), VGGFace2 (<c>nXXXXXX/NNNN_NN.jpg</c>
+/// with <c>identity_meta.csv</c>), CelebA-HQ (flat numbered files, no identities), <c>dfd align</c> output (aligned
+/// crops with <c>alignment.json</c>) and plain folders (identity = sub-folder name).
+/// Give a kind explicitly as <c>kind:DIR</c>, or a folder and let the layout decide.
+/// </summary>
+public static class FaceDatasets
+{
+    public static readonly string[] Kinds = ["lfw", "vggface2", "celebahq", "aligned", "folder"];
+
+    public static (string Kind, List<FaceItem> Items) Open(string spec)
+    {
+        string kind, dir;
+        int colon = spec.IndexOf(':');
+        if (colon > 1 && Kinds.Contains(spec[..colon])) { kind = spec[..colon]; dir = spec[(colon + 1)..]; }
+        else { dir = spec; kind = Detect(dir); }
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: dataset folder not found");
+        var items = kind switch
+        {
+            "lfw" => PeopleFolders(dir),
+            "vggface2" => VggFace2(dir),
+            "celebahq" => ImageIO.ListImages(dir, recursive: false).Select(p => new FaceItem(p, Path.GetFileNameWithoutExtension(p))).ToList(),
+            "aligned" => Aligned(dir),
+            _ => PeopleFolders(dir),
+        };
+        if (items.Count == 0) throw new InvalidDataException($"{dir}: no images found for a {kind} dataset");
+        return (kind, items);
+    }
+
+    public static string Detect(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: dataset folder not found");
+        if (File.Exists(Path.Combine(dir, "alignment.json"))) return "aligned";
+        if (File.Exists(Path.Combine(dir, "identity_meta.csv")) ||
+            Directory.EnumerateDirectories(dir).Take(5).Any(d => System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(d), @"^n\d{6}$")))
+            return "vggface2";
+        var sub = Directory.EnumerateDirectories(dir).FirstOrDefault();
+        if (sub != null)
+        {
+            var name = Path.GetFileName(sub);
+            if (Directory.EnumerateFiles(sub).Any(f => Path.GetFileName(f).StartsWith(name + "_", StringComparison.Ordinal))) return "lfw";
+            return "folder";
+        }
+        return "celebahq";
+    }
+
+    static List<FaceItem> PeopleFolders(string dir) =>
+        ImageIO.ListImages(dir).Select(p => new FaceItem(p, Path.GetFileName(Path.GetDirectoryName(p)!))).ToList();
+
+    static List<FaceItem> VggFace2(string dir)
+    {
+        var items = new List<FaceItem>();
+        foreach (var p in ImageIO.ListImages(dir))
+            items.Add(new FaceItem(p, Path.GetFileName(Path.GetDirectoryName(p)!)));
+        return items;
+    }
+
+    /// <summary>VGGFace2's identity list: Class_ID, Name, Sample_Num, Flag (1 train, 0 test), Gender; no header row.</summary>
+    public static Dictionary<string, (string Name, bool Train)> VggFace2Meta(string csv)
+    {
+        var d = new Dictionary<string, (string, bool)>(StringComparer.Ordinal);
+        int line = 0;
+        foreach (var raw in File.ReadLines(csv))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(raw)) continue;
+            var f = SplitCsv(raw);
+            if (f.Count < 4) throw new InvalidDataException($"{csv}, line {line}: expected Class_ID, Name, Sample_Num, Flag, Gender");
+            if (line == 1 && f[0].Trim() == "Class_ID") continue; // tolerate the header some copies carry
+            d[f[0].Trim()] = (f[1].Trim().Trim('"'), f[3].Trim() == "1");
+        }
+        return d;
+    }
+
+    static List<string> SplitCsv(string s)
+    {
+        var r = new List<string>();
+        var cur = new System.Text.StringBuilder();
+        bool q = false;
+        foreach (var c in s)
+        {
+            if (c == '"') { q = !q; continue; }
+            if (c == ',' && !q) { r.Add(cur.ToString()); cur.Clear(); }
+            else cur.Append(c);
+        }
+        r.Add(cur.ToString());
+        return r;
+    }
+
+    static List<FaceItem> Aligned(string dir)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "alignment.json")));
+        var items = new List<FaceItem>();
+        foreach (var r in json!["results"]!.AsArray())
+        {
+            var src = r!["file"]!.GetValue<string>();
+            foreach (var o in r["outputs"]!.AsArray())
+            {
+                var rel = o!.GetValue<string>();
+                items.Add(new FaceItem(Path.Combine(dir, rel), Path.GetDirectoryName(rel) is { Length: > 0 } d ? d : Path.GetFileNameWithoutExtension(src), Aligned: true));
+            }
+        }
+        return items;
+    }
+}

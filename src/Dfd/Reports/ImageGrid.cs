@@ -1,0 +1,24 @@
+using Dfd.Imaging;
+
+namespace Dfd.Reports;
+
+public static class ImageGrid
+{
+    /// <summary>Rows of equally sized images side by side, with a gap; missing cells stay white.</summary>
+    public static RgbImage Compose(IReadOnlyList<IReadOnlyList<RgbImage>> rows, int gap = 4)
+    {
+        int cols = rows.Max(r => r.Count);
+        int w = rows.SelectMany(r => r).Max(i => i.Width), h = rows.SelectMany(r => r).Max(i => i.Height);
+        var g = new RgbImage(cols * w + (cols + 1) * gap, rows.Count * h + (rows.Count + 1) * gap);
+        Array.Fill(g.Data, (byte)255);
+        for (int r = 0; r < rows.Count; r++)
+            for (int c = 0; c < rows[r].Count; c++)
+            {
+                var img = rows[r][c];
+                int ox = gap + c * (w + gap), oy = gap + r * (h + gap);
+                for (int y = 0; y < img.Height; y++)
+                    Buffer.BlockCopy(img.Data, y * img.Width * 3, g.Data, ((oy + y) * g.Width + ox) * 3, img.Width * 3);
+            }
+        return g;
+    }
+}

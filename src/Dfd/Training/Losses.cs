@@ -1,0 +1,98 @@
+using Dfd.Encoders;
+using Dfd.Imaging;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Dfd.Training;
+
+/// <summary>Weights of the loss terms. "Local" terms repeat the global ones inside the inner-face box (the paper's local loss).</summary>
+public sealed record LossWeights(
+    double Pixel = 1.0, double PixelLocal = 1.0,
+    double Sobel = 0.5, double SobelLocal = 0.5,
+    double Perceptual = 1.0, double PerceptualLocal = 0.5,
+    double Identity = 0.5,
+    bool PixelL2 = false,
+    int PerceptualStages = 3);
+
+/// <summary>Inner-face box in crop pixels: eyes to mouth with a margin, from the alignment template.</summary>
+public readonly record struct Box(int X0, int Y0, int X1, int Y1)
+{
+    public static Box InnerFace(AlignmentTemplate t, float margin = 0.3f)
+    {
+        float x0 = t.Points.Min(p => p.X), x1 = t.Points.Max(p => p.X);
+        float y0 = t.Points.Min(p => p.Y), y1 = t.Points.Max(p => p.Y);
+        float mx = (x1 - x0) * margin, my = (y1 - y0) * margin;
+        return new(Math.Max(0, (int)(x0 - mx)), Math.Max(0, (int)(y0 - my)),
+                   Math.Min(t.Width, (int)Math.Ceiling(x1 + mx)), Math.Min(t.Height, (int)Math.Ceiling(y1 + my)));
+    }
+
+    public Tensor Crop(Tensor x) => x[.., .., Y0..Y1, X0..X1];
+
+    /// <summary>The same box on a feature map of another size (rounded outward, at least one cell).</summary>
+    public Tensor CropScaled(Tensor f, int width, int height)
+    {
+        long h = f.shape[2], w = f.shape[3];
+        int y0 = (int)Math.Floor((double)Y0 * h / height), y1 = Math.Max(y0 + 1, (int)Math.Ceiling((double)Y1 * h / height));
+        int x0 = (int)Math.Floor((double)X0 * w / width), x1 = Math.Max(x0 + 1, (int)Math.Ceiling((double)X1 * w / width));
+        return f[.., .., y0..(int)Math.Min(y1, h), x0..(int)Math.Min(x1, w)];
+    }
+}
+
+/// <summary>The decoder's training loss: pixel, Sobel-gradient, perceptual (encoder features), identity; global and local.</summary>
+public sealed class DecoderLoss(IFeatureEncoder encoder, LossWeights w, Box inner)
+{
+    public LossWeights Weights { get; } = w;
+
+    /// <summary>Images in 0..255 [N,3,H,W]; <paramref name="targetTemplates"/> are the encoder's templates of the targets.</summary>
+    public (Tensor Total, Dictionary<string, Tensor> Terms) Compute(Tensor recon, Tensor target, Tensor targetTemplates)
+    {
+        var terms = new Dictionary<string, Tensor>();
+        var r = recon / 255f;
+        var t = target / 255f;
+        if (w.Pixel > 0) terms["pixel"] = Pixel(r, t) * w.Pixel;
+        if (w.PixelLocal > 0) terms["pixel_local"] = Pixel(inner.Crop(r), inner.Crop(t)) * w.PixelLocal;
+        if (w.Sobel > 0 || w.SobelLocal > 0)
+        {
+            var (gr, gt) = (Sobel(r), Sobel(t));
+            if (w.Sobel > 0) terms["sobel"] = (gr - gt).abs().mean() * w.Sobel;
+            if (w.SobelLocal > 0) terms["sobel_local"] = (inner.Crop(gr) - inner.Crop(gt)).abs().mean() * w.SobelLocal;
+        }
+        if (w.Perceptual > 0 || w.PerceptualLocal > 0 || w.Identity > 0)
+        {
+            var (rt, rf) = encoder.ForwardWithFeatures(recon);
+            if (w.Perceptual > 0 || w.PerceptualLocal > 0)
+            {
+                List<Tensor> tf;
+                using (torch.no_grad()) tf = encoder.ForwardWithFeatures(target).Features;
+                Tensor? g = null, l = null;
+                int width = (int)target.shape[3], height = (int)target.shape[2];
+                for (int i = 0; i < Math.Min(w.PerceptualStages, rf.Count); i++)
+                {
+                    var gi = (rf[i] - tf[i]).abs().mean();
+                    var li = (inner.CropScaled(rf[i], width, height) - inner.CropScaled(tf[i], width, height)).abs().mean();
+                    g = g is null ? gi : g + gi;
+                    l = l is null ? li : l + li;
+                }
+                if (w.Perceptual > 0) terms["perceptual"] = g! * w.Perceptual;
+                if (w.PerceptualLocal > 0) terms["perceptual_local"] = l! * w.PerceptualLocal;
+            }
+            if (w.Identity > 0)
+                terms["identity"] = (1 - F.cosine_similarity(rt, targetTemplates, dim: 1)).mean() * w.Identity;
+        }
+        Tensor total = terms.Values.Aggregate((a, b) => a + b);
+        return (total, terms);
+    }
+
+    Tensor Pixel(Tensor a, Tensor b) => w.PixelL2 ? (a - b).pow(2).mean() : (a - b).abs().mean();
+
+    /// <summary>Horizontal and vertical Sobel responses per channel, stacked: [N,6,H,W] (replicate padding: no fake edges at the border).</summary>
+    public static Tensor Sobel(Tensor x)
+    {
+        var kx = torch.tensor(new float[] { -1, 0, 1, -2, 0, 2, -1, 0, 1 }, device: x.device).view(1, 1, 3, 3) / 4f;
+        var ky = kx.transpose(2, 3);
+        var k = torch.cat([kx, ky], 0).repeat(3, 1, 1, 1); // [6,1,3,3]: (x,y) per channel
+        var p = F.pad(x, [1, 1, 1, 1], PaddingModes.Replicate);
+        return F.conv2d(p, k, groups: 3);
+    }
+}

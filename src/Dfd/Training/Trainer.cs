@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Dfd.Decoder;
+using Dfd.Encoders;
+using Dfd.Imaging;
+using Dfd.IO;
+using Dfd.Reports;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Dfd.Training;
+
+public sealed record TrainConfig
+{
+    public int Epochs { get; init; } = 30;
+    public int Batch { get; init; } = 32;
+    public double Lr { get; init; } = 1e-3;
+    public double MinLr { get; init; } = 2e-5;
+    public int Seed { get; init; } = 1;
+    public bool Flip { get; init; } = true;
+    public int CheckpointEvery { get; init; } = 100;
+    public DecoderConfig Decoder { get; init; } = new();
+    public LossWeights Loss { get; init; } = new();
+
+    /// <summary>The settings that must match for --resume to continue the same run.</summary>
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss });
+}
+
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+public sealed record TrainStatus(int Epoch, int Epochs, int Step, int StepsPerEpoch, double Loss, IReadOnlyDictionary<string, double> Terms,
+    double ImagesPerSecond, string? Event = null);
+
+/// <summary>
+/// A short regression loop in the manner of arcface_torch: seeded data order and flips per epoch, Adam, cosine LR,
+/// atomic checkpoints holding weights, BN statistics and optimiser moments, so --resume continues bit for bit.
+/// </summary>
+public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConfig cfg, string outPath, IReadOnlyDictionary<string, string> provenance)
+{
+    public string CheckpointPath => outPath + ".ckpt";
+    public string SamplesDir => Path.ChangeExtension(outPath, null) + "-samples";
+    public string LogPath => Path.ChangeExtension(outPath, null) + "-log.jsonl";
+
+    public TrainingSet? Preview { get; init; }
+    public int MaxSteps { get; init; } = int.MaxValue; // stop early (tests: simulate a kill after N steps)
+
+    public FaceDecoder Run(bool resume, Action<TrainStatus>? report = null, CancellationToken ct = default)
+    {
+        torch.manual_seed(cfg.Seed);
+        var dec = new FaceDecoder(cfg.Decoder with { TemplateDim = encoder.Spec.EmbeddingSize, OutWidth = data.Width, OutHeight = data.Height });
+        dec.to(encoder.Device);
+        var adam = new Adam(dec);
+        int startEpoch = 0, startStep = 0;
+        double elapsed = 0;
+        var sums = new Dictionary<string, double>();
+        if (resume && File.Exists(CheckpointPath))
+            (startEpoch, startStep, elapsed, sums) = LoadCheckpoint(dec, adam);
+        else if (resume)
+            report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0, $"no checkpoint at {CheckpointPath}; starting afresh"));
+
+        var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template));
+        int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
+        if (steps == 0) throw new ArgumentException($"{n} training images are fewer than one batch of {cfg.Batch}");
+        long totalSteps = (long)steps * cfg.Epochs;
+        int done = 0;
+        var sw = Stopwatch.StartNew();
+        encoder_eval();
+
+        for (int epoch = startEpoch; epoch < cfg.Epochs; epoch++)
+        {
+            var (order, flips) = EpochPlan(epoch, n);
+            dec.train();
+            for (int step = epoch == startEpoch ? startStep : 0; step < steps; step++)
+            {
+                ct.ThrowIfCancellationRequested();
+                if (done >= MaxSteps) return dec;
+                var t0 = sw.Elapsed.TotalSeconds;
+                using (var scope = torch.NewDisposeScope())
+                {
+                    var idx = order.AsSpan(step * cfg.Batch, cfg.Batch).ToArray();
+                    var (x, t) = Batch(idx, flips);
+                    x = x.to(encoder.Device); t = t.to(encoder.Device);
+                    var recon = dec.forward(t);
+                    var (total, terms) = loss.Compute(recon, x, t);
+                    if (!float.IsFinite(total.item<float>()))
+                        throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");
+                    dec.zero_grad();
+                    total.backward();
+                    long global = (long)epoch * steps + step;
+                    // Guard against the rare non-finite gradient from libtorch's CPU conv backward (see FaceDecoder):
+                    // the step is skipped and counted rather than poisoning the weights.
+                    if (GradientsFinite(dec)) adam.Step(Lr(global, totalSteps));
+                    else { SkippedSteps++; report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, step + 1, steps, double.NaN, new Dictionary<string, double>(), 0, $"non-finite gradients at epoch {epoch + 1} step {step + 1}: step skipped")); }
+                    foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v.item<float>();
+                    sums["total"] = sums.GetValueOrDefault("total") + total.item<float>();
+                    sums["steps"] = sums.GetValueOrDefault("steps") + 1;
+                    double dt = sw.Elapsed.TotalSeconds - t0;
+                    report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, step + 1, steps, total.item<float>(),
+                        terms.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>()), cfg.Batch / Math.Max(dt, 1e-9)));
+                }
+                done++;
+                bool epochEnd = step + 1 == steps;
+                if (epochEnd || done % cfg.CheckpointEvery == 0)
+                {
+                    int nextEpoch = epochEnd ? epoch + 1 : epoch, nextStep = epochEnd ? 0 : step + 1;
+                    if (epochEnd) EndOfEpoch(dec, epoch, sums, elapsed + sw.Elapsed.TotalSeconds, report);
+                    SaveCheckpoint(dec, adam, nextEpoch, nextStep, elapsed + sw.Elapsed.TotalSeconds, epochEnd ? new() : sums);
+                    if (epochEnd) sums = new();
+                }
+            }
+        }
+        return dec;
+
+        void encoder_eval() { if (encoder is nn.Module m) { m.eval(); foreach (var p in m.parameters()) p.requires_grad = false; } }
+    }
+
+    public int SkippedSteps { get; private set; }
+
+    static bool GradientsFinite(nn.Module m)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor? acc = null;
+        foreach (var p in m.parameters())
+            if (p.grad is { } g) acc = acc is null ? g.abs().sum() : acc + g.abs().sum();
+        return acc is null || float.IsFinite(acc.item<float>());
+    }
+
+    double Lr(long step, long total) => cfg.MinLr + 0.5 * (cfg.Lr - cfg.MinLr) * (1 + Math.Cos(Math.PI * step / Math.Max(1, total)));
+
+    /// <summary>The epoch's order and flips depend only on (seed, epoch): a resumed run sees exactly the same batches.</summary>
+    (int[] Order, bool[] Flips) EpochPlan(int epoch, int n)
+    {
+        var rng = new Random(unchecked(cfg.Seed * 1_000_003 + epoch * 7919));
+        var order = Enumerable.Range(0, n).ToArray();
+        for (int i = n - 1; i > 0; i--) { int j = rng.Next(i + 1); (order[i], order[j]) = (order[j], order[i]); }
+        var flips = new bool[n];
+        for (int i = 0; i < n; i++) flips[i] = cfg.Flip && rng.Next(2) == 1;
+        return (order, flips);
+    }
+
+    (Tensor Images, Tensor Templates) Batch(int[] idx, bool[] flips)
+    {
+        var imgs = new List<RgbImage>(idx.Length);
+        int d = data.Templates[0].Length;
+        var t = new float[idx.Length * d];
+        for (int k = 0; k < idx.Length; k++)
+        {
+            int i = idx[k];
+            var img = data.Image(i);
+            imgs.Add(flips[i] ? img.Mirror() : img);
+            (flips[i] ? data.MirrorTemplates[i] : data.Templates[i]).CopyTo(t, k * d);
+        }
+        return (Tensors.FromImages(imgs, data.Width, data.Height), torch.tensor(t, new long[] { idx.Length, d }));
+    }
+
+    void EndOfEpoch(FaceDecoder dec, int epoch, Dictionary<string, double> sums, double seconds, Action<TrainStatus>? report)
+    {
+        double count = Math.Max(1, sums.GetValueOrDefault("steps"));
+        var means = sums.Where(kv => kv.Key != "steps").ToDictionary(kv => kv.Key, kv => kv.Value / count);
+        var line = JsonSerializer.Serialize(new { epoch = epoch + 1, seconds = Math.Round(seconds, 1), losses = means });
+        File.AppendAllText(LogPath, line + "\n");
+        DecoderFile.Save(outPath, dec, Metadata(epoch + 1, 0, seconds));
+        var grid = SampleGrid(dec, Preview ?? data, 8);
+        ImageIO.Save(grid, Path.Combine(SamplesDir, $"epoch-{epoch + 1:D3}.png"));
+        report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, 0, 0, means.GetValueOrDefault("total"), means, 0,
+            $"epoch {epoch + 1}: loss {means.GetValueOrDefault("total"):F4}; wrote {outPath} and {SamplesDir}/epoch-{epoch + 1:D3}.png"));
+    }
+
+    /// <summary>Originals above reconstructions for the first <paramref name="count"/> faces.</summary>
+    public static RgbImage SampleGrid(FaceDecoder dec, TrainingSet set, int count)
+    {
+        bool training = dec.training;
+        dec.eval();
+        try
+        {
+            using var scope = torch.NewDisposeScope();
+            using var _ = torch.no_grad();
+            int k = Math.Min(count, set.Count);
+            var originals = Enumerable.Range(0, k).Select(set.Image).ToList();
+            var t = torch.tensor(set.Templates.Take(k).SelectMany(x => x).ToArray(), new long[] { k, set.Templates[0].Length });
+            var dev = dec.parameters().First().device;
+            var recon = Tensors.ToImages(dec.forward(t.to(dev)));
+            return ImageGrid.Compose([originals, recon]);
+        }
+        finally { if (training) dec.train(); }
+    }
+
+    Dictionary<string, string> Metadata(int epoch, int step, double seconds)
+    {
+        var m = new Dictionary<string, string>(provenance)
+        {
+            ["encoder"] = encoder.Spec.Name,
+            ["train_config"] = JsonSerializer.Serialize(cfg),
+            ["epochs_done"] = epoch.ToString(),
+            ["step_in_epoch"] = step.ToString(),
+            ["train_seconds"] = seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture),
+            ["train_images"] = data.Count.ToString(),
+            ["machine"] = $"{Environment.ProcessorCount} cores, {encoder.Device.type}, torch threads {torch.get_num_threads()}",
+            ["saved_utc"] = DateTime.UtcNow.ToString("o"),
+        };
+        return m;
+    }
+
+    void SaveCheckpoint(FaceDecoder dec, Adam adam, int epoch, int step, double seconds, Dictionary<string, double> sums)
+    {
+        var meta = Metadata(epoch, step, seconds);
+        meta["fingerprint"] = cfg.Fingerprint();
+        meta["adam_step"] = adam.StepCount.ToString();
+        meta["epoch_sums"] = JsonSerializer.Serialize(sums);
+        DecoderFile.Save(CheckpointPath, dec, meta, adam.State());
+    }
+
+    (int Epoch, int Step, double Seconds, Dictionary<string, double> Sums) LoadCheckpoint(FaceDecoder dec, Adam adam)
+    {
+        var (tensors, meta) = Safetensors.Read(CheckpointPath);
+        if (meta.GetValueOrDefault("format") != DecoderFile.Format + "-checkpoint")
+            throw new DecoderFileException(CheckpointPath, "is not a Dfd training checkpoint");
+        if (meta.GetValueOrDefault("encoder") != encoder.Spec.Name)
+            throw new DecoderFileException(CheckpointPath, $"was trained for encoder '{meta.GetValueOrDefault("encoder")}', not '{encoder.Spec.Name}'");
+        if (meta.GetValueOrDefault("fingerprint") != cfg.Fingerprint())
+            throw new DecoderFileException(CheckpointPath, $"was made with other settings; resume needs the same batch, lr, seed, decoder and loss.\n  checkpoint: {meta.GetValueOrDefault("fingerprint")}\n  now:        {cfg.Fingerprint()}");
+        StateDict.Assign(dec, tensors.Where(kv => !kv.Key.StartsWith("optim.")).ToDictionary(kv => kv.Key, kv => kv.Value), CheckpointPath);
+        adam.Load(tensors, long.Parse(meta["adam_step"]));
+        var sums = JsonSerializer.Deserialize<Dictionary<string, double>>(meta.GetValueOrDefault("epoch_sums", "{}")) ?? new();
+        return (int.Parse(meta["epochs_done"]), int.Parse(meta["step_in_epoch"]),
+            double.Parse(meta["train_seconds"], System.Globalization.CultureInfo.InvariantCulture), sums);
+    }
+
+    /// <summary>Adam written out, so its moments can be checkpointed and restored exactly.</summary>
+    sealed class Adam
+    {
+        readonly List<(string Name, Parameter P, Tensor M, Tensor V)> slots = [];
+        const double B1 = 0.9, B2 = 0.999, Eps = 1e-8;
+        public long StepCount { get; private set; }
+
+        public Adam(nn.Module module)
+        {
+            foreach (var (name, p) in module.named_parameters())
+                slots.Add((name, p, torch.zeros_like(p).DetachFromDisposeScope(), torch.zeros_like(p).DetachFromDisposeScope()));
+        }
+
+        public void Step(double lr)
+        {
+            StepCount++;
+            double bc1 = 1 - Math.Pow(B1, StepCount), bc2 = 1 - Math.Pow(B2, StepCount);
+            using var _ = torch.no_grad();
+            foreach (var (_, p, m, v) in slots)
+            {
+                var g = p.grad;
+                if (g is null) continue;
+                m.mul_(B1).add_(g, alpha: 1 - B1);
+                v.mul_(B2).addcmul_(g, g, value: 1 - B2);
+                using var denom = (v / bc2).sqrt_().add_(Eps);
+                p.addcdiv_(m, denom, value: -lr / bc1);
+            }
+        }
+
+        public Dictionary<string, HostTensor> State()
+        {
+            var d = new Dictionary<string, HostTensor>();
+            foreach (var (name, _, m, v) in slots)
+            {
+                d["optim.m." + name] = new HostTensor(m.shape, m.cpu().contiguous().data<float>().ToArray());
+                d["optim.v." + name] = new HostTensor(v.shape, v.cpu().contiguous().data<float>().ToArray());
+            }
+            return d;
+        }
+
+        public void Load(IReadOnlyDictionary<string, HostTensor> t, long step)
+        {
+            using var _ = torch.no_grad();
+            foreach (var (name, _, m, v) in slots)
+            {
+                m.copy_(torch.tensor(t["optim.m." + name].Data, m.shape));
+                v.copy_(torch.tensor(t["optim.v." + name].Data, v.shape));
+            }
+            StepCount = step;
+        }
+    }
+}

@@ -1,0 +1,132 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Dfd.Datasets;
+using Dfd.Encoders;
+using Dfd.Imaging;
+using Dfd.IO;
+
+namespace Dfd.Training;
+
+/// <summary>
+/// Aligned crops with the frozen encoder's templates of each crop and of its mirror image, computed once and cached
+/// on disk (raw uint8 crops + .npy templates + a JSON index), keyed by encoder weights and the file list.
+/// </summary>
+public sealed class TrainingSet
+{
+    public required List<FaceItem> Items { get; init; }
+    public required byte[][] Crops { get; init; }         // HWC RGB, Width×Height
+    public required float[][] Templates { get; init; }
+    public required float[][] MirrorTemplates { get; init; }
+    public required int Width { get; init; }
+    public required int Height { get; init; }
+    public List<(string File, string Problem)> Skipped { get; init; } = [];
+
+    public int Count => Crops.Length;
+
+    public RgbImage Image(int i) => new(Width, Height, Crops[i]);
+
+    public static TrainingSet Build(IReadOnlyList<FaceItem> items, IEncoder encoder, FacePipeline? pipeline, string? cacheDir, string weightsId,
+        IProgress<(int Done, int Total)>? progress = null)
+    {
+        var spec = encoder.Spec;
+        string key = Key(items, spec, weightsId);
+        string? basePath = cacheDir == null ? null : Path.Combine(cacheDir, $"{spec.Name}-{key}");
+        if (basePath != null && TryLoad(basePath, items, spec) is { } cached) { progress?.Report((items.Count, items.Count)); return cached; }
+
+        var kept = new List<FaceItem>();
+        var crops = new List<byte[]>();
+        var skipped = new List<(string, string)>();
+        var plain = new List<float[]>();
+        var mirror = new List<float[]>();
+        const int batch = 32;
+        for (int i = 0; i < items.Count; i += batch)
+        {
+            var chunk = new List<RgbImage>();
+            for (int k = i; k < Math.Min(i + batch, items.Count); k++)
+            {
+                var it = items[k];
+                try
+                {
+                    RgbImage crop;
+                    if (it.Aligned)
+                    {
+                        crop = ImageIO.Load(it.Path);
+                        if (crop.Width != spec.InputWidth || crop.Height != spec.InputHeight)
+                        { skipped.Add((it.Path, $"aligned crop is {crop.Width}x{crop.Height}, {spec.Name} takes {spec.InputWidth}x{spec.InputHeight}")); continue; }
+                    }
+                    else
+                    {
+                        var r = pipeline!.AlignFile(it.Path, spec.Template, FacePick.MostCentral);
+                        if (r.Status != AlignStatus.Aligned) { skipped.Add((it.Path, r.Message ?? r.Status.ToString())); continue; }
+                        crop = r.Crops[0];
+                    }
+                    chunk.Add(crop);
+                    kept.Add(it);
+                    crops.Add(crop.Data);
+                }
+                catch (ImageLoadException e) { skipped.Add((it.Path, e.Problem)); }
+            }
+            if (chunk.Count > 0)
+            {
+                plain.AddRange(encoder.Encode(chunk));
+                mirror.AddRange(encoder.Encode(chunk.Select(c => c.Mirror()).ToList()));
+            }
+            progress?.Report((Math.Min(i + batch, items.Count), items.Count));
+        }
+        var set = new TrainingSet
+        {
+            Items = kept, Crops = crops.ToArray(), Templates = plain.ToArray(), MirrorTemplates = mirror.ToArray(),
+            Width = spec.InputWidth, Height = spec.InputHeight, Skipped = skipped,
+        };
+        if (basePath != null) set.Save(basePath);
+        return set;
+    }
+
+    static string Key(IReadOnlyList<FaceItem> items, EncoderSpec spec, string weightsId)
+    {
+        var sb = new StringBuilder($"{spec.Name}|{spec.InputWidth}x{spec.InputHeight}|{weightsId}|v1\n");
+        foreach (var it in items) sb.Append(it.Path).Append('|').Append(it.Identity).Append('\n');
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..16].ToLowerInvariant();
+    }
+
+    sealed record Index(List<string> Files, List<string> Identities, List<bool> Aligned, int Width, int Height, List<string[]> Skipped);
+
+    void Save(string basePath)
+    {
+        int d = Templates.Length > 0 ? Templates[0].Length : 0;
+        var t = new float[Count * 2 * d];
+        for (int i = 0; i < Count; i++) { Templates[i].CopyTo(t, 2 * i * d); MirrorTemplates[i].CopyTo(t, (2 * i + 1) * d); }
+        Npy.Write(basePath + ".templates.npy", t, [Count * 2, d]);
+        AtomicFile.Write(basePath + ".crops.bin", s => { foreach (var c in Crops) s.Write(c, 0, c.Length); });
+        AtomicFile.WriteAllText(basePath + ".json", JsonSerializer.Serialize(new Index(
+            Items.Select(i => i.Path).ToList(), Items.Select(i => i.Identity).ToList(), Items.Select(i => i.Aligned).ToList(),
+            Width, Height, Skipped.Select(s => new[] { s.File, s.Problem }).ToList())));
+    }
+
+    static TrainingSet? TryLoad(string basePath, IReadOnlyList<FaceItem> items, EncoderSpec spec)
+    {
+        try
+        {
+            if (!File.Exists(basePath + ".json")) return null;
+            var idx = JsonSerializer.Deserialize<Index>(File.ReadAllText(basePath + ".json"))!;
+            var (t, shape) = Npy.Read(basePath + ".templates.npy");
+            int n = idx.Files.Count, d = (int)shape[1], size = idx.Width * idx.Height * 3;
+            var raw = File.ReadAllBytes(basePath + ".crops.bin");
+            if (raw.Length != (long)n * size || shape[0] != 2 * n || idx.Width != spec.InputWidth) return null;
+            return new TrainingSet
+            {
+                Items = Enumerable.Range(0, n).Select(i => new FaceItem(idx.Files[i], idx.Identities[i], idx.Aligned[i])).ToList(),
+                Crops = Enumerable.Range(0, n).Select(i => raw.AsSpan(i * size, size).ToArray()).ToArray(),
+                Templates = Enumerable.Range(0, n).Select(i => t.AsSpan(2 * i * d, d).ToArray()).ToArray(),
+                MirrorTemplates = Enumerable.Range(0, n).Select(i => t.AsSpan((2 * i + 1) * d, d).ToArray()).ToArray(),
+                Width = idx.Width, Height = idx.Height,
+                Skipped = idx.Skipped.Select(s => (s[0], s[1])).ToList(),
+            };
+        }
+        catch (Exception e) when (e is JsonException or IOException or ModelFileException or NullReferenceException)
+        {
+            return null; // a damaged cache is rebuilt
+        }
+    }
+}

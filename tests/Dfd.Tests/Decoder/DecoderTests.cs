@@ -1,0 +1,180 @@
+using Dfd.Datasets;
+using Dfd.Decoder;
+using Dfd.Encoders;
+using Dfd.Imaging;
+using Dfd.IO;
+using Dfd.Training;
+using TorchSharp;
+using Xunit;
+
+namespace Dfd.Tests.Decoder;
+
+public class DecoderTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("dfd-dec-").FullName;
+    public void Dispose() => Directory.Delete(dir, true);
+
+    static readonly Lazy<DlibResNet> encoder = new(() =>
+    {
+        var e = DlibResNet.Load(Path.Combine(TestPaths.RepoRoot, "models", "dlib-resnet", "dlib-resnet.safetensors"));
+        return e;
+    });
+
+    static readonly DecoderConfig Tiny = new(Widths: [32, 16, 16], StartWidth: 32, RefineBlocks: 1, RefineDepth: 1);
+
+    static TrainingSet Faces(int copies = 1)
+    {
+        var fx = Path.Combine(TestPaths.RepoRoot, "tests", "Dfd.Tests", "Fixtures", "faceapi");
+        var files = Directory.GetFiles(fx, "*.rgb").OrderBy(f => f, StringComparer.Ordinal).ToList();
+        var imgs = Enumerable.Repeat(files, copies).SelectMany(f => f).Select(f => new RgbImage(150, 150, File.ReadAllBytes(f))).ToList();
+        return new TrainingSet
+        {
+            Items = imgs.Select((_, i) => new FaceItem($"img{i}", $"p{i}", true)).ToList(),
+            Crops = imgs.Select(i => i.Data).ToArray(),
+            Templates = encoder.Value.Encode(imgs),
+            MirrorTemplates = encoder.Value.Encode(imgs.Select(i => i.Mirror()).ToList()),
+            Width = 150, Height = 150,
+        };
+    }
+
+    [Fact]
+    public void ShippedShapeFitsTheBudget()
+    {
+        using var dec = new FaceDecoder(new DecoderConfig());
+        Assert.InRange(dec.ParameterCount, 1_000_000, 15_000_000);
+        dec.eval();
+        using var scope = torch.NewDisposeScope();
+        var y = dec.forward(torch.randn(2, 128));
+        Assert.Equal(new long[] { 2, 3, 150, 150 }, y.shape);
+        Assert.True(y.min().item<float>() >= 0 && y.max().item<float>() <= 255);
+    }
+
+    [Fact]
+    public void BackwardGivesFiniteGradients()
+    {
+        // Guards the workaround for libtorch's occasional NaN input-gradient in narrow 3×3 convs.
+        for (int seed = 0; seed < 12; seed++)
+        {
+            torch.manual_seed(seed);
+            using var dec = new FaceDecoder(Tiny);
+            using var scope = torch.NewDisposeScope();
+            var y = dec.forward(torch.randn(4, 128));
+            y.backward([torch.randn_like(y)]);
+            foreach (var (name, p) in dec.named_parameters())
+                Assert.True(p.grad!.isfinite().all().item<bool>(), $"seed {seed}: non-finite gradient in {name}");
+        }
+    }
+
+    [Fact]
+    public void NarrowWidthsAreRefused() =>
+        Assert.Throws<ArgumentException>(() => new FaceDecoder(Tiny with { Widths = [32, 8] }));
+
+    [Fact]
+    public void OtherOutputSizesAndTemplateSizes()
+    {
+        using var dec = new FaceDecoder(Tiny with { TemplateDim = 512, OutWidth = 96, OutHeight = 112 });
+        dec.eval();
+        using var scope = torch.NewDisposeScope();
+        Assert.Equal(new long[] { 3, 3, 112, 96 }, dec.forward(torch.randn(3, 512)).shape);
+    }
+
+    [Fact]
+    public void IdenticalImagesGiveZeroLoss()
+    {
+        var set = Faces();
+        using var scope = torch.NewDisposeScope();
+        var x = Tensors.FromImages(Enumerable.Range(0, 4).Select(set.Image).ToList(), 150, 150);
+        var t = torch.tensor(set.Templates.Take(4).SelectMany(v => v).ToArray(), new long[] { 4, 128 });
+        var loss = new DecoderLoss(encoder.Value, new LossWeights(), Box.InnerFace(DlibResNet.Config.Template));
+        var (total, terms) = loss.Compute(x, x, t);
+        foreach (var (k, v) in terms) Assert.True(Math.Abs(v.item<float>()) < 1e-5, $"{k} = {v.item<float>()}");
+        Assert.True(total.item<float>() < 1e-4);
+
+        // And each term responds to a difference.
+        var y = (x + 40).clamp(0, 255);
+        var (_, terms2) = loss.Compute(y, x, t);
+        foreach (var k in new[] { "pixel", "pixel_local", "perceptual", "perceptual_local", "identity" })
+            Assert.True(terms2[k].item<float>() > 1e-4, $"{k} did not respond");
+    }
+
+    [Fact]
+    public void SobelSeesAVerticalEdge()
+    {
+        using var scope = torch.NewDisposeScope();
+        var img = torch.zeros(1, 3, 8, 8);
+        img[.., .., .., 4..] = torch.tensor(1f);
+        var g = DecoderLoss.Sobel(img);
+        Assert.Equal(new long[] { 1, 6, 8, 8 }, g.shape);
+        Assert.True(g[0, 0, 4, 4].item<float>() > 0.4f); // x-gradient at the edge (channel 0: x of R)
+        Assert.Equal(0f, g[0, 1, 4, 4].item<float>(), 5); // no y-gradient
+        Assert.Equal(0f, g[0, 0, 4, 1].item<float>(), 5); // flat region
+    }
+
+    [Fact]
+    public void InnerFaceBoxCoversEyesToMouth()
+    {
+        var t = AlignmentTemplate.Dlib();
+        var b = Box.InnerFace(t);
+        foreach (var p in t.Points) Assert.True(p.X > b.X0 && p.X < b.X1 && p.Y > b.Y0 && p.Y < b.Y1);
+        Assert.True(b.X1 - b.X0 < 150 && b.Y1 - b.Y0 < 150);
+    }
+
+    [Fact]
+    public void TinyTrainingLowersTheLoss()
+    {
+        var set = Faces();
+        var cfg = new TrainConfig { Epochs = 12, Batch = 4, Lr = 3e-3, Decoder = Tiny, CheckpointEvery = 1000 };
+        var log = new List<double>();
+        var trainer = new Trainer(set, encoder.Value, cfg, Path.Combine(dir, "d.safetensors"), new Dictionary<string, string>());
+        using var dec = trainer.Run(false, s => { if (s.Event == null) log.Add(s.Loss); });
+        Assert.Equal(24, log.Count);
+        double first = log.Take(4).Average(), last = log.TakeLast(4).Average();
+        Assert.True(last < first * 0.85, $"loss {first:F4} → {last:F4}");
+        Assert.True(File.Exists(Path.Combine(dir, "d.safetensors")));
+        Assert.True(File.Exists(Path.Combine(dir, "d-samples", "epoch-012.png")));
+        var (_, info) = DecoderFile.Load(Path.Combine(dir, "d.safetensors"));
+        Assert.Equal("dlib-resnet", info.Encoder);
+        Assert.Equal("12", info.Metadata["epochs_done"]);
+    }
+
+    [Fact]
+    public void ResumeContinuesBitForBit()
+    {
+        var set = Faces(2);
+        var cfg = new TrainConfig { Epochs = 3, Batch = 4, Lr = 2e-3, Decoder = Tiny, CheckpointEvery = 3 };
+        var meta = new Dictionary<string, string>();
+        using var straight = new Trainer(set, encoder.Value, cfg, Path.Combine(dir, "a.safetensors"), meta).Run(false);
+
+        // Killed after 5 of 12 steps (a checkpoint was written after step 3, mid-epoch 1), then resumed.
+        var b = Path.Combine(dir, "b.safetensors");
+        using (new Trainer(set, encoder.Value, cfg, b, meta) { MaxSteps = 5 }.Run(false)) { }
+        using var resumed = new Trainer(set, encoder.Value, cfg, b, meta).Run(true);
+
+        var sa = StateDict.ToHost(straight);
+        var sb = StateDict.ToHost(resumed);
+        foreach (var k in sa.Keys) Assert.Equal(sa[k].Data, sb[k].Data);
+    }
+
+    [Fact]
+    public void ResumeRefusesOtherSettings()
+    {
+        var set = Faces();
+        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny };
+        var p = Path.Combine(dir, "c.safetensors");
+        using (new Trainer(set, encoder.Value, cfg, p, new Dictionary<string, string>()).Run(false)) { }
+        var e = Assert.Throws<DecoderFileException>(() => new Trainer(set, encoder.Value, cfg with { Lr = 0.5 }, p, new Dictionary<string, string>()).Run(true));
+        Assert.Contains("other settings", e.Message);
+    }
+
+    [Fact]
+    public void ForeignFilesAreRefused()
+    {
+        var enc = Path.Combine(TestPaths.RepoRoot, "models", "dlib-resnet", "dlib-resnet.safetensors");
+        var e = Assert.Throws<DecoderFileException>(() => DecoderFile.Load(enc));
+        Assert.Contains("not a Dfd decoder", e.Message);
+
+        var p = Path.Combine(dir, "noformat.safetensors");
+        Safetensors.Write(p, new Dictionary<string, HostTensor> { ["x"] = new([1], [0f]) });
+        Assert.Contains("not a Dfd decoder", Assert.Throws<DecoderFileException>(() => DecoderFile.Load(p)).Message);
+    }
+}
