@@ -15,6 +15,7 @@ var commands = new Dictionary<string, (string Help, Func<string[], int> Run)>(St
     ["split"] = ("write Dfd's identity-disjoint LFW split: --lfw <dir> --pairs <pairs.txt>", SplitCommand.Run),
     ["train"] = ("train a decoder: --encoder <name> --data <dataset>... --out decoder.safetensors", TrainCommand.Run),
     ["reconstruct"] = ("decode templates to faces: --decoder F --input <images|dir|templates.npy> --output <dir>", ReconstructCommand.Run),
+    ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Run),
     ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Run),
 };
 

@@ -64,9 +64,9 @@ static class TrainCommand
                 preview.AddRange(list.Where(i => split.IsTest(i.Identity)).GroupBy(i => i.Identity).Select(g => g.First()).Take(8));
                 int before = list.Count;
                 list = list.Where(i => !split.IsTest(i.Identity)).ToList();
-                dataDesc.Add($"{kind}:{ds} ({list.Count} of {before} images; split {split.Name} holds out {before - list.Count})");
+                dataDesc.Add($"{(ds.StartsWith(kind + ":") ? ds : kind + ":" + ds)} ({list.Count} of {before} images; split {split.Name} holds out {before - list.Count})");
             }
-            else dataDesc.Add($"{kind}:{ds} ({list.Count} images)");
+            else dataDesc.Add($"{(ds.StartsWith(kind + ":") ? ds : kind + ":" + ds)} ({list.Count} images)");
             items.AddRange(list);
         }
         if (items.Count > limit) items = items.Take(limit).ToList();

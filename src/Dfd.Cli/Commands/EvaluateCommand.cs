@@ -1,0 +1,103 @@
+using Dfd.Evaluation;
+using Dfd.Reports;
+using Spectre.Console;
+
+namespace Dfd.Cli.Commands;
+
+/// <summary>Type-I/II match rates of a decoder's reconstructions at fixed FMRs, SSIM/PSNR, and an HTML report.</summary>
+static class EvaluateCommand
+{
+    public static int Run(string[] argv)
+    {
+        var a = new Args(argv, new HashSet<string> { "json" });
+        var decoder = a.Req("decoder");
+        var data = a.Req("data");
+        var report = a.Req("report");
+        bool json = a.Flag("json");
+        var models = a.Opt("with-models")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        int limit = a.Int("limit-people", 0);
+        if (a.Opt("limit-people") != null && limit < 2) throw new UsageException("--limit-people needs at least 2 people (thresholds come from impostor pairs)");
+        var cache = a.Opt("cache") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "dfd", "evalsets");
+        var split = a.Opt("split");
+        var device = Common.Device(a);
+        a.CheckUnused();
+
+        var opt = new EvaluationOptions
+        {
+            Data = data, Models = models, LimitPeople = limit > 0 ? limit : null, CacheDir = cache == "none" ? null : cache,
+            Split = split, Device = device,
+        };
+        var r = Run(decoder, opt, json);
+        var files = EvaluationReport.Write(r, report);
+        if (json)
+        {
+            Console.WriteLine(EvaluationReport.Json(r));
+            return 0;
+        }
+
+        var d = r.Decoder;
+        Console.WriteLine($"decoder {d.Path}: {d.Encoder}, {d.Format}{(d.EpochsDone is { } ep ? $", {ep} epoch(s)" : "")}{(d.TrainSeconds is { } ts ? $", {ts / 3600:F2} h of training" : "")}");
+        Console.WriteLine($"test set {r.Data.Spec}: {r.Data.EvaluatedImages} images of {r.Data.EvaluatedPeople} people" +
+            (r.Data.Split != null ? $" (test people of split {r.Data.Split}" + (r.Data.LimitPeople is { } lp ? $", first {lp} of {r.Data.ListedPeople}" : "") + ")" : "") +
+            $"; {r.Data.SkippedImages} skipped (no face or unreadable)");
+        var t = new Table().AddColumns("model", "FMR", "threshold", "false accepts", "type I", "type II", "genuine");
+        foreach (var m in r.Results)
+            foreach (var x in m.Rates)
+                t.AddRow(Markup.Escape(m.Model), EvaluationReport.Fmr(x.Fmr), F(x.Threshold), $"{x.FalseAccepts:N0} of {x.ImpostorComparisons:N0}",
+                    $"[bold]{Pct(x.TypeI)}[/] ({x.TypeIMatches}/{x.TypeIImages})", $"[bold]{Pct(x.TypeII)}[/]", Pct(x.Genuine));
+        AnsiConsole.Write(t);
+        var c = new Table().AddColumns("model", "images", "people (≥2 img)", "type-II pairs", "mean cos type I", "type II", "genuine", "impostor");
+        foreach (var m in r.Results)
+            c.AddRow(Markup.Escape(m.Model) + (m.Warped ? " (warped)" : ""), m.Images.ToString(), $"{m.People} ({m.PeopleWithTwoOrMore})", m.TypeIIPairs.ToString("N0"),
+                F(m.MeanTypeI), F(m.MeanTypeII), F(m.MeanGenuine), F(m.MeanImpostor));
+        AnsiConsole.Write(c);
+        var q = r.Quality;
+        Console.WriteLine($"image similarity to the {r.Encoder} crops ({q.Images} images): SSIM {F(q.SsimMean)} ± {F(q.SsimStd)}, " +
+            $"PSNR {(q.PsnrMeanDb is { } p ? $"{p:F2} dB ± {q.PsnrStdDb:F2}" : "+inf")}{(q.IdenticalImages > 0 ? $" ({q.IdenticalImages} identical)" : "")}");
+        Console.WriteLine($"report: {files.Index} (grid.png, {string.Join(", ", files.Histograms.Select(Path.GetFileName))}, evaluation.json); {r.Seconds:F1} s " +
+            $"[{string.Join(", ", r.StageSeconds.Select(kv => $"{kv.Key} {kv.Value:F1}"))}]");
+        return 0;
+    }
+
+    static string F(double x) => double.IsFinite(x) ? x.ToString("F4") : "–";
+    static string Pct(double x) => double.IsFinite(x) ? Common.Pct(x) : "–";
+
+    /// <summary>One progress bar per stage on a terminal; a line per stage (and every 10 s) otherwise; nothing with --json.</summary>
+    static EvaluationResult Run(string decoder, EvaluationOptions opt, bool json)
+    {
+        if (json) return DecoderEvaluation.Run(decoder, opt);
+        if (Console.IsErrorRedirected || Console.IsOutputRedirected)
+        {
+            string? stage = null;
+            var last = DateTime.MinValue;
+            var p = new SyncProgress<EvaluationProgress>(x =>
+            {
+                if (x.Stage == stage && (DateTime.UtcNow - last).TotalSeconds < 10 && x.Done != x.Total) return;
+                stage = x.Stage; last = DateTime.UtcNow;
+                Console.Error.WriteLine($"{x.Stage}: {x.Done}/{x.Total}");
+            });
+            return DecoderEvaluation.Run(decoder, opt, p);
+        }
+        EvaluationResult result = null!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                var p = new SyncProgress<EvaluationProgress>(x =>
+                {
+                    if (!tasks.TryGetValue(x.Stage, out var task)) tasks[x.Stage] = task = ctx.AddTask(Markup.Escape(x.Stage), maxValue: 1);
+                    task.MaxValue = Math.Max(1, x.Total);
+                    task.Value = x.Done;
+                });
+                result = DecoderEvaluation.Run(decoder, opt, p);
+                foreach (var task in tasks.Values) task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

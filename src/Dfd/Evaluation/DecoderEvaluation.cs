@@ -1,0 +1,454 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json.Serialization;
+using Dfd.Datasets;
+using Dfd.Decoder;
+using Dfd.Encoders;
+using Dfd.Imaging;
+using Dfd.Training;
+using TorchSharp;
+
+namespace Dfd.Evaluation;
+
+/// <summary>
+/// Similarity scores (cosine of templates) of one FR model over a test set with reconstructions, in the shapes the
+/// match rates need. Person-level lists keep each person's pairs together so that rates can be averaged per person
+/// first (one LFW man has 530 images; pooled, his ~280,000 pairs would outweigh everyone else).
+/// </summary>
+public sealed class ModelScores
+{
+    /// <summary>Originals of different people, one image each (each person's first): all unordered pairs.</summary>
+    public required double[] Impostor { get; init; }
+    /// <summary>cos(M(r_i), M(o_i)) for every image i.</summary>
+    public required double[] TypeI { get; init; }
+    /// <summary>Per person with ≥ 2 images: cos(M(r_i), M(o_j)) for all ordered pairs i ≠ j of that person's images.</summary>
+    public required double[][] TypeII { get; init; }
+    /// <summary>Per person with ≥ 2 images: cos(M(o_i), M(o_j)) for unordered pairs i &lt; j.</summary>
+    public required double[][] Genuine { get; init; }
+    public required int People { get; init; }
+}
+
+/// <summary>One FMR operating point of one model: the threshold and how often reconstructions (and, for context, genuine pairs) pass it.</summary>
+/// <param name="TypeI">Fraction of images whose reconstruction matches its own original.</param>
+/// <param name="TypeII">Fraction of (reconstruction, other image of the same person) pairs that match, averaged per person, then over persons.</param>
+/// <param name="Genuine">The same for original-vs-original pairs of a person: what the model achieves on real images.</param>
+public sealed record RateAtFmr(double Fmr, double Threshold, int FalseAccepts, int ImpostorComparisons,
+    double TypeI, int TypeIMatches, int TypeIImages, double TypeII, double Genuine);
+
+/// <summary>Everything measured with one FR model.</summary>
+public sealed record ModelResult(
+    string Model, string Role, string WeightsId, int InputWidth, int InputHeight, bool Warped,
+    int Images, int People, int PeopleWithTwoOrMore, long ImpostorComparisons, long TypeIIPairs, long GenuinePairs,
+    double MeanTypeI, double MeanTypeII, double MeanGenuine, double MeanImpostor,
+    IReadOnlyList<RateAtFmr> Rates)
+{
+    [JsonIgnore] public ModelScores? Scores { get; init; }
+}
+
+/// <summary>Reconstructions against the crops their templates came from. PSNR null = +∞ (identical images).</summary>
+public sealed record QualityResult(int Images, double SsimMean, double SsimStd, double? PsnrMeanDb, double? PsnrStdDb, int IdenticalImages)
+{
+    /// <summary>Per-image values, in evaluation order.</summary>
+    [JsonIgnore] public double[] Ssim { get; init; } = [];
+    [JsonIgnore] public double[] Psnr { get; init; } = [];
+}
+
+public sealed record DecoderProvenance(string Path, string Sha256, long Bytes, string Encoder, int TemplateDim, string OutputSize,
+    string Format, int? EpochsDone, double? TrainSeconds, string? Split, string? TrainConfig, IReadOnlyDictionary<string, string> Metadata);
+
+public sealed record DataProvenance(string Spec, string Kind, string? Split, string? SplitFile, int ListedImages, int ListedPeople,
+    int? LimitPeople, int EvaluatedImages, int EvaluatedPeople, int SkippedImages, IReadOnlyList<string[]> Skipped, string CacheDir);
+
+public sealed record EvaluationResult(
+    DecoderProvenance Decoder, DataProvenance Data, string Encoder, IReadOnlyList<string> Models, IReadOnlyList<double> Fmrs,
+    IReadOnlyList<ModelResult> Results, QualityResult Quality, string Device, IReadOnlyDictionary<string, double> StageSeconds,
+    double Seconds, string Utc)
+{
+    /// <summary>Sample faces for the report: aligned originals (encoder E0's crop) and their reconstructions.</summary>
+    [JsonIgnore] public IReadOnlyList<RgbImage> SampleOriginals { get; init; } = [];
+    [JsonIgnore] public IReadOnlyList<RgbImage> SampleReconstructions { get; init; } = [];
+    [JsonIgnore] public IReadOnlyList<string> SampleNames { get; init; } = [];
+}
+
+public sealed record EvaluationOptions
+{
+    /// <summary>A dataset spec (<see cref="FaceDatasets.Open"/>), e.g. <c>lfw:/data/lfw-deepfunneled</c>.</summary>
+    public required string Data { get; init; }
+    /// <summary>FR models besides the decoder's own encoder; null: <c>mobilefacenet-casia</c> where its weights are found.</summary>
+    public IReadOnlyList<string>? Models { get; init; }
+    /// <summary>Keep the first N people (sorted by name) of the test set.</summary>
+    public int? LimitPeople { get; init; }
+    /// <summary>Where aligned + encoded evaluation sets are cached; null: no cache.</summary>
+    public string? CacheDir { get; init; }
+    /// <summary>LFW split file; null: the committed one where found; "none": use every person.</summary>
+    public string? Split { get; init; }
+    public torch.Device? Device { get; init; }
+    public IReadOnlyList<double> Fmrs { get; init; } = [1e-2, 1e-3, 1e-4];
+    public int SampleFaces { get; init; } = 16;
+    public int Batch { get; init; } = 32;
+}
+
+/// <summary>Stage name, done, total: for progress bars.</summary>
+public readonly record struct EvaluationProgress(string Stage, int Done, int Total);
+
+/// <summary>
+/// Evaluates a decoder as Križaj et al. (2024) do: reconstructions of test templates go back into FR models (the
+/// decoder's own encoder E0 and others), and the share that an FR system would accept at fixed false-match rates is
+/// counted, against the original image itself (type I) and against the person's other images (type II).
+/// </summary>
+public static class DecoderEvaluation
+{
+    public const string DefaultExtraModel = "mobilefacenet-casia";
+
+    // ---------- the arithmetic (pure, tested on hand-made lists) ----------
+
+    /// <summary>Unit-length copies, in double (cosine then is a dot product).</summary>
+    public static double[][] Normalise(IReadOnlyList<float[]> t)
+    {
+        var r = new double[t.Count][];
+        for (int i = 0; i < t.Count; i++)
+        {
+            double s = 0;
+            foreach (var v in t[i]) s += (double)v * v;
+            if (s == 0 || !double.IsFinite(s)) throw new ArgumentException($"template {i} is zero or not finite; its cosine similarity is undefined");
+            double k = 1 / Math.Sqrt(s);
+            r[i] = t[i].Select(v => v * k).ToArray();
+        }
+        return r;
+    }
+
+    static double Dot(double[] a, double[] b)
+    {
+        double s = 0;
+        for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    /// <summary>
+    /// Scores of one model. <paramref name="identities"/> gives each image's person; a person's first image (in the
+    /// given order) stands for them among the impostors.
+    /// </summary>
+    public static ModelScores Scores(IReadOnlyList<float[]> originals, IReadOnlyList<float[]> reconstructions, IReadOnlyList<string> identities)
+    {
+        int n = identities.Count;
+        if (originals.Count != n || reconstructions.Count != n)
+            throw new ArgumentException($"{originals.Count} original and {reconstructions.Count} reconstruction templates for {n} images");
+        var o = Normalise(originals);
+        var r = Normalise(reconstructions);
+        var people = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var order = new List<string>();
+        for (int i = 0; i < n; i++)
+        {
+            if (!people.TryGetValue(identities[i], out var l)) { people[identities[i]] = l = []; order.Add(identities[i]); }
+            l.Add(i);
+        }
+        var first = order.Select(p => people[p][0]).ToArray();
+        var impostor = new double[(long)first.Length * (first.Length - 1) / 2];
+        long k = 0;
+        for (int a = 0; a < first.Length; a++)
+            for (int b = a + 1; b < first.Length; b++)
+                impostor[k++] = Dot(o[first[a]], o[first[b]]);
+        var typeI = new double[n];
+        for (int i = 0; i < n; i++) typeI[i] = Dot(r[i], o[i]);
+        var typeII = new List<double[]>();
+        var genuine = new List<double[]>();
+        foreach (var p in order)
+        {
+            var idx = people[p];
+            if (idx.Count < 2) continue;
+            var t2 = new double[idx.Count * (idx.Count - 1)];
+            var g = new double[idx.Count * (idx.Count - 1) / 2];
+            int u = 0, v = 0;
+            for (int a = 0; a < idx.Count; a++)
+                for (int b = 0; b < idx.Count; b++)
+                {
+                    if (a == b) continue;
+                    t2[u++] = Dot(r[idx[a]], o[idx[b]]);
+                    if (a < b) g[v++] = Dot(o[idx[a]], o[idx[b]]);
+                }
+            typeII.Add(t2);
+            genuine.Add(g);
+        }
+        return new ModelScores { Impostor = impostor, TypeI = typeI, TypeII = typeII.ToArray(), Genuine = genuine.ToArray(), People = order.Count };
+    }
+
+    /// <summary>Fraction of scores ≥ threshold.</summary>
+    public static double Rate(IReadOnlyList<double> scores, double threshold)
+    {
+        if (scores.Count == 0) return double.NaN;
+        return (double)Count(scores, threshold) / scores.Count;
+    }
+
+    static int Count(IReadOnlyList<double> scores, double threshold)
+    {
+        int c = 0;
+        foreach (var s in scores) if (s >= threshold) c++;
+        return c;
+    }
+
+    /// <summary>Each person's fraction of scores ≥ threshold, then their mean over persons (persons without scores skipped); NaN if none.</summary>
+    public static double PerPersonRate(IReadOnlyList<IReadOnlyList<double>> perPerson, double threshold)
+    {
+        var r = perPerson.Where(p => p.Count > 0).Select(p => Rate(p, threshold)).ToList();
+        return r.Count == 0 ? double.NaN : r.Average();
+    }
+
+    /// <summary>Each person's mean score, then their mean; NaN if none.</summary>
+    public static double PerPersonMean(IReadOnlyList<IReadOnlyList<double>> perPerson)
+    {
+        var r = perPerson.Where(p => p.Count > 0).Select(p => p.Average()).ToList();
+        return r.Count == 0 ? double.NaN : r.Average();
+    }
+
+    /// <summary>Thresholds at each FMR from the impostor scores, and the type-I / type-II / genuine rates at them.</summary>
+    public static ModelResult Summarise(ModelScores s, IReadOnlyList<double> fmrs, string model = "", string role = "", string weightsId = "",
+        int inputWidth = 0, int inputHeight = 0, bool warped = false)
+    {
+        if (s.Impostor.Length == 0) throw new ArgumentException("thresholds need impostor comparisons: the test set must hold at least two people");
+        var rates = new List<RateAtFmr>();
+        foreach (var fmr in fmrs)
+        {
+            var t = Verification.ThresholdAtFmr(s.Impostor, fmr);
+            int m = Count(s.TypeI, t.Threshold);
+            rates.Add(new RateAtFmr(fmr, t.Threshold, t.FalseAccepts, t.ImpostorCount, (double)m / s.TypeI.Length, m, s.TypeI.Length,
+                PerPersonRate(s.TypeII, t.Threshold), PerPersonRate(s.Genuine, t.Threshold)));
+        }
+        return new ModelResult(model, role, weightsId, inputWidth, inputHeight, warped,
+            s.TypeI.Length, s.People, s.TypeII.Length, s.Impostor.Length, s.TypeII.Sum(p => (long)p.Length), s.Genuine.Sum(p => (long)p.Length),
+            s.TypeI.Average(), PerPersonMean(s.TypeII), PerPersonMean(s.Genuine), s.Impostor.Average(), rates) { Scores = s };
+    }
+
+    /// <summary>Per-image SSIM and PSNR of reconstructions against the crops they came from, and their means.</summary>
+    public static QualityResult Quality(IReadOnlyList<RgbImage> reconstructions, IReadOnlyList<RgbImage> originals)
+    {
+        int n = reconstructions.Count;
+        if (originals.Count != n) throw new ArgumentException($"{n} reconstructions, {originals.Count} originals");
+        var ssim = new double[n];
+        var psnr = new double[n];
+        Parallel.For(0, n, i =>
+        {
+            ssim[i] = ImageQuality.Ssim(reconstructions[i], originals[i]);
+            psnr[i] = ImageQuality.Psnr(reconstructions[i], originals[i]);
+        });
+        if (n == 0) return new QualityResult(0, double.NaN, double.NaN, double.NaN, double.NaN, 0);
+        int identical = psnr.Count(double.IsPositiveInfinity);
+        double Std(double[] x) { double m = x.Average(); return Math.Sqrt(x.Sum(v => (v - m) * (v - m)) / x.Length); }
+        double? pm = identical > 0 ? null : psnr.Average();
+        double? ps = identical > 0 ? null : Std(psnr);
+        return new QualityResult(n, ssim.Average(), Std(ssim), pm, ps, identical) { Ssim = ssim, Psnr = psnr };
+    }
+
+    // ---------- the whole run ----------
+
+    /// <summary>Loads a decoder and checks that its encoder exists and makes templates of the decoder's size.</summary>
+    public static (FaceDecoder Decoder, DecoderInfo Info, EncoderSpec Spec) LoadChecked(string path, torch.Device? device = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: decoder file not found");
+        var (dec, info) = DecoderFile.Load(path, device);
+        try
+        {
+            EncoderSpec spec;
+            try { spec = Registry.Spec(info.Encoder); }
+            catch (EncoderNotAvailableException e)
+            { throw new DecoderFileException(path, $"decoder inverts encoder '{info.Encoder}', which this build cannot evaluate with ({e.Message})"); }
+            if (spec.EmbeddingSize != info.TemplateDim)
+                throw new DecoderFileException(path, $"decoder takes {info.TemplateDim}-D templates, but its encoder '{spec.Name}' makes {spec.EmbeddingSize}-D ones");
+            if (spec.InputWidth != info.OutWidth || spec.InputHeight != info.OutHeight)
+                throw new DecoderFileException(path, $"decoder makes {info.OutWidth}x{info.OutHeight} images, but its encoder '{spec.Name}' takes {spec.InputWidth}x{spec.InputHeight} crops");
+            return (dec, info, spec);
+        }
+        catch { dec.Dispose(); throw; }
+    }
+
+    /// <summary>The FR models to score with: E0 first, then the extras (default: mobilefacenet-casia where its weights are found).</summary>
+    public static List<string> ModelList(string e0, IReadOnlyList<string>? extra)
+    {
+        var list = new List<string> { e0 };
+        IEnumerable<string> more = extra ?? (WeightsFound(DefaultExtraModel) ? [DefaultExtraModel] : []);
+        foreach (var m in more)
+        {
+            var name = Registry.Spec(m).Name;   // unknown names fail here, before any work
+            if (!list.Contains(name, StringComparer.OrdinalIgnoreCase)) list.Add(name);
+        }
+        return list;
+    }
+
+    static bool WeightsFound(string name)
+    {
+        try { return Registry.WeightsPath(name) != null; }
+        catch (EncoderNotAvailableException) { return false; }
+    }
+
+    /// <summary>The test items: sorted by person then file; LFW limited to the split's test people where a split applies.</summary>
+    public static (string Kind, List<FaceItem> Items, LfwSplit? Split, string? SplitFile, int ListedPeople) TestItems(string data, string? split, int? limitPeople)
+    {
+        var (kind, items) = FaceDatasets.Open(data);
+        LfwSplit? sp = null;
+        string? spPath = null;
+        if (kind == "lfw" && split != "none")
+        {
+            spPath = split ?? LfwSplit.DefaultPath();
+            if (spPath != null)
+            {
+                if (!File.Exists(spPath)) throw new FileNotFoundException($"{spPath}: split file not found");
+                sp = LfwSplit.Load(spPath);
+                items = items.Where(i => sp.IsTest(i.Identity)).ToList();
+                if (items.Count == 0) throw new InvalidDataException($"{data}: none of the {sp.TestPeople} test people of split {sp.Name} is in this folder");
+            }
+        }
+        items = items.OrderBy(i => i.Identity, StringComparer.Ordinal).ThenBy(i => i.Path, StringComparer.Ordinal).ToList();
+        int listed = items.Select(i => i.Identity).Distinct().Count();
+        if (limitPeople is { } lim)
+        {
+            if (lim < 2) throw new ArgumentOutOfRangeException(nameof(limitPeople), lim, "thresholds need at least two people");
+            var keep = items.Select(i => i.Identity).Distinct().Take(lim).ToHashSet(StringComparer.Ordinal);
+            items = items.Where(i => keep.Contains(i.Identity)).ToList();
+        }
+        return (kind, items, sp, spPath, listed);
+    }
+
+    public static string FileId(string? path)
+    {
+        if (path == null || !File.Exists(path)) return "";
+        using var f = File.OpenRead(path);
+        return Convert.ToHexString(SHA256.HashData(f))[..16].ToLowerInvariant();
+    }
+
+    /// <summary>Reconstructions r = decoder(t), no gradients, in batches.</summary>
+    public static List<RgbImage> Reconstruct(FaceDecoder dec, IReadOnlyList<float[]> templates, torch.Device? device = null, int batch = 32,
+        IProgress<(int Done, int Total)>? progress = null)
+    {
+        var list = new List<RgbImage>(templates.Count);
+        dec.eval();
+        using var _ = torch.no_grad();
+        for (int i = 0; i < templates.Count; i += batch)
+        {
+            using var scope = torch.NewDisposeScope();
+            int k = Math.Min(batch, templates.Count - i);
+            int d = templates[i].Length;
+            var flat = new float[k * d];
+            for (int j = 0; j < k; j++) templates[i + j].CopyTo(flat, j * d);
+            var t = torch.tensor(flat, new long[] { k, d });
+            if (device != null) t = t.to(device);
+            list.AddRange(Tensors.ToImages(dec.forward(t)));
+            progress?.Report((i + k, templates.Count));
+        }
+        return list;
+    }
+
+    /// <summary>The fixed 5-point similarity from encoder <paramref name="from"/>'s crop to <paramref name="to"/>'s; null when they coincide.</summary>
+    public static Similarity? CropToCrop(AlignmentTemplate from, AlignmentTemplate to)
+    {
+        if (from.Width == to.Width && from.Height == to.Height && from.Points.SequenceEqual(to.Points)) return null;
+        return Similarity.Estimate(from.Points, to.Points);
+    }
+
+    /// <summary>Runs the evaluation: see the class summary and docs/README for the protocol.</summary>
+    public static EvaluationResult Run(string decoderPath, EvaluationOptions opt, IProgress<EvaluationProgress>? progress = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var stages = new Dictionary<string, double>();
+        var stage = Stopwatch.StartNew();
+        void Lap(string name) { stages[name] = Math.Round(stage.Elapsed.TotalSeconds, 2); stage.Restart(); }
+        IProgress<(int, int)> P(string name) => new StageProgress(progress, name);
+
+        var (dec, info, spec0) = LoadChecked(decoderPath, opt.Device);
+        using var _dec = dec;
+        var models = ModelList(spec0.Name, opt.Models);
+        var (kind, items, split, splitFile, listedPeople) = TestItems(opt.Data, opt.Split, opt.LimitPeople);
+        using var pipe = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
+        Lap("load");
+
+        // E0: aligned crops and templates of the test images; the reconstructions.
+        var enc0 = Registry.Create(spec0.Name, null, opt.Device);
+        string wid0 = FileId(Registry.WeightsPath(spec0.Name));
+        TrainingSet set0;
+        try { set0 = TrainingSet.Build(items, enc0, pipe, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})")); }
+        catch { enc0.Dispose(); throw; }
+        if (set0.Count == 0) { enc0.Dispose(); throw new InvalidDataException($"{opt.Data}: no face found in any of the {items.Count} test images"); }
+        Lap("test_set_" + spec0.Name);
+        var recon = Reconstruct(dec, set0.Templates, opt.Device, opt.Batch, P("decoding"));
+        Lap("decode");
+        var originals0 = Enumerable.Range(0, set0.Count).Select(set0.Image).ToList();
+        var quality = Quality(recon, originals0);
+        Lap("ssim_psnr");
+
+        var results = new List<ModelResult>();
+        var index0 = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < set0.Count; i++) index0[set0.Items[i].Path] = i;
+        foreach (var name in models)
+        {
+            bool isE0 = name == spec0.Name;
+            var enc = isE0 ? enc0 : Registry.Create(name, null, opt.Device);
+            try
+            {
+                var spec = enc.Spec;
+                var set = isE0 ? set0 : TrainingSet.Build(items, enc, pipe, opt.CacheDir, FileId(Registry.WeightsPath(name)), P($"aligning + encoding test set ({name})"));
+                if (!isE0) Lap("test_set_" + name);
+                // Images present in both sets (detection does not depend on the template, so normally all).
+                var pairs = new List<(int I0, int I)>();
+                for (int i = 0; i < set.Count; i++)
+                    if (index0.TryGetValue(set.Items[i].Path, out var j)) pairs.Add((j, i));
+                var warp = CropToCrop(spec0.Template, spec.Template);
+                var inputs = pairs.Select(p => warp is { } w ? Warp.Affine(recon[p.I0], w, spec.InputWidth, spec.InputHeight) : recon[p.I0]).ToList();
+                var rt = EncodeWithProgress(enc, inputs, opt.Batch, P($"encoding reconstructions ({name})"));
+                var ot = pairs.Select(p => set.Templates[p.I]).ToList();
+                var ids = pairs.Select(p => set.Items[p.I].Identity).ToList();
+                var scores = Scores(ot, rt, ids);
+                results.Add(Summarise(scores, opt.Fmrs, name, isE0 ? "decoder's encoder (E0)" : "other FR model",
+                    isE0 ? wid0 : FileId(Registry.WeightsPath(name)), spec.InputWidth, spec.InputHeight, warp != null));
+                Lap("score_" + name);
+            }
+            finally { if (!isE0) enc.Dispose(); }
+        }
+        enc0.Dispose();
+
+        // Sample faces: one image each of people spread over the list (or the first images, when people are few).
+        var samples = SampleIndices(set0.Items.Select(i => i.Identity).ToList(), opt.SampleFaces);
+        var meta = info.Metadata;
+        var decProv = new DecoderProvenance(Path.GetFullPath(decoderPath), FileId(decoderPath), new FileInfo(decoderPath).Length, info.Encoder,
+            info.TemplateDim, $"{info.OutWidth}x{info.OutHeight}", meta.GetValueOrDefault("format", ""),
+            int.TryParse(meta.GetValueOrDefault("epochs_done"), out var ep) ? ep : null,
+            double.TryParse(meta.GetValueOrDefault("train_seconds"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ts) ? ts : null,
+            meta.GetValueOrDefault("split"), meta.GetValueOrDefault("train_config"),
+            meta.Where(kv => kv.Key != "epoch_sums").OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value));
+        var dataProv = new DataProvenance(opt.Data, kind, split?.Name, splitFile == null ? null : Path.GetFullPath(splitFile), items.Count,
+            listedPeople, opt.LimitPeople, set0.Count, set0.Items.Select(i => i.Identity).Distinct().Count(), set0.Skipped.Count,
+            set0.Skipped.Select(s => new[] { s.File, s.Problem }).ToList(), opt.CacheDir ?? "");
+        return new EvaluationResult(decProv, dataProv, spec0.Name, models, opt.Fmrs, results, quality,
+            (opt.Device ?? torch.CPU).ToString(), stages, Math.Round(clock.Elapsed.TotalSeconds, 2), DateTime.UtcNow.ToString("o"))
+        {
+            SampleOriginals = samples.Select(i => originals0[i]).ToList(),
+            SampleReconstructions = samples.Select(i => recon[i]).ToList(),
+            SampleNames = samples.Select(i => Path.GetFileNameWithoutExtension(set0.Items[i].Path)).ToList(),
+        };
+    }
+
+    /// <summary>Indices of up to <paramref name="count"/> images: each the first image of people evenly spread over the list.</summary>
+    public static List<int> SampleIndices(IReadOnlyList<string> identities, int count)
+    {
+        var firsts = new List<int>();
+        for (int i = 0; i < identities.Count; i++)
+            if (i == 0 || identities[i] != identities[i - 1]) firsts.Add(i);
+        if (firsts.Count < count) return Enumerable.Range(0, Math.Min(count, identities.Count)).ToList();
+        return Enumerable.Range(0, count).Select(k => firsts[(int)((long)k * firsts.Count / count)]).ToList();
+    }
+
+    static float[][] EncodeWithProgress(IEncoder enc, IReadOnlyList<RgbImage> crops, int batch, IProgress<(int, int)> p)
+    {
+        var r = new List<float[]>(crops.Count);
+        int chunk = batch * 4;
+        for (int i = 0; i < crops.Count; i += chunk)
+        {
+            r.AddRange(enc.Encode(crops.Skip(i).Take(chunk).ToList(), batch: batch));
+            p.Report((Math.Min(i + chunk, crops.Count), crops.Count));
+        }
+        if (crops.Count == 0) p.Report((0, 0));
+        return r.ToArray();
+    }
+
+    sealed class StageProgress(IProgress<EvaluationProgress>? inner, string stage) : IProgress<(int, int)>
+    {
+        public void Report((int, int) v) => inner?.Report(new EvaluationProgress(stage, v.Item1, v.Item2));
+    }
+}

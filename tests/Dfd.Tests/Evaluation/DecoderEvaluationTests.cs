@@ -1,0 +1,244 @@
+using System.Numerics;
+using System.Text.Json;
+using Dfd.Decoder;
+using Dfd.Encoders;
+using Dfd.Evaluation;
+using Dfd.Imaging;
+using Dfd.Reports;
+using Xunit;
+
+namespace Dfd.Tests.Evaluation;
+
+public class DecoderEvaluationTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("dfd-eval-").FullName;
+    public void Dispose() => Directory.Delete(dir, true);
+
+    static readonly double[] Fmrs = [1e-2, 1e-3, 1e-4];
+
+    /// <summary>1,000 impostor scores 0.000, 0.001, …, 0.999: at FMR 1e-2 ten pass (threshold just above 0.989), at 1e-3 one, at 1e-4 none.</summary>
+    static double[] Impostors() => Enumerable.Range(0, 1000).Select(i => i / 1000.0).ToArray();
+
+    [Fact]
+    public void ThresholdsAndTypeOneRates()
+    {
+        var s = new ModelScores
+        {
+            Impostor = Impostors(),
+            TypeI = [0.9995, 0.995, 0.5, 0.9985],
+            TypeII = [], Genuine = [], People = 4,
+        };
+        var r = DecoderEvaluation.Summarise(s, Fmrs);
+        Assert.Equal(3, r.Rates.Count);
+        Assert.Equal(Math.BitIncrement(0.989), r.Rates[0].Threshold);
+        Assert.Equal((10, 1000), (r.Rates[0].FalseAccepts, r.Rates[0].ImpostorComparisons));
+        Assert.Equal(Math.BitIncrement(0.998), r.Rates[1].Threshold);
+        Assert.Equal(1, r.Rates[1].FalseAccepts);
+        Assert.Equal(Math.BitIncrement(0.999), r.Rates[2].Threshold);
+        Assert.Equal(0, r.Rates[2].FalseAccepts);
+        Assert.Equal([0.75, 0.5, 0.25], r.Rates.Select(x => x.TypeI));
+        Assert.Equal([3, 2, 1], r.Rates.Select(x => x.TypeIMatches));
+        Assert.All(r.Rates, x => Assert.Equal(4, x.TypeIImages));
+        Assert.All(r.Rates, x => Assert.True(double.IsNaN(x.TypeII)));   // nobody with two images
+        Assert.Equal((0.9995 + 0.995 + 0.5 + 0.9985) / 4, r.MeanTypeI, 12);
+        Assert.Equal(0.4995, r.MeanImpostor, 12);
+    }
+
+    [Fact]
+    public void TypeTwoIsAveragedPerPersonFirst()
+    {
+        // Person A has 5 images (20 ordered pairs), all far above every threshold; B has 2 images, one pair passing
+        // only at 1e-2; C's 2 pairs never pass. Per person: 1, 1/2, 0 at 1e-2 → 0.5 (pooled it would be 21/24 = 0.875).
+        double[] a = Enumerable.Repeat(0.9999, 20).ToArray();
+        var s = new ModelScores
+        {
+            Impostor = Impostors(),
+            TypeI = [1, 1, 1, 1, 1, 1, 1, 1, 1],
+            TypeII = [a, [0.995, 0.1], [0.5, 0.5]],
+            Genuine = [Enumerable.Repeat(0.9999, 10).ToArray(), [0.995], [0.2]],
+            People = 3,
+        };
+        var r = DecoderEvaluation.Summarise(s, Fmrs);
+        Assert.Equal(0.5, r.Rates[0].TypeII, 12);
+        Assert.Equal(1 / 3.0, r.Rates[1].TypeII, 12);
+        Assert.Equal(1 / 3.0, r.Rates[2].TypeII, 12);
+        Assert.Equal(2 / 3.0, r.Rates[0].Genuine, 12);
+        Assert.Equal(1 / 3.0, r.Rates[1].Genuine, 12);
+        Assert.Equal((0.9999 + (0.995 + 0.1) / 2 + 0.5) / 3, r.MeanTypeII, 12);
+        Assert.Equal((0.9999 + 0.995 + 0.2) / 3, r.MeanGenuine, 12);
+        Assert.Equal(24, r.TypeIIPairs);
+        Assert.Equal(12, r.GenuinePairs);
+        Assert.Equal(3, r.PeopleWithTwoOrMore);
+        // Pooled for contrast: what the per-person averaging prevents.
+        Assert.Equal(21 / 24.0, DecoderEvaluation.Rate(s.TypeII.SelectMany(x => x).ToList(), r.Rates[0].Threshold), 12);
+    }
+
+    static float[] At(double degrees, float length = 1) =>
+        [(float)(length * Math.Cos(degrees * Math.PI / 180)), (float)(length * Math.Sin(degrees * Math.PI / 180))];
+
+    static double Cos(double degrees) => Math.Cos(degrees * Math.PI / 180);
+
+    [Fact]
+    public void ScoresFromTemplates()
+    {
+        // Unit directions (with arbitrary lengths: cosine ignores them). A: 0°, 10°, 20°; B: 90°; C: 180°.
+        // Reconstructions are the originals turned by 5°.
+        string[] ids = ["A", "A", "A", "B", "C"];
+        double[] deg = [0, 10, 20, 90, 180];
+        var o = deg.Select((d, i) => At(d, 1 + i)).ToList();
+        var r = deg.Select((d, i) => At(d + 5, 3 + i)).ToList();
+        var s = DecoderEvaluation.Scores(o, r, ids);
+        Assert.Equal(3, s.People);
+        // Impostors: first image of each person: A(0°), B(90°), C(180°) → cos 90°, cos 180°, cos 90°.
+        Assert.Equal(3, s.Impostor.Length);
+        Assert.Equal(Cos(90), s.Impostor[0], 6);
+        Assert.Equal(-1, s.Impostor[1], 6);
+        Assert.Equal(Cos(90), s.Impostor[2], 6);
+        Assert.All(s.TypeI, v => Assert.Equal(Cos(5), v, 6));
+        Assert.Single(s.TypeII);            // only A has two or more images
+        Assert.Equal(6, s.TypeII[0].Length);
+        // Ordered pairs (i, j≠i): r_i at θi+5 against o_j at θj.
+        double[] expected = [Cos(5 - 10), Cos(5 - 20), Cos(15 - 0), Cos(15 - 20), Cos(25 - 0), Cos(25 - 10)];
+        for (int k = 0; k < 6; k++) Assert.Equal(expected[k], s.TypeII[0][k], 6);
+        Assert.Equal([Cos(10), Cos(20), Cos(10)], s.Genuine[0].Select(v => Math.Round(v, 6)), new RoundedComparer());
+        Assert.Throws<ArgumentException>(() => DecoderEvaluation.Scores([[0f, 0f]], [[1f, 0f]], ["A"]));
+    }
+
+    sealed class RoundedComparer : IEqualityComparer<double>
+    {
+        public bool Equals(double a, double b) => Math.Abs(a - b) < 1e-6;
+        public int GetHashCode(double d) => 0;
+    }
+
+    [Fact]
+    public void SampleIndicesSpreadOverPeople()
+    {
+        var ids = Enumerable.Range(0, 40).SelectMany(p => Enumerable.Repeat($"p{p:D2}", p % 3 + 1)).ToList();
+        var idx = DecoderEvaluation.SampleIndices(ids, 16);
+        Assert.Equal(16, idx.Count);
+        Assert.Equal(16, idx.Select(i => ids[i]).Distinct().Count());
+        Assert.All(idx, i => Assert.True(i == 0 || ids[i - 1] != ids[i]));   // each a person's first image
+        Assert.Equal([0, 1, 2, 3], DecoderEvaluation.SampleIndices(["a", "a", "b", "b"], 16));
+    }
+
+    [Fact]
+    public void CropToCropWarpMapsTemplatePoints()
+    {
+        var dlib = AlignmentTemplate.Dlib();
+        Assert.Null(DecoderEvaluation.CropToCrop(dlib, AlignmentTemplate.Dlib()));
+        var sphere = AlignmentTemplate.SphereFace();
+        var w = DecoderEvaluation.CropToCrop(dlib, sphere)!.Value;
+        for (int i = 0; i < 5; i++) Assert.True(Vector2.Distance(w.Apply(dlib.Points[i]), sphere.Points[i]) < 3f);
+    }
+
+    [Fact]
+    public void HistogramIsADensity()
+    {
+        var (edges, d) = EvaluationReport.Histogram([(0.1, 1), (0.1, 1), (0.9, 2), (1.0, 1), (5, 1)], 0, 1, 10);
+        Assert.Equal(11, edges.Length);
+        Assert.Equal(1.0, d.Sum() * 0.1, 12);      // the value outside [0, 1] is dropped
+        Assert.Equal(2 / 5.0 / 0.1, d[1], 12);
+        Assert.Equal(3 / 5.0 / 0.1, d[9], 12);     // 0.9 (weight 2) and 1.0 (the closed right end)
+    }
+
+    [Fact]
+    public void JsonWritesNonFiniteNumbersAsNull()
+    {
+        var rate = new RateAtFmr(1e-3, double.PositiveInfinity, 0, 15, 0.5, 1, 2, double.NaN, 1);
+        var doc = JsonDocument.Parse(JsonSerializer.Serialize(rate, EvaluationReport.JsonOptions)).RootElement;
+        Assert.Equal(JsonValueKind.Null, doc.GetProperty("threshold").ValueKind);
+        Assert.Equal(JsonValueKind.Null, doc.GetProperty("type_ii").ValueKind);
+        Assert.Equal(0.5, doc.GetProperty("type_i").GetDouble());
+        Assert.Equal(15, doc.GetProperty("impostor_comparisons").GetInt32());
+    }
+
+    static readonly DecoderConfig Tiny = new(Widths: [32, 16, 16], StartWidth: 32, RefineDepth: 1);
+
+    string SaveDecoder(string name, DecoderConfig cfg, string encoder)
+    {
+        var path = Path.Combine(dir, name);
+        using var dec = new FaceDecoder(cfg);
+        DecoderFile.Save(path, dec, new Dictionary<string, string> { ["encoder"] = encoder });
+        return path;
+    }
+
+    [Fact]
+    public void RefusesDecodersOfUnknownOrMismatchedEncoders()
+    {
+        var unknown = SaveDecoder("unknown.safetensors", Tiny, "no-such-encoder");
+        var e1 = Assert.Throws<DecoderFileException>(() => DecoderEvaluation.LoadChecked(unknown));
+        Assert.Contains(unknown, e1.Message);
+        Assert.Contains("no-such-encoder", e1.Message);
+
+        var wrongDim = SaveDecoder("dim.safetensors", Tiny with { TemplateDim = 64 }, "dlib-resnet");
+        var e2 = Assert.Throws<DecoderFileException>(() => DecoderEvaluation.LoadChecked(wrongDim));
+        Assert.Contains(wrongDim, e2.Message);
+        Assert.Contains("64", e2.Message);
+
+        var wrongSize = SaveDecoder("size.safetensors", Tiny with { OutWidth = 112, OutHeight = 112 }, "dlib-resnet");
+        var e3 = Assert.Throws<DecoderFileException>(() => DecoderEvaluation.LoadChecked(wrongSize));
+        Assert.Contains(wrongSize, e3.Message);
+    }
+
+    [Fact]
+    public void EndToEndOnTheSamples()
+    {
+        // The twelve sample photos (six test people of split lfw-dfd-v1, two each) in LFW's layout.
+        var lfw = Path.Combine(dir, "lfw");
+        foreach (var f in Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "samples"), "*.jpg"))
+        {
+            var name = Path.GetFileNameWithoutExtension(f);
+            var person = name[..name.LastIndexOf('_')];
+            Directory.CreateDirectory(Path.Combine(lfw, person));
+            File.Copy(f, Path.Combine(lfw, person, Path.GetFileName(f)));
+        }
+        var decPath = SaveDecoder("tiny.safetensors", Tiny, "dlib-resnet");
+        bool mfn = Registry.WeightsPath(DecoderEvaluation.DefaultExtraModel) != null;
+        var stages = new HashSet<string>();
+        var r = DecoderEvaluation.Run(decPath, new EvaluationOptions
+        {
+            Data = "lfw:" + lfw,
+            Models = mfn ? [DecoderEvaluation.DefaultExtraModel] : [],
+            CacheDir = Path.Combine(dir, "cache"),
+        }, new SyncProgress(p => stages.Add(p.Stage)));
+
+        Assert.Equal("lfw-dfd-v1", r.Data.Split);
+        Assert.Equal((12, 6, 0), (r.Data.EvaluatedImages, r.Data.EvaluatedPeople, r.Data.SkippedImages));
+        Assert.Equal(mfn ? ["dlib-resnet", "mobilefacenet-casia"] : ["dlib-resnet"], r.Results.Select(m => m.Model));
+        foreach (var m in r.Results)
+        {
+            Assert.Equal((12, 6, 6), (m.Images, m.People, m.PeopleWithTwoOrMore));
+            Assert.Equal((15L, 12L, 6L), (m.ImpostorComparisons, m.TypeIIPairs, m.GenuinePairs));
+            Assert.Equal(3, m.Rates.Count);
+            Assert.All(m.Rates, x => Assert.Equal((0, 15, 12), (x.FalseAccepts, x.ImpostorComparisons, x.TypeIImages)));
+            Assert.All(m.Rates, x => Assert.InRange(x.TypeI, 0, 1));
+            Assert.InRange(m.MeanTypeI, -1, 1);
+            Assert.Equal(m.Model != "dlib-resnet", m.Warped);
+        }
+        Assert.Equal(12, r.Quality.Images);
+        Assert.InRange(r.Quality.SsimMean, -1, 1);
+        Assert.NotNull(r.Quality.PsnrMeanDb);
+        Assert.Equal(12, r.SampleOriginals.Count);
+        Assert.All(r.SampleReconstructions, x => Assert.Equal((150, 150), (x.Width, x.Height)));
+        Assert.Contains("decoding", stages);
+        Assert.Equal("dlib-resnet", r.Decoder.Encoder);
+
+        var files = EvaluationReport.Write(r, Path.Combine(dir, "report"));
+        var html = File.ReadAllText(files.Index);
+        Assert.Contains("tiny.safetensors", html);
+        Assert.Contains("data:image/png;base64,", html);
+        var grid = ImageIO.Load(files.Grid);
+        Assert.Equal((8 * 150 + 9 * 4, 4 * 150 + 5 * 4), (grid.Width, grid.Height));   // two double rows: 8 + 4 faces
+        Assert.Equal(r.Results.Count, files.Histograms.Count);
+        Assert.All(files.Histograms, h => Assert.Equal((900, 640), (ImageIO.Load(h).Width, ImageIO.Load(h).Height)));
+        var json = JsonDocument.Parse(File.ReadAllText(files.Json)).RootElement;
+        Assert.Equal(12, json.GetProperty("data").GetProperty("evaluated_images").GetInt32());
+        Assert.Equal(3, json.GetProperty("results")[0].GetProperty("rates").GetArrayLength());
+        Assert.Equal(JsonValueKind.Number, json.GetProperty("quality").GetProperty("ssim_mean").ValueKind);
+    }
+
+    sealed class SyncProgress(Action<EvaluationProgress> a) : IProgress<EvaluationProgress>
+    {
+        public void Report(EvaluationProgress p) => a(p);
+    }
+}
