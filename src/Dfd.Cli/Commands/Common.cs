@@ -90,5 +90,13 @@ static class Common
         throw new FileNotFoundException($"{input}: no such file or folder");
     }
 
+    /// <summary>First 16 hex digits of the weights file's SHA-256: cached templates of other weights are never reused.</summary>
+    public static string WeightsId(string? path)
+    {
+        if (path == null || !File.Exists(path)) return "";
+        using var f = File.OpenRead(path);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f))[..16];
+    }
+
     public static string Pct(double x) => (100 * x).ToString("F2") + "%";
 }

@@ -72,7 +72,7 @@ static class TrainCommand
         if (items.Count > limit) items = items.Take(limit).ToList();
 
         using var pipe = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
-        var wid = WeightsId(Registry.WeightsPath(encName, a.Opt("weights")));
+        var wid = Common.WeightsId(Registry.WeightsPath(encName, a.Opt("weights")));
         var data = Common.WithProgress("aligning + encoding training set", json, p => TrainingSet.Build(items, encoder, pipe, cacheDir, wid, p));
         TrainingSet? previewSet = preview.Count > 0 ? TrainingSet.Build(preview, encoder, pipe, null, wid) : null;
         if (!json) Console.Error.WriteLine($"training set: {data.Count} faces ({data.Skipped.Count} skipped: no face or unreadable); {string.Join("; ", dataDesc)}");
@@ -163,12 +163,5 @@ static class TrainCommand
             };
         }
         return w;
-    }
-
-    public static string WeightsId(string? path)
-    {
-        if (path == null || !File.Exists(path)) return "";
-        using var f = File.OpenRead(path);
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f))[..16];
     }
 }

@@ -22,7 +22,7 @@ static class VerifyCommand
         // Folds are given 1-based on the command line, as LFW's documentation numbers them.
         IReadOnlyList<int>? folds = foldsOpt?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(f => int.TryParse(f, out var k) && k >= 1 ? k - 1 : throw new UsageException($"--folds expects 1-based fold numbers like 1,2, got '{foldsOpt}'")).ToList();
-        var opt = new VerifyOptions(noDetect ? CropMode.Centre : CropMode.Detect, side, noCache ? null : cacheDir, folds, WeightsId(weights));
+        var opt = new VerifyOptions(noDetect ? CropMode.Centre : CropMode.Detect, side, noCache ? null : cacheDir, folds, Common.WeightsId(weights));
         using var pipe = noDetect ? null : FacePipeline.CreateDefault();
         var r = Common.WithProgress("encoding LFW", json, p => LfwVerify.Run(enc, pipe, lfw, pairsPath, opt, p));
 
@@ -63,12 +63,5 @@ static class VerifyCommand
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         var root = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
         return Path.Combine(root, "dfd", "templates");
-    }
-
-    static string WeightsId(string? path)
-    {
-        if (path == null || !File.Exists(path)) return "";
-        using var f = File.OpenRead(path);
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f))[..16];
     }
 }

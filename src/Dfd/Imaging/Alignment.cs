@@ -54,31 +54,29 @@ public static class Warp
     {
         var inv = srcToDst.Inverse();
         var dst = new RgbImage(width, height);
-        var s = src.Data;
-        var d = dst.Data;
-        int w = src.Width, h = src.Height;
         for (int y = 0; y < height; y++)
-        {
             for (int x = 0; x < width; x++)
-            {
-                double sx = inv.A * x - inv.B * y + inv.Tx;
-                double sy = inv.B * x + inv.A * y + inv.Ty;
-                sx = Math.Clamp(sx, 0, w - 1);
-                sy = Math.Clamp(sy, 0, h - 1);
-                int x0 = (int)sx, y0 = (int)sy;
-                int x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
-                double fx = sx - x0, fy = sy - y0;
-                int i00 = (y0 * w + x0) * 3, i01 = (y0 * w + x1) * 3, i10 = (y1 * w + x0) * 3, i11 = (y1 * w + x1) * 3;
-                int o = (y * width + x) * 3;
-                for (int c = 0; c < 3; c++)
-                {
-                    double top = s[i00 + c] + (s[i01 + c] - s[i00 + c]) * fx;
-                    double bot = s[i10 + c] + (s[i11 + c] - s[i10 + c]) * fx;
-                    d[o + c] = (byte)Math.Clamp((int)Math.Round(top + (bot - top) * fy), 0, 255);
-                }
-            }
-        }
+                Sample(src, inv.A * x - inv.B * y + inv.Tx, inv.B * x + inv.A * y + inv.Ty, dst.Data, (y * width + x) * 3);
         return dst;
+    }
+
+    /// <summary>Bilinear sample of src at (sx, sy), clamped to the border, written as RGB at d[o..o+2].</summary>
+    static void Sample(RgbImage src, double sx, double sy, byte[] d, int o)
+    {
+        var s = src.Data;
+        int w = src.Width, h = src.Height;
+        sx = Math.Clamp(sx, 0, w - 1);
+        sy = Math.Clamp(sy, 0, h - 1);
+        int x0 = (int)sx, y0 = (int)sy;
+        int x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
+        double fx = sx - x0, fy = sy - y0;
+        int i00 = (y0 * w + x0) * 3, i01 = (y0 * w + x1) * 3, i10 = (y1 * w + x0) * 3, i11 = (y1 * w + x1) * 3;
+        for (int c = 0; c < 3; c++)
+        {
+            double top = s[i00 + c] + (s[i01 + c] - s[i00 + c]) * fx;
+            double bot = s[i10 + c] + (s[i11 + c] - s[i10 + c]) * fx;
+            d[o + c] = (byte)Math.Clamp((int)Math.Round(top + (bot - top) * fy), 0, 255);
+        }
     }
 
     /// <summary>Bilinear resize (pixel-centre aligned, as OpenCV INTER_LINEAR for upscaling).</summary>
@@ -86,25 +84,9 @@ public static class Warp
     {
         double sx = (double)src.Width / width, sy = (double)src.Height / height;
         var dst = new RgbImage(width, height);
-        var s = src.Data; var d = dst.Data; int w = src.Width, h = src.Height;
         for (int y = 0; y < height; y++)
-        {
-            double fyS = Math.Clamp((y + 0.5) * sy - 0.5, 0, h - 1);
-            int y0 = (int)fyS, y1 = Math.Min(y0 + 1, h - 1); double fy = fyS - y0;
             for (int x = 0; x < width; x++)
-            {
-                double fxS = Math.Clamp((x + 0.5) * sx - 0.5, 0, w - 1);
-                int x0 = (int)fxS, x1 = Math.Min(x0 + 1, w - 1); double fx = fxS - x0;
-                int i00 = (y0 * w + x0) * 3, i01 = (y0 * w + x1) * 3, i10 = (y1 * w + x0) * 3, i11 = (y1 * w + x1) * 3;
-                int o = (y * width + x) * 3;
-                for (int c = 0; c < 3; c++)
-                {
-                    double top = s[i00 + c] + (s[i01 + c] - s[i00 + c]) * fx;
-                    double bot = s[i10 + c] + (s[i11 + c] - s[i10 + c]) * fx;
-                    d[o + c] = (byte)Math.Clamp((int)Math.Round(top + (bot - top) * fy), 0, 255);
-                }
-            }
-        }
+                Sample(src, (x + 0.5) * sx - 0.5, (y + 0.5) * sy - 0.5, dst.Data, (y * width + x) * 3);
         return dst;
     }
 
