@@ -36,20 +36,20 @@ static class EvaluateCommand
         }
 
         var d = r.Decoder;
-        Console.WriteLine($"decoder {d.Path}: {d.Encoder}, {d.Format}{(d.EpochsDone is { } ep ? $", {ep} epoch(s)" : "")}{(d.TrainSeconds is { } ts ? $", {ts / 3600:F2} h of training" : "")}");
+        Console.WriteLine($"decoder {d.Path}: {d.Encoder}, {d.Format}{(d.EpochsDone is { } ep ? $", {ep} epoch(s){(d.Metadata.GetValueOrDefault("step_in_epoch") is { } st and not "0" ? $" + {st} step(s)" : "")}" : "")}{(d.TrainSeconds is { } ts ? $", {ts / 3600:F2} h of training" : "")}");
         Console.WriteLine($"test set {r.Data.Spec}: {r.Data.EvaluatedImages} images of {r.Data.EvaluatedPeople} people" +
             (r.Data.Split != null ? $" (test people of split {r.Data.Split}" + (r.Data.LimitPeople is { } lp ? $", first {lp} of {r.Data.ListedPeople}" : "") + ")" : "") +
             $"; {r.Data.SkippedImages} skipped (no face or unreadable)");
-        var t = new Table().AddColumns("model", "FMR", "threshold", "false accepts", "type I", "type II", "genuine");
+        var t = new Table().AddColumns("model", "FMR", "threshold", "false acc.", "type I", "type II", "genuine", "warp ceil.");
         foreach (var m in r.Results)
             foreach (var x in m.Rates)
-                t.AddRow(Markup.Escape(m.Model), EvaluationReport.Fmr(x.Fmr), F(x.Threshold), $"{x.FalseAccepts:N0} of {x.ImpostorComparisons:N0}",
-                    $"[bold]{Pct(x.TypeI)}[/] ({x.TypeIMatches}/{x.TypeIImages})", $"[bold]{Pct(x.TypeII)}[/]", Pct(x.Genuine));
+                t.AddRow(Markup.Escape(m.Model), EvaluationReport.Fmr(x.Fmr), F(x.Threshold), $"{x.FalseAccepts:N0}/{x.ImpostorComparisons:N0}",
+                    $"[bold]{Pct(x.TypeI)}[/]", $"[bold]{Pct(x.TypeII)}[/]", Pct(x.Genuine), x.WarpedOriginals is { } w ? Pct(w) : "–");
         AnsiConsole.Write(t);
-        var c = new Table().AddColumns("model", "images", "people (≥2 img)", "type-II pairs", "mean cos type I", "type II", "genuine", "impostor");
+        var c = new Table().AddColumns("model", "images", "people (≥2 img)", "mean cos: type I", "type II", "genuine", "impostor", "warp ceil.");
         foreach (var m in r.Results)
-            c.AddRow(Markup.Escape(m.Model) + (m.Warped ? " (warped)" : ""), m.Images.ToString(), $"{m.People} ({m.PeopleWithTwoOrMore})", m.TypeIIPairs.ToString("N0"),
-                F(m.MeanTypeI), F(m.MeanTypeII), F(m.MeanGenuine), F(m.MeanImpostor));
+            c.AddRow(Markup.Escape(m.Model), m.Images.ToString(), $"{m.People} ({m.PeopleWithTwoOrMore})",
+                F(m.MeanTypeI), F(m.MeanTypeII), F(m.MeanGenuine), F(m.MeanImpostor), m.MeanWarpedOriginals is { } w ? F(w) : "–");
         AnsiConsole.Write(c);
         var q = r.Quality;
         Console.WriteLine($"image similarity to the {r.Encoder} crops ({q.Images} images): SSIM {F(q.SsimMean)} ± {F(q.SsimStd)}, " +

@@ -203,3 +203,24 @@ public static class StateDict
         module.state_dict().ToDictionary(kv => kv.Key,
             kv => new HostTensor(kv.Value.shape, kv.Value.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray()));
 }
+
+/// <summary>Loading a published backbone's state dict whose classifier head Dfd does not use.</summary>
+public static class BackboneWeights
+{
+    /// <summary>
+    /// Reads <paramref name="path"/> (zip or legacy torch.save, or safetensors), drops the classifier head's keys
+    /// (<paramref name="headPrefix"/>), accepts a one-element tensor for a 0-d one (num_batches_tracked as some
+    /// converters write it), and assigns the rest by exact name; mismatches name the keys and shapes.
+    /// </summary>
+    public static void Load(nn.Module model, string path, string encoderName, string headPrefix)
+    {
+        var (tensors, meta) = StateDictFile.Read(path);
+        if (meta.TryGetValue("encoder", out var enc) && enc != encoderName)
+            throw new ModelFileException(path, $"holds weights of encoder '{enc}', not '{encoderName}'");
+        foreach (var k in tensors.Keys.Where(k => k.StartsWith(headPrefix, StringComparison.Ordinal)).ToList()) tensors.Remove(k);
+        foreach (var (k, own) in model.state_dict())
+            if (own.dim() == 0 && tensors.TryGetValue(k, out var t) && t.Shape.Length > 0 && t.Count == 1)
+                tensors[k] = t with { Shape = [] };
+        StateDict.Assign(model, tensors, path);
+    }
+}

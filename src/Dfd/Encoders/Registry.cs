@@ -21,6 +21,9 @@ public static class Registry
     {
         [DlibResNet.Config.Name] = new(DlibResNet.Config, (p, d) => DlibResNet.Load(p, d)),
         [MobileFaceNet.Config.Name] = new(MobileFaceNet.Config, (p, d) => MobileFaceNet.Load(p, d), MobileFaceNet.FindWeights, MobileFaceNet.WhereLooked),
+        // The paper's two backbones: their public weights are not on this machine; --weights PATH or models/ supplies them.
+        [VggFace.Config.Name] = new(VggFace.Config, (p, d) => VggFace.Load(p, d)),
+        [ResNet50Face.Config.Name] = new(ResNet50Face.Config, (p, d) => ResNet50Face.Load(p, d)),
     };
 
     public static IReadOnlyList<EncoderSpec> All => entries.Values.Select(e => e.Spec).ToList();

@@ -26,20 +26,27 @@ public sealed class ModelScores
     /// <summary>Per person with ≥ 2 images: cos(M(o_i), M(o_j)) for unordered pairs i &lt; j.</summary>
     public required double[][] Genuine { get; init; }
     public required int People { get; init; }
+    /// <summary>
+    /// For a model reached by the crop-to-crop warp: cos(M(warp(o_i in E0's crop)), M(o_i)) per image: the type-I score
+    /// the warp itself leaves an exact reconstruction (the decoder's crop lacks parts of M's, which the warp fills by
+    /// repeating the border). Null for E0.
+    /// </summary>
+    public double[]? WarpedOriginals { get; init; }
 }
 
 /// <summary>One FMR operating point of one model: the threshold and how often reconstructions (and, for context, genuine pairs) pass it.</summary>
 /// <param name="TypeI">Fraction of images whose reconstruction matches its own original.</param>
 /// <param name="TypeII">Fraction of (reconstruction, other image of the same person) pairs that match, averaged per person, then over persons.</param>
 /// <param name="Genuine">The same for original-vs-original pairs of a person: what the model achieves on real images.</param>
+/// <param name="WarpedOriginals">Type I of the originals themselves sent through the crop-to-crop warp (null for E0): the ceiling the warp allows.</param>
 public sealed record RateAtFmr(double Fmr, double Threshold, int FalseAccepts, int ImpostorComparisons,
-    double TypeI, int TypeIMatches, int TypeIImages, double TypeII, double Genuine);
+    double TypeI, int TypeIMatches, int TypeIImages, double TypeII, double Genuine, double? WarpedOriginals = null);
 
 /// <summary>Everything measured with one FR model.</summary>
 public sealed record ModelResult(
     string Model, string Role, string WeightsId, int InputWidth, int InputHeight, bool Warped,
     int Images, int People, int PeopleWithTwoOrMore, long ImpostorComparisons, long TypeIIPairs, long GenuinePairs,
-    double MeanTypeI, double MeanTypeII, double MeanGenuine, double MeanImpostor,
+    double MeanTypeI, double MeanTypeII, double MeanGenuine, double MeanImpostor, double? MeanWarpedOriginals,
     IReadOnlyList<RateAtFmr> Rates)
 {
     [JsonIgnore] public ModelScores? Scores { get; init; }
@@ -211,11 +218,13 @@ public static class DecoderEvaluation
             var t = Verification.ThresholdAtFmr(s.Impostor, fmr);
             int m = Count(s.TypeI, t.Threshold);
             rates.Add(new RateAtFmr(fmr, t.Threshold, t.FalseAccepts, t.ImpostorCount, (double)m / s.TypeI.Length, m, s.TypeI.Length,
-                PerPersonRate(s.TypeII, t.Threshold), PerPersonRate(s.Genuine, t.Threshold)));
+                PerPersonRate(s.TypeII, t.Threshold), PerPersonRate(s.Genuine, t.Threshold),
+                s.WarpedOriginals is { } w ? Rate(w, t.Threshold) : null));
         }
         return new ModelResult(model, role, weightsId, inputWidth, inputHeight, warped,
             s.TypeI.Length, s.People, s.TypeII.Length, s.Impostor.Length, s.TypeII.Sum(p => (long)p.Length), s.Genuine.Sum(p => (long)p.Length),
-            s.TypeI.Average(), PerPersonMean(s.TypeII), PerPersonMean(s.Genuine), s.Impostor.Average(), rates) { Scores = s };
+            s.TypeI.Average(), PerPersonMean(s.TypeII), PerPersonMean(s.Genuine), s.Impostor.Average(),
+            s.WarpedOriginals is { Length: > 0 } wo ? wo.Average() : null, rates) { Scores = s };
     }
 
     /// <summary>Per-image SSIM and PSNR of reconstructions against the crops they came from, and their means.</summary>
@@ -343,7 +352,11 @@ public static class DecoderEvaluation
         return Similarity.Estimate(from.Points, to.Points);
     }
 
-    /// <summary>Runs the evaluation: see the class summary and docs/README for the protocol.</summary>
+    /// <summary>
+    /// The whole evaluation: load and check the decoder; list the test people; align + encode their images for E0
+    /// (cached); decode; SSIM/PSNR; then per FR model M: align + encode the originals for M (cached), bring the
+    /// reconstructions to M's crop, encode them, score and summarise.
+    /// </summary>
     public static EvaluationResult Run(string decoderPath, EvaluationOptions opt, IProgress<EvaluationProgress>? progress = null)
     {
         var clock = Stopwatch.StartNew();
@@ -360,12 +373,10 @@ public static class DecoderEvaluation
         Lap("load");
 
         // E0: aligned crops and templates of the test images; the reconstructions.
-        var enc0 = Registry.Create(spec0.Name, null, opt.Device);
+        using var enc0 = Registry.Create(spec0.Name, null, opt.Device);
         string wid0 = FileId(Registry.WeightsPath(spec0.Name));
-        TrainingSet set0;
-        try { set0 = TrainingSet.Build(items, enc0, pipe, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})")); }
-        catch { enc0.Dispose(); throw; }
-        if (set0.Count == 0) { enc0.Dispose(); throw new InvalidDataException($"{opt.Data}: no face found in any of the {items.Count} test images"); }
+        var set0 = TrainingSet.Build(items, enc0, pipe, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"));
+        if (set0.Count == 0) throw new InvalidDataException($"{opt.Data}: no face found in any of the {items.Count} test images");
         Lap("test_set_" + spec0.Name);
         var recon = Reconstruct(dec, set0.Templates, opt.Device, opt.Batch, P("decoding"));
         Lap("decode");
@@ -395,13 +406,23 @@ public static class DecoderEvaluation
                 var ot = pairs.Select(p => set.Templates[p.I]).ToList();
                 var ids = pairs.Select(p => set.Items[p.I].Identity).ToList();
                 var scores = Scores(ot, rt, ids);
+                if (warp is { } wp)
+                {
+                    var wo = Normalise(EncodeWithProgress(enc, pairs.Select(p => Warp.Affine(originals0[p.I0], wp, spec.InputWidth, spec.InputHeight)).ToList(),
+                        opt.Batch, P($"encoding warped originals ({name})")));
+                    var on = Normalise(ot);
+                    scores = new ModelScores
+                    {
+                        Impostor = scores.Impostor, TypeI = scores.TypeI, TypeII = scores.TypeII, Genuine = scores.Genuine, People = scores.People,
+                        WarpedOriginals = wo.Select((v, i) => Dot(v, on[i])).ToArray(),
+                    };
+                }
                 results.Add(Summarise(scores, opt.Fmrs, name, isE0 ? "decoder's encoder (E0)" : "other FR model",
                     isE0 ? wid0 : FileId(Registry.WeightsPath(name)), spec.InputWidth, spec.InputHeight, warp != null));
                 Lap("score_" + name);
             }
             finally { if (!isE0) enc.Dispose(); }
         }
-        enc0.Dispose();
 
         // Sample faces: one image each of people spread over the list (or the first images, when people are few).
         var samples = SampleIndices(set0.Items.Select(i => i.Identity).ToList(), opt.SampleFaces);

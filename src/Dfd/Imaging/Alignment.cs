@@ -140,6 +140,18 @@ public sealed record AlignmentTemplate(int Width, int Height, Vector2[] Points)
         return new(size, size, p.Select(v => v * k).ToArray());
     }
 
+    /// <summary>
+    /// A loose size×size crop for encoders trained on detector boxes with margin rather than on 5-point alignment
+    /// (VGG-Face, VGGFace2: box enlarged, resized, centre-cropped to 224): the ArcFace template scaled to size and then
+    /// shrunk about the crop centre by <paramref name="faceScale"/>, so the face fills about that fraction of the crop.
+    /// 0.7 approximates VGGFace2's preprocessing (box × 1.3, shorter side 256, centre 224: 224/256/1.3 ≈ 0.67).
+    /// </summary>
+    public static AlignmentTemplate Loose(int size = 224, float faceScale = 0.7f)
+    {
+        var c = new Vector2(size / 2f);
+        return new(size, size, ArcFace(size).Points.Select(p => c + (p - c) * faceScale).ToArray());
+    }
+
     public Similarity FitFrom(IReadOnlyList<Vector2> landmarks) => Similarity.Estimate(landmarks, Points);
 
     public RgbImage Align(RgbImage image, IReadOnlyList<Vector2> landmarks) =>

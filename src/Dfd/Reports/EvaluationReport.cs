@@ -95,10 +95,10 @@ public static class EvaluationReport
 
     static IEnumerable<(double, double)> Plain(IEnumerable<double> v) => v.Select(x => (x, 1.0));
 
-    public static byte[] HistogramPng(ModelResult m, int width = 900, int height = 640)
+    public static byte[] HistogramPng(ModelResult m, int width = 1200, int height = 560)
     {
         var s = m.Scores ?? throw new ArgumentException("model result carries no scores");
-        var all = s.Impostor.Concat(s.TypeI).Concat(s.TypeII.SelectMany(x => x)).Concat(s.Genuine.SelectMany(x => x)).ToList();
+        var all = s.Impostor.Concat(s.TypeI).Concat(s.WarpedOriginals ?? []).Concat(s.TypeII.SelectMany(x => x)).Concat(s.Genuine.SelectMany(x => x)).ToList();
         double lo = Math.Max(-1, Math.Floor(all.Min() * 10) / 10), hi = 1.0;
         const int bins = 100;
         var plt = new Plot();
@@ -114,10 +114,11 @@ public static class EvaluationReport
             sc.Color = Color.FromHex(hex);
             sc.LegendText = label;
         }
-        Series(Plain(s.Impostor), $"impostor (originals, {s.Impostor.Length:N0} pairs)", "#7f7f7f");
-        Series(PerPerson(s.Genuine), $"genuine (originals, {s.Genuine.Sum(p => (long)p.Length):N0} pairs, per person)", "#2ca02c");
-        Series(Plain(s.TypeI), $"type I: M(r_i) vs M(o_i) ({s.TypeI.Length:N0})", "#d62728");
-        Series(PerPerson(s.TypeII), $"type II: M(r_i) vs M(o_j), j≠i ({s.TypeII.Sum(p => (long)p.Length):N0} pairs, per person)", "#1f77b4");
+        Series(Plain(s.Impostor), $"impostor: originals ({s.Impostor.Length:N0} pairs)", "#7f7f7f");
+        Series(PerPerson(s.Genuine), $"genuine: originals ({s.Genuine.Sum(p => (long)p.Length):N0} pairs; per person)", "#2ca02c");
+        Series(Plain(s.TypeI), $"type I: r_i vs o_i ({s.TypeI.Length:N0})", "#d62728");
+        Series(PerPerson(s.TypeII), $"type II: r_i vs o_j, j≠i ({s.TypeII.Sum(p => (long)p.Length):N0} pairs; per person)", "#1f77b4");
+        if (s.WarpedOriginals is { } wo) Series(Plain(wo), $"warp ceiling: warped o_i vs o_i ({wo.Length:N0})", "#ff7f0e");
         LinePattern[] patterns = [LinePattern.Dashed, LinePattern.DenselyDashed, LinePattern.Dotted];
         for (int k = 0; k < m.Rates.Count; k++)
         {
@@ -128,14 +129,14 @@ public static class EvaluationReport
             vl.LineWidth = 1.5f;
             vl.LinePattern = patterns[k % patterns.Length];
             vl.Color = Color.FromHex(k < 3 ? new[] { "#000000", "#555555", "#9467bd" }[k] : "#000000");
-            vl.LegendText = $"threshold at FMR {Fmr(rate.Fmr)}: {rate.Threshold:F4} ({rate.FalseAccepts:N0} of {rate.ImpostorComparisons:N0} impostors above)";
+            vl.LegendText = $"FMR {Fmr(rate.Fmr)}: {rate.Threshold:F4} ({rate.FalseAccepts:N0} of {rate.ImpostorComparisons:N0} above)";
         }
         plt.Title($"{m.Model}: cosine similarity of templates");
         plt.XLabel("cosine similarity");
         plt.YLabel("density");
         plt.Axes.Margins(bottom: 0);
         plt.Axes.SetLimitsX(lo, hi);
-        plt.ShowLegend(Edge.Bottom);   // below the axes, where it hides no bars
+        plt.ShowLegend(Edge.Right);   // beside the axes, where it hides no bars
         return plt.GetImageBytes(width, height, ImageFormat.Png);
     }
 
@@ -155,7 +156,7 @@ public static class EvaluationReport
          .Append("img{max-width:100%}pre{background:#f7f7f7;padding:0.6em;font-size:12px;white-space:pre-wrap;word-break:break-all}.note{color:#555;font-size:13px}")
          .Append("</style></head><body>");
         h.Append($"<h1>Decoder evaluation</h1><p><b>{H(Path.GetFileName(d.Path))}</b> inverts <b>{H(r.Encoder)}</b> templates")
-         .Append(d.EpochsDone is { } ep ? $", {ep} epoch(s) trained" : "")
+         .Append(d.EpochsDone is { } ep ? $", {ep} epoch(s){(d.Metadata.GetValueOrDefault("step_in_epoch") is { } st and not "0" ? $" and {st} step(s)" : "")} trained" : "")
          .Append(d.TrainSeconds is { } ts ? $" in {ts / 3600:F2} h" : "")
          .Append($". Test set: {r.Data.EvaluatedImages:N0} images of {r.Data.EvaluatedPeople:N0} people ({H(r.Data.Spec)}")
          .Append(r.Data.Split != null ? $", test people of split {H(r.Data.Split)}" : "")
@@ -164,19 +165,20 @@ public static class EvaluationReport
 
         h.Append("<h2>Match rates of reconstructions</h2><p class=\"note\">An FR model M accepts a pair iff the cosine similarity of its templates is at least the threshold fitted to the FMR on impostor pairs of originals (one image per test person, all pairs of different people). ")
          .Append("<b>Type I</b>: reconstruction r<sub>i</sub> of image i against the original o<sub>i</sub>. <b>Type II</b>: r<sub>i</sub> against the same person's other images o<sub>j</sub>, j≠i, averaged per person, then over people. ")
-         .Append("<b>Genuine</b> (context): originals of the same person against each other, averaged the same way. Reconstructions are decoded in the decoder's encoder's crop; for another model they are moved to its crop by the fixed 5-point similarity between the two alignment templates.</p>");
-        h.Append("<table><tr><th class=\"l\">model</th><th>FMR</th><th>threshold</th><th>false accepts / impostor pairs</th><th>type I</th><th>type II</th><th>genuine</th></tr>");
+         .Append("<b>Genuine</b> (context): originals of the same person against each other, averaged the same way. Reconstructions are decoded in the decoder's encoder's crop; for another model they are moved to its crop by the fixed 5-point similarity between the two alignment templates. ")
+         .Append("<b>Warp ceiling</b> (such models only): type I of the originals themselves, taken in the decoder's encoder's crop and moved by the same warp: what a perfect reconstruction would reach, since that crop lacks parts of the other model's (the warp repeats the border there).</p>");
+        h.Append("<table><tr><th class=\"l\">model</th><th>FMR</th><th>threshold</th><th>false accepts / impostor pairs</th><th>type I</th><th>type II</th><th>genuine</th><th>warp ceiling</th></tr>");
         foreach (var m in r.Results)
             foreach (var x in m.Rates)
                 h.Append($"<tr><td class=\"l\">{H(m.Model)}</td><td>{Fmr(x.Fmr)}</td><td>{F(x.Threshold)}</td><td>{x.FalseAccepts:N0} / {x.ImpostorComparisons:N0}</td>")
-                 .Append($"<td><b>{P(x.TypeI)}</b> ({x.TypeIMatches:N0}/{x.TypeIImages:N0})</td><td><b>{P(x.TypeII)}</b></td><td>{P(x.Genuine)}</td></tr>");
+                 .Append($"<td><b>{P(x.TypeI)}</b> ({x.TypeIMatches:N0}/{x.TypeIImages:N0})</td><td><b>{P(x.TypeII)}</b></td><td>{P(x.Genuine)}</td><td>{(x.WarpedOriginals is { } wo ? P(wo) : "–")}</td></tr>");
         h.Append("</table>");
 
         h.Append("<h2>Mean cosine similarity</h2><table><tr><th class=\"l\">model</th><th class=\"l\">role</th><th>input</th><th>images</th><th>people</th><th>people with ≥2 images</th>")
-         .Append("<th>impostor pairs</th><th>type-II pairs</th><th>genuine pairs</th><th>type I</th><th>type II (per person)</th><th>genuine (per person)</th><th>impostor</th></tr>");
+         .Append("<th>impostor pairs</th><th>type-II pairs</th><th>genuine pairs</th><th>type I</th><th>type II (per person)</th><th>genuine (per person)</th><th>impostor</th><th>warp ceiling</th></tr>");
         foreach (var m in r.Results)
             h.Append($"<tr><td class=\"l\">{H(m.Model)}</td><td class=\"l\">{H(m.Role)}{(m.Warped ? ", reconstructions warped to its crop" : "")}</td><td>{m.InputWidth}×{m.InputHeight}</td><td>{m.Images:N0}</td><td>{m.People:N0}</td><td>{m.PeopleWithTwoOrMore:N0}</td>")
-             .Append($"<td>{m.ImpostorComparisons:N0}</td><td>{m.TypeIIPairs:N0}</td><td>{m.GenuinePairs:N0}</td><td>{F(m.MeanTypeI)}</td><td>{F(m.MeanTypeII)}</td><td>{F(m.MeanGenuine)}</td><td>{F(m.MeanImpostor)}</td></tr>");
+             .Append($"<td>{m.ImpostorComparisons:N0}</td><td>{m.TypeIIPairs:N0}</td><td>{m.GenuinePairs:N0}</td><td>{F(m.MeanTypeI)}</td><td>{F(m.MeanTypeII)}</td><td>{F(m.MeanGenuine)}</td><td>{F(m.MeanImpostor)}</td><td>{(m.MeanWarpedOriginals is { } mw ? F(mw) : "–")}</td></tr>");
         h.Append("</table>");
 
         var q = r.Quality;

@@ -40,6 +40,8 @@ public class DecoderEvaluationTests : IDisposable
         Assert.Equal([3, 2, 1], r.Rates.Select(x => x.TypeIMatches));
         Assert.All(r.Rates, x => Assert.Equal(4, x.TypeIImages));
         Assert.All(r.Rates, x => Assert.True(double.IsNaN(x.TypeII)));   // nobody with two images
+        Assert.All(r.Rates, x => Assert.Null(x.WarpedOriginals));
+        Assert.Null(r.MeanWarpedOriginals);
         Assert.Equal((0.9995 + 0.995 + 0.5 + 0.9985) / 4, r.MeanTypeI, 12);
         Assert.Equal(0.4995, r.MeanImpostor, 12);
     }
@@ -71,6 +73,19 @@ public class DecoderEvaluationTests : IDisposable
         Assert.Equal(3, r.PeopleWithTwoOrMore);
         // Pooled for contrast: what the per-person averaging prevents.
         Assert.Equal(21 / 24.0, DecoderEvaluation.Rate(s.TypeII.SelectMany(x => x).ToList(), r.Rates[0].Threshold), 12);
+    }
+
+    [Fact]
+    public void WarpCeilingRates()
+    {
+        var s = new ModelScores
+        {
+            Impostor = Impostors(), TypeI = [0.5, 0.5], TypeII = [], Genuine = [], People = 2,
+            WarpedOriginals = [0.9995, 0.995],
+        };
+        var r = DecoderEvaluation.Summarise(s, Fmrs);
+        Assert.Equal([1.0, 0.5, 0.5], r.Rates.Select(x => x.WarpedOriginals!.Value));
+        Assert.Equal((0.9995 + 0.995) / 2, r.MeanWarpedOriginals!.Value, 12);
     }
 
     static float[] At(double degrees, float length = 1) =>
@@ -214,6 +229,10 @@ public class DecoderEvaluationTests : IDisposable
             Assert.All(m.Rates, x => Assert.InRange(x.TypeI, 0, 1));
             Assert.InRange(m.MeanTypeI, -1, 1);
             Assert.Equal(m.Model != "dlib-resnet", m.Warped);
+            // The warp ceiling exists only for warped models; a faithful warp keeps originals well above chance.
+            Assert.Equal(m.Warped, m.MeanWarpedOriginals != null);
+            Assert.All(m.Rates, x => Assert.Equal(m.Warped, x.WarpedOriginals != null));
+            if (m.Warped) Assert.True(m.MeanWarpedOriginals > 0.5, $"warped originals score {m.MeanWarpedOriginals} against {m.Model}'s own alignment");
         }
         Assert.Equal(12, r.Quality.Images);
         Assert.InRange(r.Quality.SsimMean, -1, 1);
@@ -230,7 +249,7 @@ public class DecoderEvaluationTests : IDisposable
         var grid = ImageIO.Load(files.Grid);
         Assert.Equal((8 * 150 + 9 * 4, 4 * 150 + 5 * 4), (grid.Width, grid.Height));   // two double rows: 8 + 4 faces
         Assert.Equal(r.Results.Count, files.Histograms.Count);
-        Assert.All(files.Histograms, h => Assert.Equal((900, 640), (ImageIO.Load(h).Width, ImageIO.Load(h).Height)));
+        Assert.All(files.Histograms, h => Assert.Equal((1200, 560), (ImageIO.Load(h).Width, ImageIO.Load(h).Height)));
         var json = JsonDocument.Parse(File.ReadAllText(files.Json)).RootElement;
         Assert.Equal(12, json.GetProperty("data").GetProperty("evaluated_images").GetInt32());
         Assert.Equal(3, json.GetProperty("results")[0].GetProperty("rates").GetArrayLength());

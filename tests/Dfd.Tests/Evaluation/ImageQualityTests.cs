@@ -40,7 +40,7 @@ public class ImageQualityTests
 
     static byte[] Face(string name) => File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, "tests", "Dfd.Tests", "Fixtures", "faceapi", $"lfw-{name}.rgb"));
 
-    // scikit-image 0.19.3 (Debian 12), tools/ssim-reference/reference.py → reference.out: (SSIM, PSNR dB).
+    // scikit-image 0.19.3, numpy 1.24.2 (Debian 12): printed by tools/ssim-reference/reference.py as (SSIM, PSNR dB).
     static readonly Dictionary<string, (double Ssim, double Psnr)> Reference = new()
     {
         ["NoiseVsNoise"] = (-0.014879814788855182, 7.9199544719720745),
