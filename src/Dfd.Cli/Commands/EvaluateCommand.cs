@@ -40,6 +40,7 @@ static class EvaluateCommand
         Console.WriteLine($"test set {r.Data.Spec}: {r.Data.EvaluatedImages} images of {r.Data.EvaluatedPeople} people" +
             (r.Data.Split != null ? $" (test people of split {r.Data.Split}" + (r.Data.LimitPeople is { } lp ? $", first {lp} of {r.Data.ListedPeople}" : "") + ")" : "") +
             $"; {r.Data.SkippedImages} skipped (no face or unreadable)");
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;   // logs: whole rows rather than 80-column wrapping
         var t = new Table().AddColumns("model", "FMR", "threshold", "false acc.", "type I", "type II", "genuine", "warp ceil.");
         foreach (var m in r.Results)
             foreach (var x in m.Rates)
