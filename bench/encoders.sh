@@ -120,9 +120,11 @@ lines += ["",
              f"{times[('vgg16-face', int(E['VGG_BATCH']), 'torchsharp')]['ms_per_batch'] / 1000:.1f} s here, so 32 would take about "
              f"{32 / int(E['VGG_BATCH']):.0f}x that per forward (VGG_BATCH=32 runs it)."
              if E["VGG_BATCH"] != "32" and ('vgg16-face', int(E['VGG_BATCH']), 'torchsharp') in times else ""),
-          "- CPU ms and minor page faults per forward are in the raw JSON (`cpu_ms_per_batch`, `minor_faults_per_batch`): at the large "
-          "batches libtorch's CPU allocator returns the big activation buffers to the OS and faults them in again on every forward, "
-          "which shows up as system time and is part of what these figures measure.",
+          "- CPU ms and minor page faults per forward are in the raw JSON (`cpu_ms_per_batch`, `minor_faults_per_batch`). At the large "
+          "batches the TorchSharp paths fault their big activation buffers in afresh on every forward (most: "
+          + ", ".join(f"{k[0]} {k[2]} batch {k[1]} {v['minor_faults_per_batch']:.0f}" for k, v in
+                      sorted(times.items(), key=lambda kv: -kv[1].get("minor_faults_per_batch", 0))[:2])
+          + " per forward), which costs system time and is part of what these figures measure.",
           f"- Machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPUs (nproc), {E['CPU']}. "
           f"Load average (1/5/15 min) before: {E['LOAD_BEFORE']}, after: {E['LOAD_AFTER']}"
           + (f". **The load exceeded the {os.cpu_count()} CPUs (a training run and a test suite shared the machine): absolute figures are "
