@@ -276,6 +276,10 @@ public class MobileFaceNetTests
             new VerifyOptions(CropMode.Detect, Folds: [0]));
         Assert.Equal(600, r.PairCount);
         Console.WriteLine($"mobilefacenet-casia fold 1: {r.Plain.Accuracy.Mean:P2} plain, {r.FlipAveraged.Accuracy.Mean:P2} flip-averaged, AUC {r.Plain.Auc:F5}");
-        Assert.True(r.Plain.Accuracy.Mean >= 0.985, $"fold 1 accuracy {r.Plain.Accuracy.Mean:P2} < 98.5%");
+        // Fold 1 alone sits at 591/600 = 98.50%, so a 98.5% bar here would turn on one pair; the 98.5% bar is
+        // for all ten folds (measured 98.78%). This guards against a broken port: a wrong channel order or template
+        // costs several points and most of the AUC margin.
+        Assert.True(r.Plain.Accuracy.Mean >= 0.98, $"fold 1 accuracy {r.Plain.Accuracy.Mean:P2} < 98%");
+        Assert.True(r.Plain.Auc >= 0.995, $"fold 1 AUC {r.Plain.Auc:F5} < 0.995");
     }
 }
