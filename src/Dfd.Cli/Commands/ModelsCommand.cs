@@ -20,7 +20,7 @@ static class ModelsCommand
                 template = s.Template.Points.Select(p => new[] { Math.Round(p.X, 3), Math.Round(p.Y, 3) }),
                 published_lfw = s.PublishedLfw, source = s.Source, licence = s.Licence,
                 weights = w, weights_present = w != null,
-                how_to_supply = w == null ? $"--weights PATH, or put {s.WeightsFile} under $DFD_MODELS" : null,
+                how_to_supply = w == null ? Registry.HowToSupply(s.Name) : null,
             };
         }).ToList();
         if (json) { Console.WriteLine(Common.ToJson(rows)); return 0; }

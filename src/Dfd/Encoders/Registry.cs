@@ -51,6 +51,14 @@ public static class Registry
         return weights ?? (e.Find != null ? e.Find() : ModelPaths.Find(spec.WeightsFile));
     }
 
+    /// <summary>How a user supplies missing weights, naming every place Dfd looks.</summary>
+    public static string HowToSupply(string name)
+    {
+        var spec = Spec(name);
+        var looked = entries.TryGetValue(name, out var e) && e.Looked != null ? e.Looked() : $"{spec.WeightsFile} under $DFD_MODELS or a models/ folder";
+        return $"--weights PATH (looked for {looked})";
+    }
+
     /// <summary>
     /// Loads an encoder. For <c>onnx:PATH</c>, <paramref name="onnx"/> supplies preprocessing over the model's sidecar
     /// (see <see cref="OnnxEncoderOptions"/>) and <paramref name="weights"/> must be null (the weights are in the file).
