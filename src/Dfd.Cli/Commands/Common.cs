@@ -98,5 +98,13 @@ static class Common
         return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f))[..16];
     }
 
+    /// <summary>$XDG_CACHE_HOME/dfd/<paramref name="kind"/>, else ~/.cache/dfd/<paramref name="kind"/>.</summary>
+    public static string CacheDir(string kind)
+    {
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var root = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
+        return Path.Combine(root, "dfd", kind);
+    }
+
     public static string Pct(double x) => (100 * x).ToString("F2") + "%";
 }

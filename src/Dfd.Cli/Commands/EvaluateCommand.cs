@@ -17,7 +17,7 @@ static class EvaluateCommand
         var models = a.Opt("with-models")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         int limit = a.Int("limit-people", 0);
         if (a.Opt("limit-people") != null && limit < 2) throw new UsageException("--limit-people needs at least 2 people (thresholds come from impostor pairs)");
-        var cache = a.Opt("cache") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "dfd", "evalsets");
+        var cache = a.Opt("cache") ?? Common.CacheDir("evalsets");
         var split = a.Opt("split");
         var device = Common.Device(a);
         a.CheckUnused();

@@ -19,7 +19,7 @@ static class TrainCommand
         var outPath = a.Req("out");
         bool json = a.Flag("json"), resume = a.Flag("resume");
         var splitOpt = a.Opt("split");
-        var cacheDir = a.Opt("cache") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "dfd", "trainsets");
+        var cacheDir = a.Opt("cache") ?? Common.CacheDir("trainsets");
         var baseCfg = new TrainConfig();
         var widths = a.Opt("widths");
         var cfg = baseCfg with

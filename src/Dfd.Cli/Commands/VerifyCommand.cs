@@ -13,7 +13,7 @@ static class VerifyCommand
         bool json = a.Flag("json"), noDetect = a.Flag("no-detect"), flip = a.Flag("flip"), noCache = a.Flag("no-cache");
         int side = a.Int("centre-crop", 130);
         var foldsOpt = a.Opt("folds");
-        var cacheDir = a.Opt("cache") ?? DefaultCache();
+        var cacheDir = a.Opt("cache") ?? Common.CacheDir("templates");
         using var enc = Common.Encoder(a);
         var weights = Dfd.Encoders.Registry.WeightsPath(enc.Spec.Name, a.Opt("weights"));
         a.CheckUnused();
@@ -57,11 +57,4 @@ static class VerifyCommand
         tar_at_fmr_1e2 = new { tar = f.TarAtFmr1e2.Tar, threshold = f.TarAtFmr1e2.At.Threshold, false_accepts = f.TarAtFmr1e2.At.FalseAccepts, impostors = f.TarAtFmr1e2.At.ImpostorCount },
         tar_at_fmr_1e3 = new { tar = f.TarAtFmr1e3.Tar, threshold = f.TarAtFmr1e3.At.Threshold, false_accepts = f.TarAtFmr1e3.At.FalseAccepts, impostors = f.TarAtFmr1e3.At.ImpostorCount },
     };
-
-    static string DefaultCache()
-    {
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var root = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
-        return Path.Combine(root, "dfd", "templates");
-    }
 }

@@ -112,11 +112,9 @@ public static class LfwVerify
         return new FoldedAccuracy([s[0].fold], [best], [bestT], best, 0);
     }
 
-    public static RgbImage Centre(RgbImage img, EncoderSpec spec, int side)
-    {
-        // LFW faces sit slightly below the picture's centre; shift the box down a little as the funneling leaves them.
-        return Warp.CentreCrop(img, side, spec.InputWidth, spec.InputHeight);
-    }
+    /// <summary>The no-detection baseline: a square of <paramref name="side"/> pixels at the picture's centre.</summary>
+    public static RgbImage Centre(RgbImage img, EncoderSpec spec, int side) =>
+        Warp.CentreCrop(img, side, spec.InputWidth, spec.InputHeight);
 }
 
 /// <summary>
