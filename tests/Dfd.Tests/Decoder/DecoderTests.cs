@@ -141,14 +141,24 @@ public class DecoderTests : IDisposable
     public void ResumeContinuesBitForBit()
     {
         var set = Faces(2);
-        var cfg = new TrainConfig { Epochs = 3, Batch = 4, Lr = 2e-3, Decoder = Tiny, CheckpointEvery = 3 };
+        // Pixel and Sobel terms only: backward through the encoder's 3-channel first conv is where libtorch 2.10's CPU
+        // kernel now and then returns NaN/garbage input gradients (see FaceDecoder), which made this test fail about
+        // one run in four. What is tested here is the checkpoint/resume mechanism, which those terms do not touch.
+        var cfg = new TrainConfig
+        {
+            Epochs = 3, Batch = 4, Lr = 2e-3, Decoder = Tiny, CheckpointEvery = 3,
+            Loss = new LossWeights(Perceptual: 0, PerceptualLocal: 0, Identity: 0),
+        };
         var meta = new Dictionary<string, string>();
-        using var straight = new Trainer(set, encoder.Value, cfg, Path.Combine(dir, "a.safetensors"), meta).Run(false);
+        var first = new Trainer(set, encoder.Value, cfg, Path.Combine(dir, "a.safetensors"), meta);
+        using var straight = first.Run(false);
 
         // Killed after 5 of 12 steps (a checkpoint was written after step 3, mid-epoch 1), then resumed.
         var b = Path.Combine(dir, "b.safetensors");
         using (new Trainer(set, encoder.Value, cfg, b, meta) { MaxSteps = 5 }.Run(false)) { }
-        using var resumed = new Trainer(set, encoder.Value, cfg, b, meta).Run(true);
+        var second = new Trainer(set, encoder.Value, cfg, b, meta);
+        using var resumed = second.Run(true);
+        Assert.Equal(0, first.SkippedSteps + second.SkippedSteps);
 
         var sa = StateDict.ToHost(straight);
         var sb = StateDict.ToHost(resumed);
