@@ -157,9 +157,9 @@ static class TrainCommand
                 "pixel" => w with { Pixel = v }, "pixel_local" => w with { PixelLocal = v },
                 "sobel" => w with { Sobel = v }, "sobel_local" => w with { SobelLocal = v },
                 "perceptual" => w with { Perceptual = v }, "perceptual_local" => w with { PerceptualLocal = v },
-                "identity" => w with { Identity = v }, "l2" => w with { PixelL2 = v != 0 },
+                "identity" => w with { Identity = v }, "ssim" => w with { Ssim = v }, "l2" => w with { PixelL2 = v != 0 },
                 "stages" => w with { PerceptualStages = (int)v },
-                _ => throw new UsageException($"--loss: unknown term '{kv[0]}' (pixel, pixel_local, sobel, sobel_local, perceptual, perceptual_local, identity, l2, stages)"),
+                _ => throw new UsageException($"--loss: unknown term '{kv[0]}' (pixel, pixel_local, sobel, sobel_local, perceptual, perceptual_local, identity, ssim, l2, stages)"),
             };
         }
         return w;

@@ -1,3 +1,4 @@
+using Dfd.Evaluation;
 using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
@@ -85,16 +86,33 @@ public class DecoderTests : IDisposable
         using var scope = torch.NewDisposeScope();
         var x = Tensors.FromImages(Enumerable.Range(0, 4).Select(set.Image).ToList(), 150, 150);
         var t = torch.tensor(set.Templates.Take(4).SelectMany(v => v).ToArray(), new long[] { 4, 128 });
-        var loss = new DecoderLoss(encoder.Value, new LossWeights(), Box.InnerFace(DlibResNet.Config.Template));
+        var loss = new DecoderLoss(encoder.Value, LossWeights.All, Box.InnerFace(DlibResNet.Config.Template));
         var (total, terms) = loss.Compute(x, x, t);
+        Assert.Equal(8, terms.Count); // pixel, sobel, perceptual: global + local; ssim; identity
         foreach (var (k, v) in terms) Assert.True(Math.Abs(v.item<float>()) < 1e-5, $"{k} = {v.item<float>()}");
         Assert.True(total.item<float>() < 1e-4);
 
         // And each term responds to a difference.
         var y = (x + 40).clamp(0, 255);
         var (_, terms2) = loss.Compute(y, x, t);
-        foreach (var k in new[] { "pixel", "pixel_local", "perceptual", "perceptual_local", "identity" })
+        foreach (var k in new[] { "pixel", "pixel_local", "perceptual", "perceptual_local", "identity", "ssim" })
             Assert.True(terms2[k].item<float>() > 1e-4, $"{k} did not respond");
+    }
+
+    [Fact]
+    public void SsimTermEqualsTheReportedSsim()
+    {
+        // The training term must be the number `dfd evaluate` reports (ImageQuality is checked against scikit-image).
+        var rng = new Random(5);
+        var a = new RgbImage(40, 33); var b = new RgbImage(40, 33);
+        for (int i = 0; i < a.Data.Length; i++) { a.Data[i] = (byte)rng.Next(256); b.Data[i] = (byte)Math.Clamp(a.Data[i] + rng.Next(-60, 61), 0, 255); }
+        using var scope = torch.NewDisposeScope();
+        var ta = Tensors.FromImages([a], 40, 33) / 255f;
+        var tb = Tensors.FromImages([b], 40, 33) / 255f;
+        double expected = ImageQuality.Ssim(a, b);
+        Assert.InRange(expected, 0.2, 0.97);
+        Assert.Equal(expected, DecoderLoss.Ssim(ta, tb).item<float>(), 4);
+        Assert.Equal(1.0, DecoderLoss.Ssim(ta, ta).item<float>(), 5);
     }
 
     [Fact]
