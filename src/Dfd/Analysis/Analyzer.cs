@@ -1,0 +1,345 @@
+using System.Text.Json.Serialization;
+using Dfd.Decoder;
+using Dfd.Encoders;
+using Dfd.Evaluation;
+using Dfd.Imaging;
+using TorchSharp;
+
+namespace Dfd.Analysis;
+
+/// <summary>One aligned input face.</summary>
+public sealed record AnalysisInput(string Name, RgbImage Crop);
+
+/// <summary>One perturbation strength applied to every input.</summary>
+public sealed class AnalysisPoint
+{
+    /// <summary>"rotate", "translate-x", "occlude:eyes", "fgsm:dodge", "interpolate", …: one curve per series.</summary>
+    public required string Series { get; init; }
+    public required double Strength { get; init; }
+    /// <summary>Per input: cosine of the perturbed template to the reference (the clean template; the target's for impersonation).</summary>
+    public required double[] Similarity { get; init; }
+    /// <summary>Per input: similarity ≥ the encoder's FMR 1e-3 threshold.</summary>
+    public required bool[] Match { get; init; }
+    /// <summary>Impersonation only: cosine to the input's own clean template.</summary>
+    public double[]? SimilarityToSelf { get; init; }
+    public FaceGeometry?[]? InputGeometry { get; set; }
+    public FaceGeometry?[]? ReconGeometry { get; set; }
+    [JsonIgnore] public RgbImage[]? Images { get; set; }
+    [JsonIgnore] public RgbImage[]? Reconstructions { get; set; }
+
+    public double MeanSimilarity => Similarity.Average();
+    public double MatchRate => Match.Count(m => m) / (double)Match.Length;
+}
+
+/// <summary>How much of a geometric change the template keeps: recon Δ = Slope · input Δ + Intercept.</summary>
+public sealed record GeometryFit(string Series, string Quantity, double Slope, double Intercept, int Points,
+    int ReconFacesFound, int ReconCount, int InputFacesFound, int InputCount, double InputSlopeVsStrength);
+
+/// <summary>Occlusion heat map: per pixel, the mean similarity drop (1 − cos) of the sweep patches covering it.</summary>
+public sealed record OcclusionMap(int Width, int Height, int Patch, int Stride, [property: JsonIgnore] double[][] PerInput, [property: JsonIgnore] double[] Mean)
+{
+    /// <summary>The mean map's peak (most damaging place) and its value.</summary>
+    public (int X, int Y, double Drop) Peak
+    {
+        get
+        {
+            int best = 0;
+            for (int i = 1; i < Mean.Length; i++) if (Mean[i] > Mean[best]) best = i;
+            return (best % Width, best / Width, Mean[best]);
+        }
+    }
+}
+
+public sealed class AnalysisResult
+{
+    public required string Kind { get; init; }
+    public required string Encoder { get; init; }
+    public string? Decoder { get; init; }
+    public required double Threshold { get; init; }
+    public required string ThresholdSource { get; init; }
+    public required string[] Inputs { get; init; }
+    public Dictionary<string, object> Options { get; init; } = new();
+    [JsonIgnore] public RgbImage[] Clean { get; init; } = [];
+    [JsonIgnore] public RgbImage[]? CleanReconstructions { get; set; }
+    public FaceGeometry?[]? CleanGeometry { get; set; }
+    public FaceGeometry?[]? CleanReconGeometry { get; set; }
+    public List<AnalysisPoint> Points { get; } = [];
+    public List<GeometryFit> Fits { get; } = [];
+    public OcclusionMap? Occlusion { get; set; }
+    public List<string> Notes { get; } = [];
+
+    public IEnumerable<IGrouping<string, AnalysisPoint>> Series => Points.GroupBy(p => p.Series);
+}
+
+/// <summary>
+/// Perturb the input, follow the template, decode it: the analyses of Križaj et al. (2024, Sec. 5) as one engine.
+/// Every perturbed face is encoded, compared with the clean template at the encoder's FMR 1e-3 threshold, decoded
+/// when a decoder is given, and (with a <see cref="GeometryProbe"/>) measured by the face detector, input and
+/// reconstruction alike, so one can read off how much of a rotation, shift or zoom the template carries.
+/// </summary>
+public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryProbe? probe, IProgress<(int Done, int Total)>? progress = null)
+{
+    public IEncoder Encoder { get; } = encoder;
+    public FaceDecoder? Decoder { get; } = decoder;
+    public int Batch { get; init; } = 32;
+
+    double Threshold => Encoder.Spec.Threshold1e3;
+
+    AnalysisResult Start(string kind, IReadOnlyList<AnalysisInput> inputs, string? decoderName, out float[][] clean)
+    {
+        if (inputs.Count == 0) throw new ArgumentException("no input faces", nameof(inputs));
+        var r = new AnalysisResult
+        {
+            Kind = kind, Encoder = Encoder.Spec.Name, Decoder = decoderName,
+            Threshold = Threshold, ThresholdSource = Encoder.Spec.ThresholdSource,
+            Inputs = inputs.Select(i => i.Name).ToArray(), Clean = inputs.Select(i => i.Crop).ToArray(),
+        };
+        if (!double.IsFinite(Threshold)) r.Notes.Add($"{Encoder.Spec.Name} has no calibrated FMR 1e-3 threshold: match columns are all false");
+        clean = Encoder.Encode(r.Clean);
+        if (Decoder != null) r.CleanReconstructions = Decode(clean);
+        if (probe != null)
+        {
+            r.CleanGeometry = r.Clean.Select(probe.Measure).ToArray();
+            if (r.CleanReconstructions != null) r.CleanReconGeometry = r.CleanReconstructions.Select(probe.Measure).ToArray();
+        }
+        return r;
+    }
+
+    /// <summary>Applies each perturbation to every input. <paramref name="keepImages"/> = false keeps numbers only (big sweeps).</summary>
+    public AnalysisResult Sweep(string kind, IReadOnlyList<AnalysisInput> inputs, IReadOnlyList<Perturbation> perturbations,
+        string? decoderName = null, bool keepImages = true, bool measure = true)
+    {
+        var r = Start(kind, inputs, decoderName, out var clean);
+        int total = perturbations.Count, done = 0;
+        foreach (var p in perturbations)
+        {
+            var imgs = r.Clean.Select(p.Apply).ToArray();
+            var t = Encoder.Encode(imgs);
+            var sims = t.Select((v, i) => Verification.Cosine(v, clean[i])).ToArray();
+            var pt = new AnalysisPoint
+            {
+                Series = p.Kind, Strength = p.Strength, Similarity = sims, Match = sims.Select(s => s >= Threshold).ToArray(),
+            };
+            if (keepImages)
+            {
+                pt.Images = imgs;
+                if (Decoder != null) pt.Reconstructions = Decode(t);
+                if (probe != null && measure)
+                {
+                    pt.InputGeometry = imgs.Select(probe.Measure).ToArray();
+                    if (pt.Reconstructions != null) pt.ReconGeometry = pt.Reconstructions.Select(probe.Measure).ToArray();
+                }
+            }
+            r.Points.Add(pt);
+            progress?.Report((++done, total));
+        }
+        if (probe != null && measure) Fit(r);
+        return r;
+    }
+
+    /// <summary>
+    /// Occlusion: a patch swept over the crop (numbers only, turned into a heat map) and the named face-part occluders
+    /// (with images and reconstructions).
+    /// </summary>
+    public AnalysisResult Occlusion(IReadOnlyList<AnalysisInput> inputs, int patch, int stride, Colour colour, string? decoderName = null)
+    {
+        int w = inputs[0].Crop.Width, h = inputs[0].Crop.Height;
+        var boxes = Occluders.Sweep(w, h, patch, stride).ToList();
+        var named = Perturbations.NamedOcclusions(Encoder.Spec.Template, colour).ToList();
+        var r = Start("occlusion", inputs, decoderName, out var clean);
+        int total = boxes.Count + named.Count, done = 0;
+        var heat = inputs.Select(_ => new double[w * h]).ToArray();
+        var cover = new int[w * h];
+        foreach (var b in boxes)
+            for (int y = b.Y; y < b.Bottom; y++) for (int x = b.X; x < b.Right; x++) cover[y * w + x]++;
+        // Patches are independent, so several go through the encoder in one batch.
+        int per = Math.Max(1, Batch / inputs.Count);
+        for (int k = 0; k < boxes.Count; k += per)
+        {
+            var chunk = boxes.Skip(k).Take(per).ToList();
+            var imgs = chunk.SelectMany(b => r.Clean.Select(c => Perturbations.Occlude(c, b, colour))).ToList();
+            var t = Encoder.Encode(imgs);
+            for (int j = 0; j < chunk.Count; j++)
+            {
+                var b = chunk[j];
+                for (int i = 0; i < inputs.Count; i++)
+                {
+                    double drop = 1 - Verification.Cosine(t[j * inputs.Count + i], clean[i]);
+                    for (int y = b.Y; y < b.Bottom; y++) for (int x = b.X; x < b.Right; x++) heat[i][y * w + x] += drop;
+                }
+            }
+            done += chunk.Count;
+            progress?.Report((done, total));
+        }
+        for (int i = 0; i < heat.Length; i++) for (int q = 0; q < w * h; q++) heat[i][q] /= Math.Max(1, cover[q]);
+        var mean = new double[w * h];
+        for (int q = 0; q < mean.Length; q++) mean[q] = heat.Average(m => m[q]);
+        r.Occlusion = new OcclusionMap(w, h, patch, stride, heat, mean);
+
+        foreach (var p in named)
+        {
+            var imgs = r.Clean.Select(p.Apply).ToArray();
+            var t = Encoder.Encode(imgs);
+            var sims = t.Select((v, i) => Verification.Cosine(v, clean[i])).ToArray();
+            r.Points.Add(new AnalysisPoint
+            {
+                Series = p.Kind, Strength = p.Strength, Similarity = sims, Match = sims.Select(s => s >= Threshold).ToArray(),
+                Images = imgs, Reconstructions = Decoder != null ? Decode(t) : null,
+            });
+            progress?.Report((++done, total));
+        }
+        r.Options["patch"] = patch; r.Options["stride"] = stride; r.Options["colour"] = colour.ToString();
+        return r;
+    }
+
+    /// <summary>
+    /// FGSM or PGD at each ε (grey levels). Dodging pushes each template away from its clean one; impersonation pulls
+    /// input i towards the clean template of <paramref name="targetOf"/>(i). Success: dodging ends below the threshold,
+    /// impersonation ends at or above it.
+    /// </summary>
+    public AnalysisResult Attack(string kind, IReadOnlyList<AnalysisInput> inputs, AttackGoal goal, IReadOnlyList<double> epsilons,
+        Func<double, AttackOptions> options, Func<int, int>? targetOf = null, string? decoderName = null)
+    {
+        var r = Start(kind, inputs, decoderName, out var clean);
+        float[][]? targets = null;
+        if (goal == AttackGoal.Impersonate)
+        {
+            var of = targetOf ?? (i => (i + 1) % inputs.Count);
+            targets = Enumerable.Range(0, inputs.Count).Select(i => clean[of(i)]).ToArray();
+            r.Options["targets"] = Enumerable.Range(0, inputs.Count).Select(i => inputs[of(i)].Name).ToArray();
+        }
+        int done = 0;
+        foreach (var eps in epsilons)
+        {
+            var o = options(eps);
+            var res = Attacks.Run(Encoder, r.Clean, goal, o, targets);
+            var sims = res.FinalSimilarity;
+            var self = res.Templates.Select((v, i) => Verification.Cosine(v, clean[i])).ToArray();
+            var pt = new AnalysisPoint
+            {
+                Series = $"{kind}:{goal.ToString().ToLowerInvariant()}", Strength = eps, Similarity = sims,
+                Match = sims.Select(s => s >= Threshold).ToArray(),
+                SimilarityToSelf = goal == AttackGoal.Impersonate ? self : null,
+                Images = res.Images.ToArray(),
+                Reconstructions = Decoder != null ? Decode(res.Templates) : null,
+            };
+            r.Points.Add(pt);
+            progress?.Report((++done, epsilons.Count));
+        }
+        var first = options(epsilons.Count > 0 ? epsilons[^1] : 0);
+        r.Options["goal"] = goal.ToString().ToLowerInvariant();
+        r.Options["epsilons"] = epsilons.ToArray();
+        r.Options["steps"] = first.Steps;
+        r.Options["step_size"] = kind == "fgsm" ? "ε" : first.StepSize?.ToString() ?? "2.5·ε/steps";
+        return r;
+    }
+
+    /// <summary>Success of an attack point: dodging ends below the threshold, impersonation at or above it.</summary>
+    public static double SuccessRate(AnalysisPoint p) => p.Series.EndsWith(":dodge") ? 1 - p.MatchRate : p.MatchRate;
+
+    /// <summary>
+    /// Templates along the great circle from A to B (both normalised), decoded. Similarity is to A; the path's
+    /// cosine to B goes in <see cref="AnalysisPoint.SimilarityToSelf"/>. Match = still A at the threshold.
+    /// </summary>
+    public AnalysisResult Interpolate(AnalysisInput a, AnalysisInput b, int steps, string? decoderName = null)
+    {
+        if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "need at least 2 steps (A and B)");
+        var r = Start("interpolate", [a, b], decoderName, out var clean);
+        var ta = Normalised(clean[0]); var tb = Normalised(clean[1]);
+        double omega = Math.Acos(Math.Clamp(Dot(ta, tb), -1, 1));
+        for (int k = 0; k < steps; k++)
+        {
+            double s = k / (double)(steps - 1);
+            var t = Slerp(ta, tb, s, omega);
+            double ca = Verification.Cosine(t, clean[0]), cb = Verification.Cosine(t, clean[1]);
+            r.Points.Add(new AnalysisPoint
+            {
+                Series = "interpolate", Strength = s, Similarity = [ca], Match = [ca >= Threshold], SimilarityToSelf = [cb],
+                Reconstructions = Decoder != null ? Decode([t]) : null,
+            });
+            progress?.Report((k + 1, steps));
+        }
+        r.Options["steps"] = steps;
+        r.Options["angle_degrees"] = omega * 180 / Math.PI;
+        return r;
+    }
+
+    static float[] Normalised(float[] v)
+    {
+        double n = Math.Sqrt(v.Sum(x => (double)x * x));
+        return v.Select(x => (float)(x / n)).ToArray();
+    }
+
+    static double Dot(float[] a, float[] b) { double s = 0; for (int i = 0; i < a.Length; i++) s += (double)a[i] * b[i]; return s; }
+
+    static float[] Slerp(float[] a, float[] b, double s, double omega)
+    {
+        if (omega < 1e-6) return a.Select((x, i) => (float)((1 - s) * x + s * b[i])).ToArray();
+        double wa = Math.Sin((1 - s) * omega) / Math.Sin(omega), wb = Math.Sin(s * omega) / Math.Sin(omega);
+        return a.Select((x, i) => (float)(wa * x + wb * b[i])).ToArray();
+    }
+
+    /// <summary>Templates → reconstructions, batched, no gradients.</summary>
+    public RgbImage[] Decode(IReadOnlyList<float[]> templates)
+    {
+        if (Decoder == null) throw new InvalidOperationException("no decoder");
+        Decoder.eval();
+        var outp = new List<RgbImage>();
+        var device = Decoder.parameters().First().device;
+        using (torch.no_grad())
+            for (int i = 0; i < templates.Count; i += Batch)
+            {
+                using var scope = torch.NewDisposeScope();
+                int k = Math.Min(Batch, templates.Count - i);
+                int d = templates[0].Length;
+                var t = torch.tensor(templates.Skip(i).Take(k).SelectMany(x => x).ToArray(), new long[] { k, d }).to(device);
+                outp.AddRange(Tensors.ToImages(Decoder.forward(t)));
+            }
+        return outp.ToArray();
+    }
+
+    /// <summary>Which detector quantity each geometric series moves, as a change from the clean crop.</summary>
+    public static (string Quantity, Func<FaceGeometry, FaceGeometry, double> Delta, Func<double, double> OfStrength)? Quantity(string series) => series switch
+    {
+        "rotate" => ("roll (degrees)", (g, c) => Wrap(g.Roll - c.Roll), s => s),
+        "translate-x" => ("landmark centre x (px)", (g, c) => g.CentreX - c.CentreX, s => s),
+        "translate-y" => ("landmark centre y (px)", (g, c) => g.CentreY - c.CentreY, s => s),
+        "scale" => ("log inter-ocular distance", (g, c) => Math.Log(g.InterOcular / c.InterOcular), s => Math.Log(s)),
+        _ => null,
+    };
+
+    static double Wrap(double deg) => deg > 180 ? deg - 360 : deg < -180 ? deg + 360 : deg;
+
+    void Fit(AnalysisResult r)
+    {
+        foreach (var g in r.Series)
+        {
+            if (Quantity(g.Key) is not { } q) continue;
+            var pairs = new List<(double, double)>();
+            var vsStrength = new List<(double, double)>();
+            int reconFound = 0, reconCount = 0, inFound = 0, inCount = 0;
+            foreach (var p in g)
+                for (int i = 0; i < r.Inputs.Length; i++)
+                {
+                    var ci = r.CleanGeometry?[i];
+                    var gi = p.InputGeometry?[i];
+                    inCount++;
+                    if (gi != null) inFound++;
+                    if (gi != null && ci != null) vsStrength.Add((q.OfStrength(p.Strength), q.Delta(gi, ci)));
+                    if (p.ReconGeometry == null) continue;
+                    reconCount++;
+                    var gr = p.ReconGeometry[i];
+                    var cr = r.CleanReconGeometry?[i];
+                    if (gr != null) reconFound++;
+                    if (gi != null && ci != null && gr != null && cr != null) pairs.Add((q.Delta(gi, ci), q.Delta(gr, cr)));
+                }
+            var (slope, icpt, n) = GeometryProbe.Fit(pairs);
+            var (inSlope, _, _) = GeometryProbe.Fit(vsStrength);
+            r.Fits.Add(new GeometryFit(g.Key, q.Quantity, slope, icpt, n, reconFound, reconCount, inFound, inCount, inSlope));
+            if (reconCount > 0 && reconFound < reconCount)
+                r.Notes.Add($"{g.Key}: the detector found no face in {reconCount - reconFound} of {reconCount} reconstructions (left out of the fit)");
+            if (inFound < inCount)
+                r.Notes.Add($"{g.Key}: the detector found no face in {inCount - inFound} of {inCount} perturbed inputs (left out of the fit)");
+        }
+    }
+}
