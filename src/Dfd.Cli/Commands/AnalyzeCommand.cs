@@ -90,7 +90,6 @@ static class AnalyzeCommand
         };
         using var detector = aligned && !measure ? null : FacePipeline.CreateDefault();
         var pipe = aligned ? null : detector;
-        var probe = measure ? new GeometryProbe(detector!.Detector) : null;
         for (int e = 0; e < encoders.Count; e++)
         {
             using var enc = Registry.Create(encoders[e], encoders.Count == 1 ? weights : null, device);
@@ -98,7 +97,8 @@ static class AnalyzeCommand
             using var _d = dec;
             provenance[$"encoder {enc.Spec.Name}"] = $"{enc.Spec.Description}; weights {enc.Spec.WeightsFile}; threshold {enc.Spec.Threshold1e3:F4} ({enc.Spec.ThresholdSource})";
             provenance[$"decoder for {enc.Spec.Name}"] = decPath ?? "none";
-            var inputs = Inputs(files, enc.Spec, pipe, limit, problems);
+            var probe = measure ? new GeometryProbe(detector!.Detector, enc.Spec.Template) : null;
+            var inputs = AnalysisInputs.Load(files, enc.Spec, pipe, limit, problems);
             if (inputs.Count == 0) throw new UsageException($"no face could be aligned from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
             if (kind == "interpolate" && inputs.Count != 2) throw new UsageException("interpolate needs a face in both images: " + string.Join("; ", problems));
             var decName = decPath != null ? Path.GetFileName(decPath) : null;
@@ -150,32 +150,6 @@ static class AnalyzeCommand
             throw new DecoderFileException(path, $"inverts '{info.Encoder}' ({info.TemplateDim}-D templates), not '{enc.Spec.Name}' ({enc.Spec.EmbeddingSize}-D)");
         }
         return (dec, path);
-    }
-
-    /// <summary>Aligned crops of the files; a broken file or a missed face is noted and the rest go on.</summary>
-    static List<AnalysisInput> Inputs(List<string> files, EncoderSpec spec, FacePipeline? pipe, int limit, List<string> problems)
-    {
-        var list = new List<AnalysisInput>();
-        var seen = new HashSet<string>();
-        foreach (var f in files)
-        {
-            if (list.Count >= limit) break;
-            string name = Path.GetFileNameWithoutExtension(f);
-            if (!seen.Add(name)) name = $"{name}~{list.Count}";
-            if (pipe == null)
-            {
-                RgbImage img;
-                try { img = ImageIO.Load(f); }
-                catch (ImageLoadException e) { problems.Add($"{f}: {e.Problem}"); continue; }
-                if (img.Width != spec.InputWidth || img.Height != spec.InputHeight) { problems.Add($"{f}: {img.Width}×{img.Height}, not an aligned {spec.InputWidth}×{spec.InputHeight} {spec.Name} crop (drop --aligned to detect and align)"); continue; }
-                list.Add(new(name, img));
-                continue;
-            }
-            var r = pipe.AlignFile(f, spec.Template, FacePick.MostCentral);
-            if (r.Status == AlignStatus.Aligned) list.Add(new(name, r.Crops[0]));
-            else problems.Add($"{f}: {r.Message}");
-        }
-        return list;
     }
 
     /// <summary>A kind and its options, parsed up front so typos fail before any model loads.</summary>

@@ -1,17 +1,10 @@
-using System.Net;
-using System.Text;
+using Dfd.Decoder;
 using Dfd.Encoders;
-using Dfd.Evaluation;
-using Dfd.Imaging;
-using Dfd.IO;
 using Spectre.Console;
 
 namespace Dfd.Cli.Commands;
 
-/// <summary>
-/// The main job on bundled defaults: align and encode the sample faces with dlib-resnet, compare every pair, and
-/// write an HTML page. Needs nothing but the committed models and samples.
-/// </summary>
+/// <summary>The main job on bundled defaults (Dfd/Demo.cs): needs nothing but the committed models and samples.</summary>
 static class DemoCommand
 {
     public static int Run(string[] argv)
@@ -20,74 +13,53 @@ static class DemoCommand
         bool json = a.Flag("json");
         var samples = a.Opt("input") ?? FindSamples();
         var outDir = a.Opt("output") ?? Path.Combine("out", "demo");
-        using var enc = Common.Encoder(new Args(["--model", a.Opt("model") ?? DlibResNet.Config.Name, "--device", a.Opt("device") ?? "cpu"], new HashSet<string>()));
+        var model = a.Opt("model") ?? DlibResNet.Config.Name;
+        var decPath = a.Opt("decoder");
+        var device = Common.Device(a);
+        using var enc = Common.Encoder(new Args(["--model", model, .. a.Opt("weights") is { } w ? new[] { "--weights", w } : []], new HashSet<string>()));
         a.CheckUnused();
-        var spec = enc.Spec;
-        var files = Common.InputFiles(samples);
-        Directory.CreateDirectory(Path.Combine(outDir, "aligned"));
-
-        using var pipe = FacePipeline.CreateDefault();
-        var names = new List<string>();
-        var crops = new List<RgbImage>();
-        var problems = new List<string>();
-        Common.WithProgress("aligning samples", json, p =>
+        decPath ??= ModelPaths.Find($"dfd-{enc.Spec.Name}-lfw.safetensors");
+        FaceDecoder? dec = null;
+        if (decPath != null)
         {
-            for (int i = 0; i < files.Count; i++)
+            DecoderInfo info;
+            (dec, info) = DecoderFile.Load(decPath, device);
+            if (info.Encoder != enc.Spec.Name) throw new DecoderFileException(decPath, $"inverts '{info.Encoder}', not '{enc.Spec.Name}'");
+        }
+        using var _d = dec;
+
+        var stages = new[] { "align", "reconstruct", "rotation", "occlusion", "fgsm" };
+        var r = Common.WithProgress("demo", json, p =>
+            Demo.Run(samples, outDir, enc, dec, decPath, (stage, done, total) =>
             {
-                var r = pipe.AlignFile(files[i], spec.Template, FacePick.MostCentral);
-                if (r.Status == AlignStatus.Aligned)
-                {
-                    var name = Path.GetFileNameWithoutExtension(files[i]);
-                    names.Add(name);
-                    crops.Add(r.Crops[0]);
-                    ImageIO.Save(r.Crops[0], Path.Combine(outDir, "aligned", name + ".png"));
-                }
-                else problems.Add($"{files[i]}: {r.Message}");
-                p.Report((i + 1, files.Count));
-            }
-            return 0;
-        });
-        if (crops.Count < 2) throw new UsageException($"{samples}: fewer than two faces could be aligned");
-        var templates = enc.Encode(crops);
-        var tflat = templates.SelectMany(t => t).ToArray();
-        Npy.Write(Path.Combine(outDir, "templates.npy"), tflat, [templates.Length, spec.EmbeddingSize]);
-
-        int n = templates.Length;
-        var sim = new double[n, n];
-        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) sim[i, j] = Verification.Cosine(templates[i], templates[j]);
-        double thr = spec.Threshold1e3;
-        string Person(string f) => f.Length > 5 && f[^5] == '_' ? f[..^5] : f;
-        int correct = 0, total = 0;
-        for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) { total++; if ((sim[i, j] >= thr) == (Person(names[i]) == Person(names[j]))) correct++; }
-
-        var html = Page(names, sim, thr, spec, correct, total, problems);
-        var index = Path.Combine(outDir, "index.html");
-        AtomicFile.WriteAllText(index, html);
+                // One bar over the stages, each stage an equal share.
+                int k = Array.IndexOf(stages, stage);
+                p.Report((k * 1000 + (int)(1000.0 * done / Math.Max(1, total)), stages.Length * 1000));
+            }));
 
         if (json)
         {
             Console.WriteLine(Common.ToJson(new
             {
-                model = spec.Name, samples, output = Path.GetFullPath(index), faces = names, threshold = thr, threshold_source = spec.ThresholdSource,
-                pairs = total, correct_decisions = correct, problems,
-                similarity = Enumerable.Range(0, n).Select(i => Enumerable.Range(0, n).Select(j => Math.Round(sim[i, j], 4)).ToArray()).ToArray(),
+                model = r.Encoder, decoder = r.Decoder, samples, output = r.Index, faces = r.Faces, threshold = r.Threshold,
+                threshold_source = r.ThresholdSource, pairs = r.Pairs, correct_decisions = r.CorrectDecisions,
+                similarity = r.Similarity.Select(row => row.Select(s => Math.Round(s, 4)).ToArray()).ToArray(),
+                reconstruction_similarity = r.ReconstructionSimilarity?.Select(s => Math.Round(s, 4)).ToArray(),
+                analyses = r.Analyses, problems = r.Problems,
             }));
             return 0;
         }
-        var t = new Table().AddColumns("pair", "cosine", "same person?", "model says");
-        for (int i = 0; i < n; i++)
-            for (int j = i + 1; j < n; j++)
-            {
-                bool same = Person(names[i]) == Person(names[j]);
-                if (!same && sim[i, j] < thr - 0.05) continue; // only the informative impostor pairs
-                bool says = sim[i, j] >= thr;
-                t.AddRow(Markup.Escape($"{names[i]} – {names[j]}"), sim[i, j].ToString("F4"), same ? "yes" : "no",
-                    says == same ? $"[green]{(says ? "match" : "no match")}[/]" : $"[red]{(says ? "match" : "no match")}[/]");
-            }
+        var t = new Table().AddColumns("face", "reconstruction vs source (cos)", "passes as source?");
+        for (int i = 0; i < r.Faces.Length; i++)
+        {
+            var s = r.ReconstructionSimilarity?[i];
+            t.AddRow(Markup.Escape(r.Faces[i]), s?.ToString("F4") ?? "–",
+                s == null ? "–" : s >= r.Threshold ? "[green]yes[/]" : "[red]no[/]");
+        }
         AnsiConsole.Write(t);
-        Console.WriteLine($"{spec.Name}: {correct}/{total} pair decisions right at threshold {thr:F4} ({spec.ThresholdSource}).");
-        foreach (var pr in problems) Console.WriteLine("skipped " + pr);
-        Console.WriteLine($"report: {Path.GetFullPath(index)}");
+        Console.WriteLine($"{r.Encoder}: {r.CorrectDecisions}/{r.Pairs} pair decisions right at threshold {r.Threshold:F4} ({r.ThresholdSource}).");
+        foreach (var pr in r.Problems) AnsiConsole.MarkupLine($"[yellow]note[/] {Markup.Escape(pr)}");
+        Console.WriteLine($"report: {r.Index}");
         return 0;
     }
 
@@ -97,34 +69,5 @@ static class DemoCommand
             for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
                 if (File.Exists(Path.Combine(d.FullName, "samples", "README.md"))) return Path.Combine(d.FullName, "samples");
         throw new UsageException("bundled samples/ folder not found; give --input <dir>");
-    }
-
-    static string Page(List<string> names, double[,] sim, double thr, EncoderSpec spec, int correct, int total, List<string> problems)
-    {
-        var h = new StringBuilder();
-        h.Append("<!doctype html><html><head><meta charset=\"utf-8\"><title>Dfd demo</title><style>")
-         .Append("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}td,th{padding:3px 6px;font-size:12px;text-align:center}")
-         .Append("th.r{text-align:right}img{width:75px;height:75px}.m{outline:2px solid #2a2}</style></head><body>");
-        h.Append($"<h1>Dfd demo</h1><p>Model <b>{spec.Name}</b> ({WebUtility.HtmlEncode(spec.Description)}). Faces detected with YuNet, aligned to the model's {spec.InputWidth}×{spec.InputHeight} template, encoded; ")
-         .Append($"cosine similarity of every pair. Green cells pass the threshold {thr:F4} ({WebUtility.HtmlEncode(spec.ThresholdSource)}). Pair decisions right: {correct}/{total}.</p>");
-        h.Append("<table><tr><th></th>");
-        foreach (var n in names) h.Append($"<th><img src=\"aligned/{Uri.EscapeDataString(n)}.png\" alt=\"{n}\"></th>");
-        h.Append("</tr>");
-        for (int i = 0; i < names.Count; i++)
-        {
-            h.Append($"<tr><th class=\"r\">{WebUtility.HtmlEncode(names[i])} <img src=\"aligned/{Uri.EscapeDataString(names[i])}.png\" alt=\"{names[i]}\"></th>");
-            for (int j = 0; j < names.Count; j++)
-            {
-                double s = sim[i, j];
-                int g = (int)Math.Clamp((s - 0.8) / 0.2 * 255, 0, 255);
-                string bg = s >= thr ? $"rgb({255 - g / 2},255,{255 - g / 2})" : $"rgb(255,{235 - g / 4},{235 - g / 4})";
-                h.Append($"<td style=\"background:{bg}\">{s:F3}</td>");
-            }
-            h.Append("</tr>");
-        }
-        h.Append("</table>");
-        if (problems.Count > 0) h.Append("<h2>Skipped</h2><ul>").Append(string.Concat(problems.Select(p => $"<li>{WebUtility.HtmlEncode(p)}</li>"))).Append("</ul>");
-        h.Append("</body></html>");
-        return h.ToString();
     }
 }

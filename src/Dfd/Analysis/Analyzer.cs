@@ -10,6 +10,37 @@ namespace Dfd.Analysis;
 /// <summary>One aligned input face.</summary>
 public sealed record AnalysisInput(string Name, RgbImage Crop);
 
+/// <summary>Input faces for an analysis.</summary>
+public static class AnalysisInputs
+{
+    /// <summary>Aligned crops of the files; a broken file or a missed face is noted and the rest go on.</summary>
+    public static List<AnalysisInput> Load(IReadOnlyList<string> files, EncoderSpec spec, FacePipeline? pipe, int limit, List<string> problems)
+    {
+        var list = new List<AnalysisInput>();
+        var seen = new HashSet<string>();
+        foreach (var f in files)
+        {
+            if (list.Count >= limit) break;
+            string name = Path.GetFileNameWithoutExtension(f);
+            if (!seen.Add(name)) name = $"{name}~{list.Count}";
+            if (pipe == null)
+            {
+                RgbImage img;
+                try { img = ImageIO.Load(f); }
+                catch (ImageLoadException e) { problems.Add($"{f}: {e.Problem}"); continue; }
+                if (img.Width != spec.InputWidth || img.Height != spec.InputHeight) { problems.Add($"{f}: {img.Width}×{img.Height}, not an aligned {spec.InputWidth}×{spec.InputHeight} {spec.Name} crop (not aligned: let the detector align it)"); continue; }
+                list.Add(new(name, img));
+                continue;
+            }
+            var r = pipe.AlignFile(f, spec.Template, FacePick.MostCentral);
+            if (r.Status == AlignStatus.Aligned) list.Add(new(name, r.Crops[0]));
+            else problems.Add($"{f}: {r.Message}");
+        }
+        return list;
+    }
+
+}
+
 /// <summary>One perturbation strength applied to every input.</summary>
 public sealed class AnalysisPoint
 {

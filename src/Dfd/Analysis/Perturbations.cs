@@ -68,6 +68,9 @@ public static class Perturbations
     public static RgbImage Translate(RgbImage img, double dx, double dy) =>
         Warp.Affine(img, new Similarity(1, 0, dx, dy), img.Width, img.Height);
 
+    /// <summary>Rotation and scale about the crop centre in one resampling: p goes to c + factor·R(θ)(p − c).</summary>
+    public static RgbImage RotateScale(RgbImage img, double degrees, double factor) => About(img, degrees, factor);
+
     static RgbImage About(RgbImage img, double degrees, double factor)
     {
         double th = degrees * Math.PI / 180;

@@ -1,0 +1,194 @@
+using System.Net;
+using System.Text;
+using Dfd.Analysis;
+using Dfd.Decoder;
+using Dfd.Encoders;
+using Dfd.Evaluation;
+using Dfd.Imaging;
+using Dfd.IO;
+using Dfd.Reports;
+
+namespace Dfd;
+
+/// <summary>What the demo made: the page, the faces, the pair decisions and the analyses' headline numbers.</summary>
+public sealed record DemoResult(
+    string Index, string Encoder, string? Decoder, string[] Faces, double Threshold, string ThresholdSource,
+    int Pairs, int CorrectDecisions, double[][] Similarity, double[]? ReconstructionSimilarity,
+    Dictionary<string, object> Analyses, List<string> Problems);
+
+/// <summary>
+/// The main job on bundled defaults: align and encode the sample faces, compare every pair, reconstruct each face
+/// from its template, then a short rotation sweep, an occlusion map and one FGSM attack seen through the decoder.
+/// Writes <c>index.html</c> (linking one report per analysis) into the output folder.
+/// </summary>
+public static class Demo
+{
+    /// <param name="progress">Called with a stage name and (done, total) within it.</param>
+    public static DemoResult Run(string samples, string outDir, IEncoder enc, FaceDecoder? decoder, string? decoderPath,
+        Action<string, int, int>? progress = null)
+    {
+        var spec = enc.Spec;
+        var files = ImageIO.ListImages(samples);
+        if (files.Count == 0) throw new FileNotFoundException($"{samples}: no images in this folder");
+        Directory.CreateDirectory(Path.Combine(outDir, "aligned"));
+        using var pipe = FacePipeline.CreateDefault();
+        var names = new List<string>();
+        var crops = new List<RgbImage>();
+        var problems = new List<string>();
+        for (int i = 0; i < files.Count; i++)
+        {
+            var r = pipe.AlignFile(files[i], spec.Template, FacePick.MostCentral);
+            if (r.Status == AlignStatus.Aligned)
+            {
+                var name = Path.GetFileNameWithoutExtension(files[i]);
+                names.Add(name);
+                crops.Add(r.Crops[0]);
+                ImageIO.Save(r.Crops[0], Path.Combine(outDir, "aligned", name + ".png"));
+            }
+            else problems.Add($"{files[i]}: {r.Message}");
+            progress?.Invoke("align", i + 1, files.Count);
+        }
+        if (crops.Count < 2) throw new InvalidDataException($"{samples}: fewer than two faces could be aligned ({string.Join("; ", problems)})");
+        var templates = enc.Encode(crops);
+        Npy.Write(Path.Combine(outDir, "templates.npy"), templates.SelectMany(t => t).ToArray(), [templates.Length, spec.EmbeddingSize]);
+        AtomicFile.WriteAllText(Path.Combine(outDir, "templates.json"), System.Text.Json.JsonSerializer.Serialize(new
+        {
+            model = spec.Name, dim = spec.EmbeddingSize, rows = templates.Length, dtype = "float32", l2_normalised = false,
+            files = names.Select(n => $"aligned/{n}.png").ToArray(),
+        }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+
+        int n = templates.Length;
+        var sim = new double[n][];
+        for (int i = 0; i < n; i++) sim[i] = Enumerable.Range(0, n).Select(j => Verification.Cosine(templates[i], templates[j])).ToArray();
+        double thr = spec.Threshold1e3;
+        int correct = 0, total = 0;
+        for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) { total++; if ((sim[i][j] >= thr) == (Person(names[i]) == Person(names[j]))) correct++; }
+
+        var inputs = names.Select((nm, i) => new AnalysisInput(nm, crops[i])).ToList();
+        var probe = new GeometryProbe(pipe.Detector, spec.Template);
+        var analyses = new Dictionary<string, object>();
+        var provenance = new Dictionary<string, object>
+        {
+            ["encoder"] = $"{spec.Name}: {spec.Description}",
+            ["decoder"] = decoderPath ?? "none",
+            ["inputs"] = $"{samples} ({n} faces)",
+        };
+        double[]? reconSim = null;
+        var sections = new List<(string Title, string Dir, string Picture, string Text)>();
+        if (decoder != null)
+        {
+            var an0 = new Analyzer(enc, decoder, null);
+            var recon = an0.Decode(templates);
+            Directory.CreateDirectory(Path.Combine(outDir, "reconstructed"));
+            for (int i = 0; i < n; i++) ImageIO.Save(recon[i], Path.Combine(outDir, "reconstructed", names[i] + ".png"));
+            var rt = enc.Encode(recon);
+            reconSim = rt.Select((t, i) => Verification.Cosine(t, templates[i])).ToArray();
+            ImageIO.Save(ImageGrid.Compose([crops, recon]), Path.Combine(outDir, "reconstructions.png"));
+            progress?.Invoke("reconstruct", n, n);
+
+            // A short rotation sweep: what the decoder makes of a turned face.
+            var rot = new Analyzer(enc, decoder, probe, Stage(progress, "rotation")).Sweep("rotation", inputs,
+                Enumerable.Range(-3, 7).Select(k => 15.0 * k).Select(d => new Perturbation("rotate", d, img => Perturbations.Rotate(img, d))).ToList(),
+                Path.GetFileName(decoderPath));
+            AnalysisReport.Write([rot], Path.Combine(outDir, "rotation"), "Dfd demo: rotation", provenance);
+            var fit = rot.Fits.FirstOrDefault();
+            analyses["rotation"] = new
+            {
+                degrees = rot.Points.Select(p => p.Strength).ToArray(),
+                mean_similarity = rot.Points.Select(p => Math.Round(p.MeanSimilarity, 4)).ToArray(),
+                match_rate = rot.Points.Select(p => Math.Round(p.MatchRate, 4)).ToArray(),
+                reconstructed_roll_slope = fit?.Slope,
+            };
+            sections.Add(("Rotation", "rotation", "rotation/rotate-strip.png",
+                $"Each face turned −45°…45° in 15° steps (columns), the turned input above its reconstruction. Mean cosine to the upright template: " +
+                string.Join(", ", rot.Points.Select(p => $"{p.Strength:0}°: {p.MeanSimilarity:F3}")) +
+                (fit != null && double.IsFinite(fit.Slope) ? $". The reconstructions turn {fit.Slope:F2}× as much as the inputs (face detector on both): {(Math.Abs(fit.Slope) < 0.3 ? "the template keeps little of the roll" : "the template keeps much of the roll")}." : ".")));
+
+            // Occlusion: which parts of the face the template depends on.
+            var occ = new Analyzer(enc, decoder, null, Stage(progress, "occlusion")).Occlusion(inputs, 40, 20, Colour.Black, Path.GetFileName(decoderPath));
+            AnalysisReport.Write([occ], Path.Combine(outDir, "occlusion"), "Dfd demo: occlusion", provenance);
+            var (px, py, pd) = occ.Occlusion!.Peak;
+            analyses["occlusion"] = new
+            {
+                patch = 40, stride = 20, peak_x = px, peak_y = py, peak_drop = Math.Round(pd, 4),
+                named = occ.Points.ToDictionary(p => p.Series, p => Math.Round(p.MeanSimilarity, 4)),
+            };
+            sections.Add(("Occlusion", "occlusion", "occlusion/occlusion-heatmap.png",
+                $"A black 40×40 patch swept over the crop; colour = mean similarity drop where it lay (red: largest, at ({px},{py}), drop {pd:F3}). Named occluders, mean cosine: " +
+                string.Join(", ", occ.Points.Select(p => $"{p.Series["occlude:".Length..]} {p.MeanSimilarity:F3}")) + "."));
+
+            // One FGSM example: the first face, dodging, a few ε.
+            var fg = new Analyzer(enc, decoder, null, Stage(progress, "fgsm")).Attack("fgsm", [inputs[0]], AttackGoal.Dodge, [0, 2, 4, 8],
+                AttackOptions.Fgsm, null, Path.GetFileName(decoderPath));
+            AnalysisReport.Write([fg], Path.Combine(outDir, "fgsm"), "Dfd demo: FGSM", provenance, show: 1);
+            analyses["fgsm"] = new
+            {
+                face = inputs[0].Name, epsilons = fg.Points.Select(p => p.Strength).ToArray(),
+                similarity = fg.Points.Select(p => Math.Round(p.Similarity[0], 4)).ToArray(),
+                still_matches = fg.Points.Select(p => p.Match[0]).ToArray(),
+            };
+            sections.Add(("FGSM", "fgsm", "fgsm/fgsm-dodge-strip.png",
+                $"{inputs[0].Name} attacked with FGSM (dodging) at ε = 0, 2, 4, 8 grey levels, each image above the reconstruction of its template. Cosine to the clean template: " +
+                string.Join(", ", fg.Points.Select(p => $"ε {p.Strength:0}: {p.Similarity[0]:F3}{(p.Match[0] ? "" : " (no match)")}")) + "."));
+        }
+        else problems.Add($"no decoder for {spec.Name}: the demo shows templates and pair decisions only");
+
+        var index = Path.Combine(outDir, "index.html");
+        AtomicFile.WriteAllText(index, Page(names, sim, thr, spec, correct, total, problems, decoderPath, reconSim, sections));
+        return new DemoResult(Path.GetFullPath(index), spec.Name, decoderPath, names.ToArray(), thr, spec.ThresholdSource, total, correct, sim, reconSim, analyses, problems);
+    }
+
+    /// <summary>LFW file names: Person_Name_0001 → Person_Name.</summary>
+    public static string Person(string f) => f.Length > 5 && f[^5] == '_' ? f[..^5] : f;
+
+    static IProgress<(int Done, int Total)>? Stage(Action<string, int, int>? progress, string name) =>
+        progress == null ? null : new Sync(x => progress(name, x.Done, x.Total));
+
+    sealed class Sync(Action<(int Done, int Total)> a) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value) => a(value);
+    }
+
+    static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
+
+    static string Page(List<string> names, double[][] sim, double thr, EncoderSpec spec, int correct, int total, List<string> problems,
+        string? decoderPath, double[]? reconSim, List<(string Title, string Dir, string Picture, string Text)> sections)
+    {
+        var h = new StringBuilder();
+        h.Append("<!doctype html><html><head><meta charset=\"utf-8\"><title>Dfd demo</title><style>")
+         .Append("body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse}td,th{padding:3px 6px;font-size:12px;text-align:center}")
+         .Append("th.r{text-align:right}table img{width:75px;height:75px}img.wide{max-width:100%}</style></head><body>");
+        h.Append($"<h1>Dfd demo</h1><p>Model <b>{H(spec.Name)}</b> ({H(spec.Description)}). Faces detected with YuNet, aligned to the model's {spec.InputWidth}×{spec.InputHeight} template, encoded ")
+         .Append($"(<a href=\"templates.npy\">templates.npy</a> + <a href=\"templates.json\">templates.json</a>).</p>");
+        if (decoderPath != null && reconSim != null)
+        {
+            int pass = reconSim.Count(s => s >= thr);
+            h.Append($"<h2>Reconstructions</h2><p>Each aligned face (top) and the face the Deep Face Decoder <code>{H(Path.GetFileName(decoderPath))}</code> draws from its {spec.EmbeddingSize}-number template alone (bottom). ")
+             .Append($"{pass} of {reconSim.Length} reconstructions pass as their source at the FMR 1e-3 threshold (type-I match); mean cosine {reconSim.Average():F3}.</p>")
+             .Append("<img class=wide src=\"reconstructions.png\" alt=\"originals above reconstructions\">");
+        }
+        foreach (var (title, dir, pic, text) in sections)
+            h.Append($"<h2>{H(title)}</h2><p>{H(text)} <a href=\"{dir}/index.html\">Full report</a>.</p><img class=wide src=\"{pic}\" alt=\"{H(title)}\">");
+
+        h.Append($"<h2>Who matches whom</h2><p>Cosine similarity of every pair. Green cells pass the threshold {thr:F4} ({H(spec.ThresholdSource)}). Pair decisions right: {correct}/{total}.</p>");
+        h.Append("<table><tr><th></th>");
+        foreach (var n in names) h.Append($"<th><img src=\"aligned/{Uri.EscapeDataString(n)}.png\" alt=\"{H(n)}\"></th>");
+        h.Append("</tr>");
+        for (int i = 0; i < names.Count; i++)
+        {
+            h.Append($"<tr><th class=\"r\">{H(names[i])} <img src=\"aligned/{Uri.EscapeDataString(names[i])}.png\" alt=\"{H(names[i])}\"></th>");
+            for (int j = 0; j < names.Count; j++)
+            {
+                double s = sim[i][j];
+                int g = (int)Math.Clamp((s - 0.8) / 0.2 * 255, 0, 255);
+                string bg = s >= thr ? $"rgb({255 - g / 2},255,{255 - g / 2})" : $"rgb(255,{235 - g / 4},{235 - g / 4})";
+                h.Append($"<td style=\"background:{bg}\">{s:F3}</td>");
+            }
+            h.Append("</tr>");
+        }
+        h.Append("</table>");
+        if (problems.Count > 0) h.Append("<h2>Notes</h2><ul>").Append(string.Concat(problems.Select(p => $"<li>{H(p)}</li>"))).Append("</ul>");
+        h.Append("</body></html>");
+        return h.ToString();
+    }
+}
