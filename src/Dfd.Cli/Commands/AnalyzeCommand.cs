@@ -109,6 +109,7 @@ static class AnalyzeCommand
             });
             results.AddRange(result);
         }
+        if (!json) foreach (var r in results) Print(r);
         foreach (var pr in problems) results[0].Notes.Add("skipped " + pr);
         var title = kind == "compare" ? $"Dfd analysis: {perturbation}, {string.Join(" vs ", encoders)}" : $"Dfd analysis: {kind}, {encoders[0]}";
         var index = AnalysisReport.Write(results, report, title, provenance, show);
@@ -118,7 +119,6 @@ static class AnalyzeCommand
             Console.WriteLine(Common.ToJson(new { report = Path.GetFullPath(index), problems, analysis = System.Text.Json.JsonDocument.Parse(AnalysisReport.Json(results, provenance)).RootElement }));
             return 0;
         }
-        foreach (var r in results) Print(r);
         foreach (var pr in problems) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(pr)}");
         Console.WriteLine($"report: {Path.GetFullPath(index)}");
         return 0;

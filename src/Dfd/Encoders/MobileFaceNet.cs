@@ -38,7 +38,9 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IEncoder
         WeightsFile: "mobilefacenet-casia/068.safetensors",
         Source: "github.com/Xiaoccer/MobileFaceNet_Pytorch model/best/068.ckpt (CASIA-WebFace, ArcFace loss)",
         Licence: "unknown (not redistributed)",
-        PublishedLfw: "99.30%");
+        PublishedLfw: "99.30%",
+        Threshold1e3: 0.3690,
+        ThresholdSource: "FMR 1e-3 on LFW pairs.txt (3,000 impostor pairs), YuNet alignment, dfd verify");
 
     /// <summary>The environment variable that may name the weights file (.safetensors or the original .ckpt).</summary>
     public const string WeightsVariable = "DFD_MOBILEFACENET";
