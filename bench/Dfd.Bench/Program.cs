@@ -5,6 +5,7 @@
 //   Dfd.Bench [--threads 2] [--batches 1,32] [--iters 20,2] [--warmup 5,2] [--repeats 3]
 //             [--dump DIR] [--profile] [--weights PATH]
 //   Dfd.Bench --encoders ...   every encoder instead (EncoderBench.cs, run through bench/encoders.sh)
+//   Dfd.Bench --decoder ...    decoder training steps/s and reconstructions/s (DecoderBench.cs, run through bench/decoder.sh)
 //
 // --dump DIR   writes a seeded random input (random-input.u8, [4,3,150,150] uint8) and this port's output for it
 //              (random-output.f32, [4,128]) for the Python script to compare against.
@@ -25,6 +26,7 @@ using F = TorchSharp.torch.nn.functional;
 var opts = Args.Parse(args);
 string root = FindRoot();
 if (opts.Has("encoders")) return EncoderBench.Run(opts, root);   // every encoder, TorchSharp / ONNX Runtime / interpreter (bench/encoders.sh)
+if (opts.Has("decoder")) return DecoderBench.Run(opts, root);     // decoder training and reconstruction (bench/decoder.sh)
 string weights = opts.Get("weights", Path.Combine(root, "models", "dlib-resnet", "dlib-resnet.safetensors"));
 int threads = int.Parse(opts.Get("threads", "2"));
 var batches = opts.Ints("batches", "1,32");

@@ -69,7 +69,7 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
 
         for (int epoch = startEpoch; epoch < cfg.Epochs; epoch++)
         {
-            var (order, flips) = EpochPlan(epoch, n);
+            var (order, flips) = EpochPlan(cfg.Seed, cfg.Flip, epoch, n);
             dec.train();
             for (int step = epoch == startEpoch ? startStep : 0; step < steps; step++)
             {
@@ -79,7 +79,7 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
                 using (var scope = torch.NewDisposeScope())
                 {
                     var idx = order.AsSpan(step * cfg.Batch, cfg.Batch).ToArray();
-                    var (x, t) = Batch(idx, flips);
+                    var (x, t) = data.Batch(idx, flips);
                     x = x.to(encoder.Device); t = t.to(encoder.Device);
                     var recon = dec.forward(t);
                     var (total, terms) = loss.Compute(recon, x, t);
@@ -90,7 +90,7 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
                     long global = (long)epoch * steps + step;
                     // Guard against the rare non-finite gradient from libtorch's CPU conv backward (see FaceDecoder):
                     // the step is skipped and counted rather than poisoning the weights.
-                    if (GradientsFinite(dec)) adam.Step(Lr(global, totalSteps));
+                    if (Adam.GradientsFinite(dec)) adam.Step(Lr(global, totalSteps));
                     else { SkippedSteps++; report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, step + 1, steps, double.NaN, new Dictionary<string, double>(), 0, $"non-finite gradients at epoch {epoch + 1} step {step + 1}: step skipped")); }
                     foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v.item<float>();
                     sums["total"] = sums.GetValueOrDefault("total") + total.item<float>();
@@ -117,41 +117,17 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
 
     public int SkippedSteps { get; private set; }
 
-    static bool GradientsFinite(nn.Module m)
-    {
-        using var scope = torch.NewDisposeScope();
-        Tensor? acc = null;
-        foreach (var p in m.parameters())
-            if (p.grad is { } g) acc = acc is null ? g.abs().sum() : acc + g.abs().sum();
-        return acc is null || float.IsFinite(acc.item<float>());
-    }
-
     double Lr(long step, long total) => cfg.MinLr + 0.5 * (cfg.Lr - cfg.MinLr) * (1 + Math.Cos(Math.PI * step / Math.Max(1, total)));
 
     /// <summary>The epoch's order and flips depend only on (seed, epoch): a resumed run sees exactly the same batches.</summary>
-    (int[] Order, bool[] Flips) EpochPlan(int epoch, int n)
+    public static (int[] Order, bool[] Flips) EpochPlan(int seed, bool flip, int epoch, int n)
     {
-        var rng = new Random(unchecked(cfg.Seed * 1_000_003 + epoch * 7919));
+        var rng = new Random(unchecked(seed * 1_000_003 + epoch * 7919));
         var order = Enumerable.Range(0, n).ToArray();
         for (int i = n - 1; i > 0; i--) { int j = rng.Next(i + 1); (order[i], order[j]) = (order[j], order[i]); }
         var flips = new bool[n];
-        for (int i = 0; i < n; i++) flips[i] = cfg.Flip && rng.Next(2) == 1;
+        for (int i = 0; i < n; i++) flips[i] = flip && rng.Next(2) == 1;
         return (order, flips);
-    }
-
-    (Tensor Images, Tensor Templates) Batch(int[] idx, bool[] flips)
-    {
-        var imgs = new List<RgbImage>(idx.Length);
-        int d = data.Templates[0].Length;
-        var t = new float[idx.Length * d];
-        for (int k = 0; k < idx.Length; k++)
-        {
-            int i = idx[k];
-            var img = data.Image(i);
-            imgs.Add(flips[i] ? img.Mirror() : img);
-            (flips[i] ? data.MirrorTemplates[i] : data.Templates[i]).CopyTo(t, k * d);
-        }
-        return (Tensors.FromImages(imgs, data.Width, data.Height), torch.tensor(t, new long[] { idx.Length, d }));
     }
 
     void EndOfEpoch(FaceDecoder dec, int epoch, Dictionary<string, double> sums, double seconds, Action<TrainStatus>? report)
@@ -225,57 +201,5 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
         var sums = JsonSerializer.Deserialize<Dictionary<string, double>>(meta.GetValueOrDefault("epoch_sums", "{}")) ?? new();
         return (int.Parse(meta["epochs_done"]), int.Parse(meta["step_in_epoch"]),
             double.Parse(meta["train_seconds"], System.Globalization.CultureInfo.InvariantCulture), sums);
-    }
-
-    /// <summary>Adam written out, so its moments can be checkpointed and restored exactly.</summary>
-    sealed class Adam
-    {
-        readonly List<(string Name, Parameter P, Tensor M, Tensor V)> slots = [];
-        const double B1 = 0.9, B2 = 0.999, Eps = 1e-8;
-        public long StepCount { get; private set; }
-
-        public Adam(nn.Module module)
-        {
-            foreach (var (name, p) in module.named_parameters())
-                slots.Add((name, p, torch.zeros_like(p).DetachFromDisposeScope(), torch.zeros_like(p).DetachFromDisposeScope()));
-        }
-
-        public void Step(double lr)
-        {
-            StepCount++;
-            double bc1 = 1 - Math.Pow(B1, StepCount), bc2 = 1 - Math.Pow(B2, StepCount);
-            using var _ = torch.no_grad();
-            foreach (var (_, p, m, v) in slots)
-            {
-                var g = p.grad;
-                if (g is null) continue;
-                m.mul_(B1).add_(g, alpha: 1 - B1);
-                v.mul_(B2).addcmul_(g, g, value: 1 - B2);
-                using var denom = (v / bc2).sqrt_().add_(Eps);
-                p.addcdiv_(m, denom, value: -lr / bc1);
-            }
-        }
-
-        public Dictionary<string, HostTensor> State()
-        {
-            var d = new Dictionary<string, HostTensor>();
-            foreach (var (name, _, m, v) in slots)
-            {
-                d["optim.m." + name] = new HostTensor(m.shape, m.cpu().contiguous().data<float>().ToArray());
-                d["optim.v." + name] = new HostTensor(v.shape, v.cpu().contiguous().data<float>().ToArray());
-            }
-            return d;
-        }
-
-        public void Load(IReadOnlyDictionary<string, HostTensor> t, long step)
-        {
-            using var _ = torch.no_grad();
-            foreach (var (name, _, m, v) in slots)
-            {
-                m.copy_(torch.tensor(t["optim.m." + name].Data, m.shape));
-                v.copy_(torch.tensor(t["optim.v." + name].Data, v.shape));
-            }
-            StepCount = step;
-        }
     }
 }

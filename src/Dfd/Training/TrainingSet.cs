@@ -5,6 +5,8 @@ using Dfd.Datasets;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Dfd.Training;
 
@@ -104,7 +106,11 @@ public sealed class TrainingSet
             Width, Height, Skipped.Select(s => new[] { s.File, s.Problem }).ToList())));
     }
 
-    static TrainingSet? TryLoad(string basePath, IReadOnlyList<FaceItem> items, EncoderSpec spec)
+    static TrainingSet? TryLoad(string basePath, IReadOnlyList<FaceItem> items, EncoderSpec spec) =>
+        LoadCache(basePath) is { } set && set.Width == spec.InputWidth && set.Height == spec.InputHeight ? set : null;
+
+    /// <summary>A cached set (basePath.json, .templates.npy, .crops.bin), or null if absent or damaged.</summary>
+    public static TrainingSet? LoadCache(string basePath)
     {
         try
         {
@@ -113,7 +119,7 @@ public sealed class TrainingSet
             var (t, shape) = Npy.Read(basePath + ".templates.npy");
             int n = idx.Files.Count, d = (int)shape[1], size = idx.Width * idx.Height * 3;
             var raw = File.ReadAllBytes(basePath + ".crops.bin");
-            if (raw.Length != (long)n * size || shape[0] != 2 * n || idx.Width != spec.InputWidth) return null;
+            if (raw.Length != (long)n * size || shape[0] != 2 * n) return null;
             return new TrainingSet
             {
                 Items = Enumerable.Range(0, n).Select(i => new FaceItem(idx.Files[i], idx.Identities[i], idx.Aligned[i])).ToList(),
@@ -128,5 +134,21 @@ public sealed class TrainingSet
         {
             return null; // a damaged cache is rebuilt
         }
+    }
+
+    /// <summary>Crops (mirrored where flipped) → [N,3,H,W] 0..255; templates (the mirror's where flipped) → [N,D].</summary>
+    public (Tensor Images, Tensor Templates) Batch(int[] idx, bool[] flips)
+    {
+        var imgs = new List<RgbImage>(idx.Length);
+        int d = Templates[0].Length;
+        var t = new float[idx.Length * d];
+        for (int k = 0; k < idx.Length; k++)
+        {
+            int i = idx[k];
+            var img = Image(i);
+            imgs.Add(flips[i] ? img.Mirror() : img);
+            (flips[i] ? MirrorTemplates[i] : Templates[i]).CopyTo(t, k * d);
+        }
+        return (Tensors.FromImages(imgs, Width, Height), torch.tensor(t, new long[] { idx.Length, d }));
     }
 }

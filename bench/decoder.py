@@ -1,0 +1,618 @@
+#!/usr/bin/python3
+"""The Dfd face decoder and its training loss in plain PyTorch, for benchmarking against the TorchSharp originals.
+
+Mirrors, op for op:
+  - src/Dfd/Decoder/FaceDecoder.cs (DecoderConfig defaults at 128-D / 150x150: linear -> BN1d -> LeakyReLU(0.2) ->
+    5x5x256 map; five [nearest x2, conv3x3 (no bias), BN, LeakyReLU(0.2), residual refinement in the first two] blocks
+    of widths 256,128,64,32,16; 1x1 conv to RGB; sigmoid*255; centre crop 160 -> 150; templates L2-normalised first);
+    module and parameter names are the same, so the TorchSharp weights load with strict=True;
+  - src/Dfd/Training/Losses.cs DecoderLoss.Compute with the LossWeights defaults (pixel L1 global + inner-face local,
+    1-SSIM (11x11 Gaussian sigma 1.5, valid, population moments), Sobel L1 global + local, identity 1-cos through the
+    frozen dlib-resnet of bench/dlib_resnet.py; perceptual terms are 0 by default and not built here);
+  - the per-step work of src/Dfd/Training/Trainer.cs: forward (train mode), loss, finite-loss check, zero_grad,
+    backward, finite-gradient check, Adam step (torch.optim.Adam, single-tensor loop, same betas/eps), .item() of
+    every term.
+
+Prints one JSON line per measurement ({"impl": "pytorch", "kind": train|recon|data|profile-*, ...}), notes on stderr.
+Run through bench/decoder.sh, which puts it side by side with `Dfd.Bench --decoder` (bench/Dfd.Bench/DecoderBench.cs).
+With --csharp-dump DIR it first loads the TorchSharp decoder's weights and compares outputs, loss terms and
+gradients on the same seeded batch, then times from those weights.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dlib_resnet import WEIGHTS, DlibResNet, read_safetensors  # noqa: E402
+
+EXPECTED_PARAMETERS = 3_297_043  # DecoderBench.ExpectedParameters; FaceDecoder.ParameterCount for the defaults
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Decoder (FaceDecoder.cs)
+
+
+class Residual(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c1, self.n1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.c2, self.n2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return F.leaky_relu(x + self.n2(self.c2(F.leaky_relu(self.n1(self.c1(x)), 0.2))), 0.2)
+
+
+class UpBlock(nn.Module):
+    def __init__(self, cin, cout, refine):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(cout)
+        self.refine = nn.ModuleList([Residual(cout) for _ in range(refine)])
+
+    def up(self, x):
+        x = F.interpolate(x, scale_factor=(2.0, 2.0), mode="nearest")
+        return F.leaky_relu(self.norm(self.conv(x)), 0.2)
+
+    def forward(self, x):
+        x = self.up(x)
+        for r in self.refine:
+            x = r(x)
+        return x
+
+
+class FaceDecoder(nn.Module):
+    def __init__(self, template_dim=128, out_w=150, out_h=150, widths=(256, 128, 64, 32, 16), start_width=256,
+                 refine_blocks=1, refine_depth=2):
+        super().__init__()
+        self.out_w, self.out_h, self.start_width = out_w, out_h, start_width
+        self.widths = list(widths)
+        self.start = math.ceil(max(out_w, out_h) / 2 ** len(widths))
+        s = self.start
+        self.project = nn.Linear(template_dim, start_width * s * s)
+        self.projectNorm = nn.BatchNorm1d(start_width * s * s)
+        blocks, cin = [], start_width
+        for w in widths:
+            blocks.append(UpBlock(cin, w, refine_blocks if len(blocks) < refine_depth else 0))
+            cin = w
+        self.blocks = nn.ModuleList(blocks)
+        self.toRgb = nn.Conv2d(cin, 3, 1)
+
+    def head(self, x):
+        x = torch.sigmoid(self.toRgb(x)) * 255.0
+        oy, ox = (x.shape[2] - self.out_h) // 2, (x.shape[3] - self.out_w) // 2
+        if oy or ox:
+            x = x[:, :, oy:oy + self.out_h, ox:ox + self.out_w]
+        return x
+
+    def project_(self, t):
+        z = F.normalize(t, p=2, dim=1)
+        return F.leaky_relu(self.projectNorm(self.project(z)), 0.2).view(-1, self.start_width, self.start, self.start)
+
+    def forward(self, t):
+        x = self.project_(t)
+        for b in self.blocks:
+            x = b(x)
+        return self.head(x)
+
+    def stages(self):
+        """forward() cut into the same stages as DecoderBench.Stages: (name, fn, parameters)."""
+        s, cin = self.start, self.start_width
+        out = [(f"project: L2-normalise, linear {self.project.in_features}->{self.start_width}x{s}x{s}, BN1d, LeakyReLU",
+                self.project_, list(self.project.parameters()) + list(self.projectNorm.parameters()))]
+        for i, b in enumerate(self.blocks):
+            cout = self.widths[i]
+            s *= 2
+            out.append((f"up{i}: nearest x2, conv3x3 {cin}->{cout}, BN, LeakyReLU @{s}x{s}", b.up,
+                        list(b.conv.parameters()) + list(b.norm.parameters())))
+            for r, res in enumerate(b.refine):
+                out.append((f"res{i}.{r}: 2x (conv3x3 {cout}->{cout}, BN), add, LeakyReLU @{s}x{s}", res, list(res.parameters())))
+            cin = cout
+        out.append((f"head: conv1x1 {cin}->3, sigmoid*255, crop {s}->{self.out_w}", self.head, list(self.toRgb.parameters())))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Loss (Losses.cs)
+
+# dlib mean face shape, the points Box.InnerFace uses (AlignmentTemplate.Dlib: eye centres 36-41 / 42-47, nose tip 30,
+# mouth corners 48 / 54), unit frame; from src/Dfd/Imaging/Alignment.cs (index = point - 17).
+_DLIB_X = {30: 0.490127, 36: 0.121737, 37: 0.187122, 38: 0.265825, 39: 0.334606, 40: 0.260918, 41: 0.182743,
+           42: 0.645647, 43: 0.714428, 44: 0.793132, 45: 0.858516, 46: 0.79751, 47: 0.719335, 48: 0.254149, 54: 0.726104}
+_DLIB_Y = {30: 0.515625, 36: 0.216423, 37: 0.178758, 38: 0.179852, 39: 0.231733, 40: 0.245099, 41: 0.244077,
+           42: 0.231733, 43: 0.179852, 44: 0.178758, 45: 0.216423, 46: 0.244077, 47: 0.245099, 48: 0.780233, 54: 0.780233}
+
+
+def inner_face_box(size=150, padding=0.25, margin=0.3):
+    """Box.InnerFace(AlignmentTemplate.Dlib(150, 0.25)) in float32 as the C# computes it: (x0, y0, x1, y1)."""
+    f = np.float32
+
+    def mean(a, b):
+        return (f(sum(f(_DLIB_X[i]) for i in range(a, b + 1)) / f(b - a + 1)),
+                f(sum(f(_DLIB_Y[i]) for i in range(a, b + 1)) / f(b - a + 1)))
+    unit = [mean(36, 41), mean(42, 47), (f(_DLIB_X[30]), f(_DLIB_Y[30])), (f(_DLIB_X[48]), f(_DLIB_Y[48])),
+            (f(_DLIB_X[54]), f(_DLIB_Y[54]))]
+    k = f(size / (1 + 2 * padding))
+    pts = [((x + f(padding)) * k, (y + f(padding)) * k) for x, y in unit]
+    x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
+    mx, my = (x1 - x0) * f(margin), (y1 - y0) * f(margin)
+    return (max(0, int(x0 - mx)), max(0, int(y0 - my)), min(size, math.ceil(x1 + mx)), min(size, math.ceil(y1 + my)))
+
+
+def ssim_window(sigma=1.5, truncate=3.5):
+    r = int(truncate * sigma + 0.5)
+    w = [math.exp(-0.5 * i * i / (sigma * sigma)) for i in range(-r, r + 1)]
+    s = sum(w)
+    return torch.tensor([v / s for v in w], dtype=torch.float32)
+
+
+DEFAULT_WEIGHTS = dict(pixel=1.0, pixel_local=1.0, sobel=0.5, sobel_local=0.5, identity=0.5, ssim=0.5)
+
+
+class DecoderLoss:
+    """DecoderLoss.Compute for the default LossWeights (L1 pixel, no perceptual terms); terms in the C# order."""
+
+    def __init__(self, encoder, box, weights=None):
+        self.encoder, self.box = encoder, box
+        self.w = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        self.g = ssim_window()
+
+    def crop(self, x):
+        x0, y0, x1, y1 = self.box
+        return x[:, :, y0:y1, x0:x1]
+
+    def ssim(self, a, b):
+        g = self.g
+        k, c = g.shape[0], a.shape[1]
+        gx = g.view(1, 1, 1, k).repeat(c, 1, 1, 1)
+        gy = g.view(1, 1, k, 1).repeat(c, 1, 1, 1)
+
+        def blur(x):
+            return F.conv2d(F.conv2d(x, gx, groups=c), gy, groups=c)
+        c1, c2 = 0.01 ** 2, 0.03 ** 2
+        ua, ub = blur(a), blur(b)
+        uaa, ubb, uab = ua * ua, ub * ub, ua * ub
+        va = blur(a * a) - uaa
+        vb = blur(b * b) - ubb
+        cov = blur(a * b) - uab
+        m = (2 * uab + c1) * (2 * cov + c2) / ((uaa + ubb + c1) * (va + vb + c2))
+        return m.mean()
+
+    @staticmethod
+    def sobel(x):
+        kx = torch.tensor([-1, 0, 1, -2, 0, 2, -1, 0, 1], dtype=torch.float32).view(1, 1, 3, 3) / 4.0
+        ky = kx.transpose(2, 3)
+        k = torch.cat([kx, ky], 0).repeat(3, 1, 1, 1)
+        return F.conv2d(F.pad(x, [1, 1, 1, 1], mode="replicate"), k, groups=3)
+
+    def __call__(self, recon, target, target_templates):
+        w, terms = self.w, {}
+        r, t = recon / 255.0, target / 255.0
+        if w["pixel"] > 0:
+            terms["pixel"] = (r - t).abs().mean() * w["pixel"]
+        if w["pixel_local"] > 0:
+            terms["pixel_local"] = (self.crop(r) - self.crop(t)).abs().mean() * w["pixel_local"]
+        if w["ssim"] > 0:
+            terms["ssim"] = (1 - self.ssim(r, t)) * w["ssim"]
+        if w["sobel"] > 0 or w["sobel_local"] > 0:
+            gr, gt = self.sobel(r), self.sobel(t)
+            if w["sobel"] > 0:
+                terms["sobel"] = (gr - gt).abs().mean() * w["sobel"]
+            if w["sobel_local"] > 0:
+                terms["sobel_local"] = (self.crop(gr) - self.crop(gt)).abs().mean() * w["sobel_local"]
+        if w["identity"] > 0:
+            rt = self.encoder(recon)
+            terms["identity"] = (1 - F.cosine_similarity(rt, target_templates, dim=1)).mean() * w["identity"]
+        total = None
+        for v in terms.values():
+            total = v if total is None else total + v
+        return total, terms
+
+
+def gradients_finite(model):
+    acc = None
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.grad is not None:
+                acc = p.grad.abs().sum() if acc is None else acc + p.grad.abs().sum()
+    return acc is None or math.isfinite(acc.item())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Timing helpers (same fields as Dfd.Bench --decoder)
+
+def loadavg():
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def time_steps(f, warmup, iters, repeats):
+    for _ in range(warmup):
+        f()
+    cpu0 = time.process_time()
+    flt0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    rep = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            f()
+        rep.append((time.perf_counter() - t0) * 1000 / iters)
+    cpu = (time.process_time() - cpu0) * 1000 / (iters * repeats)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt0) / (iters * repeats)
+    return rep, cpu, faults
+
+
+def emit(kind, batch, iters, repeats, rep, cpu, faults, **extra):
+    med = statistics.median(rep)
+    d = {"impl": "pytorch", "version": torch.__version__, "kind": kind, "threads": torch.get_num_threads(), "batch": batch,
+         "iters": iters, "repeats": repeats, "images_per_s": round(batch * 1000 / med, 3), "ms_per_batch": round(med, 3),
+         "ms_per_batch_min": round(min(rep), 3), "ms_per_batch_max": round(max(rep), 3),
+         "cpu_ms_per_batch": round(cpu, 3), "minor_faults_per_batch": round(faults, 1), "loadavg": loadavg()}
+    d.update(extra)
+    print(json.dumps(d), flush=True)
+    return med
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Cross-check against the TorchSharp dump
+
+def check_csharp(dec, loss, dump_dir, tol_recon, tol_loss, tol_grad_img, tol_grad):
+    tensors, meta = read_safetensors(os.path.join(dump_dir, "decoder-check.safetensors"))
+    ok = True
+    n_cs = int(meta["parameters"])
+    box_cs = tuple(int(v) for v in meta["box"].split(","))
+    msgs = [f"parameters {n_cs} (C#) vs {sum(p.numel() for p in dec.parameters())} (here)",
+            f"inner-face box {box_cs} (C#) vs {loss.box} (here)"]
+    ok &= n_cs == sum(p.numel() for p in dec.parameters()) and box_cs == tuple(loss.box)
+    state = {k[4:]: v for k, v in tensors.items() if k.startswith("dec.")}
+    own = dec.state_dict()
+    for k in own:  # num_batches_tracked is int64 here; the C# file stores every tensor as float32
+        if k in state:
+            state[k] = state[k].to(own[k].dtype).reshape(own[k].shape)
+    dec.load_state_dict(state, strict=True)
+    x, t = tensors["in.images"], tensors["in.templates"]
+    dec.eval()
+    with torch.no_grad():
+        d = (dec(t) - tensors["out.recon_eval"]).abs().max().item()
+    msgs.append(f"eval reconstruction max abs diff {d:.2e} (0..255, tol {tol_recon:g})")
+    ok &= d <= tol_recon
+    dec.train()
+    recon = dec(t)
+    d = (recon - tensors["out.recon_train"]).abs().max().item()
+    msgs.append(f"train-mode reconstruction max abs diff {d:.2e}")
+    ok &= d <= tol_recon
+    total, terms = loss(recon, x, t)
+    terms = dict(terms, total=total)
+    worst = 0.0
+    for k, v in terms.items():
+        ref = tensors["out.loss." + k].item()
+        worst = max(worst, abs(v.item() - ref) / max(abs(ref), 1e-6))
+    missing = sorted(set(k[9:] for k in tensors if k.startswith("out.loss.")) ^ set(terms))
+    msgs.append(f"loss terms {','.join(terms)}: max rel diff {worst:.2e} (tol {tol_loss:g})"
+                + (f"; terms on one side only: {missing}" if missing else ""))
+    ok &= worst <= tol_loss and not missing
+    # Gradients twice: of the image terms alone (tight), and of the full loss (loose: float32 rounding in the
+    # dlib-resnet backward moves the identity term's gradient by ~0.5% in either library, against a float64 run).
+    img_loss = DecoderLoss(loss.encoder, loss.box, dict(loss.w, identity=0.0))
+    for key, tol, lossfn in (("grad_img", tol_grad_img, img_loss), ("grad", tol_grad, loss)):
+        dec.zero_grad(set_to_none=True)
+        lossfn(dec(t), x, t)[0].backward()
+        refs = {k[len(key) + 5:]: v for k, v in tensors.items() if k.startswith(f"out.{key}.")}
+        # Relative to the parameter's own largest gradient, floored at 1e-3 of the largest anywhere: project.bias
+        # feeds BatchNorm1d in train mode, so its true gradient is 0 and both sides hold rounding noise (~1e-7).
+        floor = 1e-3 * max(v.abs().max().item() for v in refs.values())
+        gw, gname = 0.0, ""
+        for k, p in dec.named_parameters():
+            ref = refs[k]
+            rel = (p.grad - ref).abs().max().item() / max(ref.abs().max().item(), floor)
+            if rel > gw:
+                gw, gname = rel, k
+        what = "image terms" if key == "grad_img" else "full loss"
+        msgs.append(f"gradients ({what}): worst max|diff| / max|grad| {gw:.2e} ({gname}; tol {tol:g})")
+        ok &= gw <= tol
+    dec.zero_grad(set_to_none=True)
+    print(f"# pytorch vs TorchSharp decoder on the dumped seeded batch ({x.shape[0]} images): " + "; ".join(msgs)
+          + (" OK" if ok else " FAIL"), file=sys.stderr)
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Data: the equivalent of Trainer.Batch over the TrainingSet arrays, in numpy
+
+def synthetic_set(n, w=150, h=150, d=128):
+    rng = np.random.default_rng(77)
+    crops = rng.integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
+    return crops, rng.random((n, d), dtype=np.float32) - 0.5, rng.random((n, d), dtype=np.float32) - 0.5
+
+
+def find_trainset():
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    files = sorted(glob.glob(os.path.join(xdg, "dfd", "trainsets", "dlib-resnet-*.json")), key=os.path.getsize, reverse=True)
+    return files[0][:-len(".json")] if files else None
+
+
+def load_trainset(base, limit):
+    with open(base + ".json") as f:
+        idx = json.load(f)
+    n, w, h = len(idx["Files"]), idx["Width"], idx["Height"]
+    if limit > 0:
+        n = min(n, limit)
+    crops = np.fromfile(base + ".crops.bin", dtype=np.uint8, count=n * w * h * 3).reshape(n, h, w, 3)
+    t = np.load(base + ".templates.npy")
+    return crops, np.ascontiguousarray(t[0:2 * n:2]), np.ascontiguousarray(t[1:2 * n:2])
+
+
+def epoch_plan(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.permutation(n), rng.integers(0, 2, n).astype(bool)
+
+
+def make_batch(crops, plain, mirror, idx, flips):
+    f = flips[idx]
+    imgs = crops[idx]                       # copy
+    imgs[f] = imgs[f][:, :, ::-1]            # mirror the flipped ones (HWC: width is axis 2)
+    x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float()   # NCHW float32 0..255, contiguous copy
+    t = torch.from_numpy(np.where(f[:, None], mirror[idx], plain[idx]))
+    return x, t
+
+
+def time_data(source, data, batch, iters, repeats, **extra):
+    crops, plain, mirror = data
+    order, flips = epoch_plan(len(crops))
+    steps, s = len(crops) // batch, [0]
+
+    def one():
+        i = s[0] % steps
+        s[0] += 1
+        make_batch(crops, plain, mirror, order[i * batch:(i + 1) * batch], flips)
+    rep, cpu, faults = time_steps(one, 2, iters, repeats)
+    med = emit("data", batch, iters, repeats, rep, cpu, faults, source=source, set_images=len(crops), **extra)
+    print(f"# data ({source}, {len(crops)} images): {med:.2f} ms per batch of {batch} (cpu {cpu:.2f} ms)", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Profile
+
+def emit_profile(kind, batch, steps, a, b=None):
+    d = {"impl": "pytorch", "kind": kind, "threads": torch.get_num_threads(), "batch": batch, "steps": steps,
+         ("ms" if b is None else "forward_ms"): {k: round(v / steps, 2) for k, v in a.items()}}
+    if b is not None:
+        d["backward_ms"] = {k: round(v / steps, 2) for k, v in b.items()}
+    print(json.dumps(d), flush=True)
+    total = sum(a.values()) / steps + (sum(b.values()) / steps if b else 0)
+    print(f"# pytorch {kind}, batch {batch}, mean of {steps} step(s), {total:.0f} ms in all:", file=sys.stderr)
+    for k, v in a.items():
+        print(f"#   {'' if b is None else 'fwd '}{k:<62} {v / steps:9.1f} ms {100 * v / steps / total:5.1f}%", file=sys.stderr)
+    for k, v in (b or {}).items():
+        print(f"#   bwd {k:<62} {v / steps:9.1f} ms {100 * v / steps / total:5.1f}%", file=sys.stderr)
+
+
+def profile_phases(dec, loss, opt, x, t, batch, steps):
+    crops, plain, mirror = synthetic_set(max(2 * batch, 64))
+    order, flips = epoch_plan(len(crops))
+    ms = {}
+    for s in range(-1, steps):
+        m = {} if s < 0 else ms
+        lap = [time.perf_counter()]
+
+        def add(k):
+            now = time.perf_counter()
+            m[k] = m.get(k, 0.0) + (now - lap[0]) * 1000
+            lap[0] = now
+        make_batch(crops, plain, mirror, order[:batch], flips)
+        add("data: batch assembly (Trainer.Batch)")
+        recon = dec(t)
+        add("decoder forward")
+        total, terms = loss(recon, x, t)
+        add("loss forward (incl. dlib-resnet forward)")
+        math.isfinite(total.item())
+        opt.zero_grad(set_to_none=True)
+        add("finite check + zero_grad")
+        total.backward()
+        add("backward (loss + dlib-resnet + decoder)")
+        ok = gradients_finite(dec)
+        add("gradient finite check")
+        if ok:
+            opt.step()
+        add("optimizer step (Adam)")
+        for v in terms.values():
+            v.item()
+        add("term .item()s")
+    emit_profile("profile-phases", batch, steps, ms)
+
+
+def profile_layers(dec, encoder, box, x, t, batch, steps):
+    stages = dec.stages()
+    img_w = dict(DEFAULT_WEIGHTS, identity=0.0)
+    id_w = dict(pixel=0.0, pixel_local=0.0, sobel=0.0, sobel_local=0.0, ssim=0.0, identity=DEFAULT_WEIGHTS["identity"])
+    img_loss, id_loss, full = DecoderLoss(encoder, box, img_w), DecoderLoss(encoder, box, id_w), DecoderLoss(encoder, box)
+    with torch.no_grad():
+        dec.eval()
+        a = t
+        for _, f, _ in stages:
+            a = f(a)
+        d = (a - dec(t)).abs().max().item()
+        dec.train()
+        split = abs((img_loss(a, x, t)[0] + id_loss(a, x, t)[0] - full(a, x, t)[0]).item())
+    print(f"# profile: staged forward vs FaceDecoder.forward max abs diff {d:.2e}; image+identity loss split vs full loss {split:.2e}",
+          file=sys.stderr)
+    fwd, bwd = {}, {}
+    for s in range(-1, steps):
+        f_, b_ = ({}, {}) if s < 0 else (fwd, bwd)
+        lap = [time.perf_counter()]
+
+        def add(m, k):
+            now = time.perf_counter()
+            m[k] = m.get(k, 0.0) + (now - lap[0]) * 1000
+            lap[0] = now
+        acts = [t]
+        for name, f, _ in stages:
+            acts.append(f(acts[-1]))
+            add(f_, name)
+        recon = acts[-1]
+        li = img_loss(recon, x, t)[0]
+        add(f_, "loss: pixel + SSIM + Sobel (global + local)")
+        lid = id_loss(recon, x, t)[0]
+        add(f_, "loss: identity (dlib-resnet forward, 1-cos)")
+        g1 = torch.autograd.grad([li], [recon])[0]
+        add(b_, "loss: pixel + SSIM + Sobel (global + local)")
+        g2 = torch.autograd.grad([lid], [recon])[0]
+        add(b_, "loss: identity (dlib-resnet forward, 1-cos)")
+        g = g1 + g2
+        for k in range(len(stages) - 1, -1, -1):
+            inputs = ([acts[k]] if k > 0 else []) + stages[k][2]
+            grads = torch.autograd.grad([acts[k + 1]], inputs, [g])
+            if k > 0:
+                g = grads[0]
+            add(b_, stages[k][0])
+    emit_profile("profile-layers", batch, steps, fwd, bwd)
+
+
+def profile_ops(step, batch, top):
+    """torch.profiler over one full training step (after the others: warm); op table by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step(labels=True)
+    ka = prof.key_averages()
+    print("# torch.profiler, one training step (self CPU time; the profiler adds overhead):", file=sys.stderr)
+    for line in ka.table(sort_by="self_cpu_time_total", row_limit=top).splitlines():
+        print("#   " + line, file=sys.stderr)
+    rows = sorted(ka, key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in rows)
+    print(json.dumps({"impl": "pytorch", "kind": "profile-ops", "threads": torch.get_num_threads(), "batch": batch,
+                      "total_self_cpu_ms": round(total / 1000, 2),
+                      "ops": [{"op": e.key, "count": e.count, "self_cpu_ms": round(e.self_cpu_time_total / 1000, 2),
+                               "cpu_ms": round(e.cpu_time_total / 1000, 2)} for e in rows[:top]]}), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32, help="training batch")
+    ap.add_argument("--train-iters", type=int, default=3, help="timed training steps per repeat")
+    ap.add_argument("--train-warmup", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3, help="report the median repeat")
+    ap.add_argument("--recon-batches", default="1,32")
+    ap.add_argument("--recon-iters", default="20,2")
+    ap.add_argument("--recon-warmup", default="3,1")
+    ap.add_argument("--data-iters", type=int, default=20)
+    ap.add_argument("--trainset", default="auto", help="cached training set base path (…/dlib-resnet-KEY), auto, or none")
+    ap.add_argument("--trainset-limit", type=int, default=0, help="read only the first N crops (0: all)")
+    ap.add_argument("--parts", default="train,recon,data")
+    ap.add_argument("--csharp-dump", help="folder where Dfd.Bench --decoder --dump wrote decoder-check.safetensors")
+    ap.add_argument("--tol-recon", type=float, default=5e-2, help="max abs diff of reconstructions (0..255)")
+    ap.add_argument("--tol-loss", type=float, default=1e-3, help="max relative diff of each loss term")
+    ap.add_argument("--tol-grad-img", type=float, default=3e-2, help="max |grad diff| / max |grad| per parameter, image terms only (PyTorch 1.13 itself is ~1e-2 off a float64 run)")
+    ap.add_argument("--tol-grad", type=float, default=5e-2, help="the same for the full loss (identity term included)")
+    ap.add_argument("--weights", default=WEIGHTS)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile-steps", type=int, default=2)
+    ap.add_argument("--profile-top", type=int, default=25, help="rows of the torch.profiler op table")
+    a = ap.parse_args()
+    parts = a.parts.split(",")
+
+    torch.set_num_threads(a.threads)
+    print(f"# decoder bench: pytorch {torch.__version__}, numpy {np.__version__}, python {platform.python_version()}, "
+          f"threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}), "
+          f"mkldnn available={torch.backends.mkldnn.is_available()} enabled={torch.backends.mkldnn.enabled}", file=sys.stderr)
+
+    encoder = DlibResNet.load(a.weights)
+    encoder.requires_grad_(False)
+    box = inner_face_box()
+    torch.manual_seed(1)
+    dec = FaceDecoder()
+    n_params = sum(p.numel() for p in dec.parameters())
+    print(f"# decoder: {n_params:,} parameters; loss weights {DEFAULT_WEIGHTS}; inner-face box {box}", file=sys.stderr)
+    if n_params != EXPECTED_PARAMETERS:
+        print(f"# FAIL: decoder has {n_params} parameters, expected {EXPECTED_PARAMETERS} (FaceDecoder.cs defaults)", file=sys.stderr)
+        sys.exit(1)
+    loss = DecoderLoss(encoder, box)
+    if a.csharp_dump and not check_csharp(dec, loss, a.csharp_dump, a.tol_recon, a.tol_loss, a.tol_grad_img, a.tol_grad):
+        sys.exit(1)
+
+    opt = torch.optim.Adam(dec.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, foreach=False)
+    torch.manual_seed(1234)
+    x = torch.randint(0, 256, (a.batch, 3, 150, 150)).float()
+    t = torch.randn(a.batch, 128)
+
+    def step(labels=False):
+        from torch.profiler import record_function
+        import contextlib
+
+        def rf(name):
+            return record_function(name) if labels else contextlib.nullcontext()
+        with rf("## decoder forward"):
+            recon = dec(t)
+        with rf("## loss forward"):
+            total, terms = loss(recon, x, t)
+        if not math.isfinite(total.item()):
+            raise RuntimeError(f"loss became {total.item()}")
+        opt.zero_grad(set_to_none=True)   # TorchSharp's Module.zero_grad() drops the gradients too (checked by Dfd.Bench)
+        with rf("## backward"):
+            total.backward()
+        with rf("## gradient check + Adam"):
+            if gradients_finite(dec):
+                opt.step()
+            else:
+                print("# non-finite gradients: step skipped (as the trainer does)", file=sys.stderr)
+        sum(v.item() for v in terms.values()) + total.item()
+
+    if "train" in parts:
+        dec.train()
+        rep, cpu, faults = time_steps(step, a.train_warmup, a.train_iters, a.repeats)
+        med = emit("train", a.batch, a.train_iters, a.repeats, rep, cpu, faults, steps_per_s=round(1000 / statistics.median(rep), 4),
+                   zero_grad="set_to_none")
+        print(f"# train batch {a.batch}: {1000 / med:.3f} steps/s, {a.batch * 1000 / med:.2f} img/s ({med:.0f} ms/step, cpu {cpu:.0f} ms/step)",
+              file=sys.stderr)
+
+    if "recon" in parts:
+        dec.eval()
+        rb = [int(v) for v in a.recon_batches.split(",")]
+        ri = [int(v) for v in a.recon_iters.split(",")]
+        rw = [int(v) for v in a.recon_warmup.split(",")]
+        for i, b in enumerate(rb):
+            torch.manual_seed(4321 + b)
+            tb = torch.randn(b, 128)
+            it, w = ri[min(i, len(ri) - 1)], rw[min(i, len(rw) - 1)]
+            with torch.inference_mode():
+                rep, cpu, faults = time_steps(lambda: dec(tb), w, it, a.repeats)
+            med = emit("recon", b, it, a.repeats, rep, cpu, faults)
+            print(f"# recon batch {b}: {b * 1000 / med:.1f} img/s ({med:.2f} ms/batch, cpu {cpu:.2f} ms)", file=sys.stderr)
+        dec.train()
+
+    if "data" in parts:
+        time_data("synthetic", synthetic_set(max(8 * a.batch, 256)), a.batch, a.data_iters, a.repeats)
+        base = find_trainset() if a.trainset == "auto" else None if a.trainset in ("none", "") else a.trainset
+        if base and os.path.exists(base + ".json"):
+            t0 = time.perf_counter()
+            data = load_trainset(base, a.trainset_limit)
+            load_s = time.perf_counter() - t0
+            print(f"# trainset {base}: {len(data[0])} crops loaded in {load_s:.2f} s", file=sys.stderr)
+            time_data("lfw-cache", data, a.batch, a.data_iters, a.repeats, load_s=round(load_s, 3), images=len(data[0]), path=base)
+        elif a.trainset != "none":
+            print("# no cached training set: batch assembly timed on the synthetic set only", file=sys.stderr)
+
+    if a.profile:
+        dec.train()
+        profile_phases(dec, loss, opt, x, t, a.batch, a.profile_steps)
+        profile_layers(dec, encoder, box, x, t, a.batch, a.profile_steps)
+        profile_ops(step, a.batch, a.profile_top)
+
+
+if __name__ == "__main__":
+    main()

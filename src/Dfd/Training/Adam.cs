@@ -1,0 +1,68 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Dfd.IO;
+
+namespace Dfd.Training;
+
+/// <summary>Adam written out (β 0.9/0.999, ε 1e-8, bias-corrected), so its moments can be checkpointed and restored exactly.</summary>
+public sealed class Adam
+{
+    readonly List<(string Name, Parameter P, Tensor M, Tensor V)> slots = [];
+    const double B1 = 0.9, B2 = 0.999, Eps = 1e-8;
+    public long StepCount { get; private set; }
+
+    public Adam(nn.Module module)
+    {
+        foreach (var (name, p) in module.named_parameters())
+            slots.Add((name, p, torch.zeros_like(p).DetachFromDisposeScope(), torch.zeros_like(p).DetachFromDisposeScope()));
+    }
+
+    public void Step(double lr)
+    {
+        StepCount++;
+        double bc1 = 1 - Math.Pow(B1, StepCount), bc2 = 1 - Math.Pow(B2, StepCount);
+        using var _ = torch.no_grad();
+        foreach (var (_, p, m, v) in slots)
+        {
+            var g = p.grad;
+            if (g is null) continue;
+            m.mul_(B1).add_(g, alpha: 1 - B1);
+            v.mul_(B2).addcmul_(g, g, value: 1 - B2);
+            using var denom = (v / bc2).sqrt_().add_(Eps);
+            p.addcdiv_(m, denom, value: -lr / bc1);
+        }
+    }
+
+    public Dictionary<string, HostTensor> State()
+    {
+        var d = new Dictionary<string, HostTensor>();
+        foreach (var (name, _, m, v) in slots)
+        {
+            d["optim.m." + name] = new HostTensor(m.shape, m.cpu().contiguous().data<float>().ToArray());
+            d["optim.v." + name] = new HostTensor(v.shape, v.cpu().contiguous().data<float>().ToArray());
+        }
+        return d;
+    }
+
+    public void Load(IReadOnlyDictionary<string, HostTensor> t, long step)
+    {
+        using var _ = torch.no_grad();
+        foreach (var (name, _, m, v) in slots)
+        {
+            m.copy_(torch.tensor(t["optim.m." + name].Data, m.shape));
+            v.copy_(torch.tensor(t["optim.v." + name].Data, v.shape));
+        }
+        StepCount = step;
+    }
+
+    /// <summary>False when any gradient of the module holds NaN or ±∞ (libtorch's CPU conv backward now and then does).</summary>
+    public static bool GradientsFinite(nn.Module m)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor? acc = null;
+        foreach (var p in m.parameters())
+            if (p.grad is { } g) acc = acc is null ? g.abs().sum() : acc + g.abs().sum();
+        return acc is null || float.IsFinite(acc.item<float>());
+    }
+}
