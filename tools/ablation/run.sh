@@ -26,8 +26,14 @@ declare -A LOSS=(
   [no-sobel]="sobel=0,sobel_local=0"
   [plus-perceptual]="perceptual=1,perceptual_local=0.5"
   [pixel-only]="pixel_local=0,sobel=0,sobel_local=0,ssim=0,identity=0"
+  [ssim-2]="ssim=2"
+  [wide]=""
 )
-ORDER=${VARIANTS:-"recipe no-identity no-ssim no-local no-sobel plus-perceptual pixel-only"}
+# Variants that change the decoder's shape rather than the loss.
+declare -A EXTRA=(
+  [wide]="--widths 256,192,96,48,32"
+)
+ORDER=${VARIANTS:-"recipe ssim-2 wide no-identity plus-perceptual no-ssim no-local no-sobel pixel-only"}
 
 ./dfd models >/dev/null   # build once, before the runs time anything
 for v in $ORDER; do
@@ -36,7 +42,7 @@ for v in $ORDER; do
   if [ ! -f "$d/dfd.safetensors" ] || [ "$(python3 -c "import json,struct,sys;f=open('$d/dfd.safetensors','rb');n=struct.unpack('<Q',f.read(8))[0];print(json.loads(f.read(n))['__metadata__'].get('epochs_done'))")" != "$EPOCHS" ]; then
     echo "== train $v (${LOSS[$v]:-defaults})"
     ./dfd train --encoder dlib-resnet --data "lfw:$LFW" --out "$d/dfd.safetensors" --epochs "$EPOCHS" --batch 32 --lr 1e-3 \
-      --seed "$SEED" --checkpoint-every 50 --resume ${LOSS[$v]:+--loss "${LOSS[$v]}"} 2>&1 | tr '\r' '\n' | grep -v NNPACK | grep -E "^epoch [0-9]+:|no checkpoint|resum|error|dfd " || true
+      --seed "$SEED" --checkpoint-every 50 --resume ${LOSS[$v]:+--loss "${LOSS[$v]}"} ${EXTRA[$v]:-} 2>&1 | tr '\r' '\n' | grep -v NNPACK | grep -E "^epoch [0-9]+:|no checkpoint|resum|error|dfd " || true
   fi
   if [ ! -s "$d/eval.json" ]; then
     echo "== evaluate $v"
@@ -62,8 +68,9 @@ for v in order:
     own, cross = models.get("dlib-resnet"), models.get("mobilefacenet-casia")
     q = e["quality"]
     cell = lambda m, k: f'{100 * rate(m)[k]:.1f}%' if m else "–"
+    shape = json.loads(meta.get("decoder_config", "{}")).get("BlockWidths")
     terms = ", ".join(f"{k}={v}" for k, v in loss.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v and k != "PerceptualStages")
-    rows.append(f'| {v} | {terms} | {float(meta.get("train_seconds", "nan")) / 60:.0f} | {cell(own, "type_i")} | {cell(own, "type_ii")} | '
+    rows.append(f'| {v} | {terms}; widths {shape}, {int(meta.get("parameters", 0)) / 1e6:.1f} M params | {float(meta.get("train_seconds", "nan")) / 60:.0f} | {cell(own, "type_i")} | {cell(own, "type_ii")} | '
                 f'{cell(cross, "type_i")} | {cell(cross, "type_ii")} | {q["ssim_mean"]:.3f} | {q["psnr_mean_db"]:.2f} |')
 with open(result, "w") as f:
     f.write(f"""# Loss ablation
