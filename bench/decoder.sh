@@ -175,7 +175,7 @@ if drows:
     L += ["### Data loading: producing one training batch", "",
           f"Time to assemble a batch of {batch} from a TrainingSet held in memory, as Trainer.Batch does it (crops → "
           "mirrored where the epoch plan flips them → [N,3,150,150] float tensor; templates or mirror templates → "
-          "[N,128]). TorchSharp runs the trainer's own code (copied: Trainer.Batch is private) over a synthetic set "
+          "[N,128]). TorchSharp runs the trainer's own code (TrainingSet.Batch) over a synthetic set "
           "(random crops) and over the cached LFW set when there is one; PyTorch runs the numpy equivalent "
           "(fancy indexing, flip, NCHW float copy), for scale. The cache load (TrainingSet's reader, once per run) "
           "is listed too; building the cache the first time (alignment + two encoder passes per image) is not timed here.", "",

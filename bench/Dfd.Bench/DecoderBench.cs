@@ -11,9 +11,9 @@
 //
 // The training step is the trainer's (src/Dfd/Training/Trainer.cs Run loop) minus data loading and checkpointing:
 // decoder forward (train mode), DecoderLoss.Compute, finite-loss check, zero_grad, backward, finite-gradient check,
-// Adam step (the trainer's Adam, copied: it is private there), .item() of every term. Inputs are seeded random:
+// Adam step (the trainer's own Dfd.Training.Adam), .item() of every term. Inputs are seeded random:
 // images uniform 0..255, templates N(0,1) (the decoder L2-normalises them). Batch assembly is timed separately
-// ("data"), with Trainer.Batch's code (also private, copied) over a TrainingSet: a synthetic in-memory one always,
+// ("data"), with the trainer's TrainingSet.Batch over a TrainingSet: a synthetic in-memory one always,
 // and the cached LFW training set (~/.cache/dfd/trainsets/dlib-resnet-*.json, written by `dfd train`) when present.
 //
 // --dump DIR   writes the fresh decoder's weights, a seeded batch of 4, and this side's outputs (eval reconstruction,

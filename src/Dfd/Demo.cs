@@ -90,7 +90,7 @@ public static class Demo
             var rot = new Analyzer(enc, decoder, probe, Stage(progress, "rotation")).Sweep("rotation", inputs,
                 Enumerable.Range(-3, 7).Select(k => 15.0 * k).Select(d => new Perturbation("rotate", d, img => Perturbations.Rotate(img, d))).ToList(),
                 Path.GetFileName(decoderPath));
-            AnalysisReport.Write([rot], Path.Combine(outDir, "rotation"), "Dfd demo: rotation", provenance);
+            AnalysisReport.Write([rot], Path.Combine(outDir, "rotation"), "Dfd demo: rotation", provenance, show: 3);
             var fit = rot.Fits.FirstOrDefault();
             analyses["rotation"] = new
             {
