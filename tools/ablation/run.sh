@@ -35,18 +35,22 @@ declare -A EXTRA=(
 )
 ORDER=${VARIANTS:-"recipe ssim-2 wide no-identity plus-perceptual no-ssim no-local no-sobel pixel-only"}
 
-./dfd models >/dev/null   # build once, before the runs time anything
+# Build once and run from a copy: a rebuild of the tree while a run is going cannot touch the running binary.
+./dfd models >/dev/null
+rm -rf "$OUT/bin" && mkdir -p "$OUT" && cp -r src/Dfd.Cli/bin/Release/net10.0/linux-x64 "$OUT/bin"
+export DFD_MODELS="$PWD/models"
+dfd() { dotnet "$OUT/bin/Dfd.Cli.dll" "$@"; }
 for v in $ORDER; do
   [ -n "${LOSS[$v]+x}" ] || { echo "unknown variant $v (known: ${!LOSS[*]})" >&2; exit 2; }
   d="$OUT/e$EPOCHS-s$SEED/$v"; mkdir -p "$d"
   if [ ! -f "$d/dfd.safetensors" ] || [ "$(python3 -c "import json,struct,sys;f=open('$d/dfd.safetensors','rb');n=struct.unpack('<Q',f.read(8))[0];print(json.loads(f.read(n))['__metadata__'].get('epochs_done'))")" != "$EPOCHS" ]; then
     echo "== train $v (${LOSS[$v]:-defaults})"
-    ./dfd train --encoder dlib-resnet --data "lfw:$LFW" --out "$d/dfd.safetensors" --epochs "$EPOCHS" --batch 32 --lr 1e-3 \
+    dfd train --encoder dlib-resnet --data "lfw:$LFW" --out "$d/dfd.safetensors" --epochs "$EPOCHS" --batch 32 --lr 1e-3 \
       --seed "$SEED" --checkpoint-every 50 --resume ${LOSS[$v]:+--loss "${LOSS[$v]}"} ${EXTRA[$v]:-} 2>&1 | tr '\r' '\n' | grep -v NNPACK | grep -E "^epoch [0-9]+:|no checkpoint|resum|error|dfd " || true
   fi
   if [ ! -s "$d/eval.json" ]; then
     echo "== evaluate $v"
-    ./dfd evaluate --decoder "$d/dfd.safetensors" --data "lfw:$LFW" --limit-people "$PEOPLE" --report "$d/report" --json > "$d/eval.json.tmp" 2>"$d/eval.log"
+    dfd evaluate --decoder "$d/dfd.safetensors" --data "lfw:$LFW" --limit-people "$PEOPLE" --report "$d/report" --json > "$d/eval.json.tmp" 2>"$d/eval.log"
     mv "$d/eval.json.tmp" "$d/eval.json"
   fi
 done
