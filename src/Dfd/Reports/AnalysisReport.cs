@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Dfd.Analysis;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -17,13 +16,8 @@ namespace Dfd.Reports;
 /// </summary>
 public static class AnalysisReport
 {
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+    /// <summary>The evaluation report's JSON settings: snake_case, NaN and ±∞ (a fit with too few points) as null.</summary>
+    public static JsonSerializerOptions JsonOptions => EvaluationReport.JsonOptions;
 
     static readonly string[] Palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
