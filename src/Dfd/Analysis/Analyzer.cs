@@ -225,7 +225,8 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
 
     /// <summary>
     /// FGSM or PGD at each ε (grey levels). Dodging pushes each template away from its clean one; impersonation pulls
-    /// input i towards the clean template of <paramref name="targetOf"/>(i). Success: dodging ends below the threshold,
+    /// input i towards the clean template of <paramref name="targetOf"/>(i) (default: the next input that does not
+    /// already match it). Success: dodging ends below the threshold,
     /// impersonation ends at or above it.
     /// </summary>
     public AnalysisResult Attack(string kind, IReadOnlyList<AnalysisInput> inputs, AttackGoal goal, IReadOnlyList<double> epsilons,
@@ -235,7 +236,10 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         float[][]? targets = null;
         if (goal == AttackGoal.Impersonate)
         {
-            var of = targetOf ?? (i => (i + 1) % inputs.Count);
+            // By default each input targets the next input the model does not already match with it (another person,
+            // as far as the model can tell); the plain next one only when every input matches.
+            var of = targetOf ?? (i => Enumerable.Range(1, inputs.Count - 1).Select(k => (i + k) % inputs.Count)
+                .Cast<int?>().FirstOrDefault(j => Verification.Cosine(clean[i], clean[j!.Value]) < Threshold) ?? (i + 1) % inputs.Count);
             targets = Enumerable.Range(0, inputs.Count).Select(i => clean[of(i)]).ToArray();
             r.Options["targets"] = Enumerable.Range(0, inputs.Count).Select(i => inputs[of(i)].Name).ToArray();
         }

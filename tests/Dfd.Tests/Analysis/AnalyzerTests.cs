@@ -69,6 +69,22 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void ImpersonationTargetsTheNextFaceTheModelDoesNotAlreadyMatch()
+    {
+        static RgbImage Flat(byte r, byte g, byte b)
+        {
+            var img = new RgbImage(150, 150);
+            for (int i = 0; i < img.Data.Length; i += 3) { img.Data[i] = r; img.Data[i + 1] = g; img.Data[i + 2] = b; }
+            return img;
+        }
+        // a and b look alike to the box encoder (cos ≈ 1), c does not (cos ≈ 0.65 < 0.92).
+        var faces = new List<AnalysisInput> { new("a", Flat(200, 10, 10)), new("b", Flat(190, 20, 10)), new("c", Flat(10, 10, 200)) };
+        var r = new Analyzer(new BoxEncoder(0, 0, 150, 150), null, null).Attack("fgsm", faces, AttackGoal.Impersonate, [0], AttackOptions.Fgsm);
+        Assert.Equal(["c", "c", "a"], (string[])r.Options["targets"]);
+        Assert.All(r.Points[0].Similarity, s => Assert.True(s < 0.9));
+    }
+
+    [Fact]
     public void SweepAtStrengthZeroScoresOneAndMatches()
     {
         var faces = AnalysisFixtures.Faces.Value.Take(2).Select((f, i) => new AnalysisInput($"f{i}", f)).ToList();
