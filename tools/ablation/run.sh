@@ -55,38 +55,4 @@ for v in $ORDER; do
   fi
 done
 
-python3 - "$OUT/e$EPOCHS-s$SEED" "$RESULT" "$EPOCHS" "$PEOPLE" "$ORDER" <<'PY'
-import json, os, sys
-root, result, epochs, people, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split()
-def rate(model, fmr=1e-3):
-    for x in model["rates"]:
-        if abs(x["fmr"] - fmr) < 1e-12: return x
-rows = []
-for v in order:
-    p = os.path.join(root, v, "eval.json")
-    if not os.path.exists(p): continue
-    e = json.load(open(p))
-    meta = e["decoder"].get("metadata", {})
-    loss = json.loads(meta.get("train_config", "{}")).get("Loss", {})
-    models = {m["model"]: m for m in e["results"]}
-    own, cross = models.get("dlib-resnet"), models.get("mobilefacenet-casia")
-    q = e["quality"]
-    cell = lambda m, k: f'{100 * rate(m)[k]:.1f}%' if m else "–"
-    shape = json.loads(meta.get("decoder_config", "{}")).get("BlockWidths")
-    terms = ", ".join(f"{k}={v}" for k, v in loss.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v and k != "PerceptualStages")
-    rows.append(f'| {v} | {terms}; widths {shape}, {int(meta.get("parameters", 0)) / 1e6:.1f} M params | {float(meta.get("train_seconds", "nan")) / 60:.0f} | {cell(own, "type_i")} | {cell(own, "type_ii")} | '
-                f'{cell(cross, "type_i")} | {cell(cross, "type_ii")} | {q["ssim_mean"]:.3f} | {q["psnr_mean_db"]:.2f} |')
-with open(result, "w") as f:
-    f.write(f"""# Loss ablation
-
-`tools/ablation/run.sh`: dlib-resnet decoder, split `lfw-dfd-v1`, seed 1, batch 32, lr 1e-3 (cosine), {epochs} epoch(s)
-({int(epochs) * 330} steps) per variant, the default decoder shape; evaluated with `dfd evaluate --limit-people {people}`
-(the first {people} test people of the split, all their images). Match rates at FMR 1e-3; type II averaged per person.
-"cross" is `mobilefacenet-casia`, which never saw the decoder. Short budget: this ranks the terms early in training,
-it does not predict the numbers of a full run.
-
-| variant | loss weights | train min | own type I | own type II | cross type I | cross type II | SSIM | PSNR dB |
-|---|---|---|---|---|---|---|---|---|
-""" + "\n".join(rows) + "\n")
-print(open(result).read())
-PY
+python3 tools/ablation/table.py "$OUT/e$EPOCHS-s$SEED" "$RESULT" "$EPOCHS" "$PEOPLE" "$ORDER"
