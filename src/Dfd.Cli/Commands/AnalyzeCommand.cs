@@ -141,15 +141,9 @@ static class AnalyzeCommand
 
     static (FaceDecoder? Decoder, string? Path) LoadDecoder(string? path, IEncoder enc, TorchSharp.torch.Device device, List<string> problems)
     {
-        path ??= ModelPaths.Find($"dfd-{enc.Spec.Name}-lfw.safetensors");
+        path ??= DecoderFile.ShippedPath(enc.Spec.Name);
         if (path == null) { problems.Add($"no decoder for {enc.Spec.Name} (give --decoder): numbers only, no reconstructions"); return (null, null); }
-        var (dec, info) = DecoderFile.Load(path, device);
-        if (info.Encoder != enc.Spec.Name || info.TemplateDim != enc.Spec.EmbeddingSize)
-        {
-            dec.Dispose();
-            throw new DecoderFileException(path, $"inverts '{info.Encoder}' ({info.TemplateDim}-D templates), not '{enc.Spec.Name}' ({enc.Spec.EmbeddingSize}-D)");
-        }
-        return (dec, path);
+        return (DecoderFile.LoadFor(path, enc.Spec, device), path);
     }
 
     /// <summary>A kind and its options, parsed up front so typos fail before any model loads.</summary>

@@ -18,15 +18,8 @@ static class DemoCommand
         var device = Common.Device(a);
         using var enc = Common.Encoder(new Args(["--model", model, .. a.Opt("weights") is { } w ? new[] { "--weights", w } : []], new HashSet<string>()));
         a.CheckUnused();
-        decPath ??= ModelPaths.Find($"dfd-{enc.Spec.Name}-lfw.safetensors");
-        FaceDecoder? dec = null;
-        if (decPath != null)
-        {
-            DecoderInfo info;
-            (dec, info) = DecoderFile.Load(decPath, device);
-            if (info.Encoder != enc.Spec.Name) throw new DecoderFileException(decPath, $"inverts '{info.Encoder}', not '{enc.Spec.Name}'");
-        }
-        using var _d = dec;
+        decPath ??= DecoderFile.ShippedPath(enc.Spec.Name);
+        using var dec = decPath != null ? DecoderFile.LoadFor(decPath, enc.Spec, device) : null;
 
         var stages = new[] { "align", "reconstruct", "rotation", "occlusion", "fgsm" };
         var r = Common.WithProgress("demo", json, p =>

@@ -135,7 +135,19 @@ public static class DecoderFile
 {
     public const string Format = "dfd-decoder";
 
-    /// <summary>Loads a decoder for inference (eval mode). The file must be a Dfd decoder; its encoder is checked by callers.</summary>
+    /// <summary>The shipped decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw.safetensors), or null.</summary>
+    public static string? ShippedPath(string encoder) => Encoders.ModelPaths.Find($"dfd-{encoder}-lfw.safetensors");
+
+    /// <summary>Loads a decoder and refuses one made for another encoder or template size.</summary>
+    public static FaceDecoder LoadFor(string path, Encoders.EncoderSpec spec, Device? device = null)
+    {
+        var (dec, info) = Load(path, device);
+        if (info.Encoder == spec.Name && info.TemplateDim == spec.EmbeddingSize) return dec;
+        dec.Dispose();
+        throw new DecoderFileException(path, $"inverts '{info.Encoder}' ({info.TemplateDim}-D templates), not '{spec.Name}' ({spec.EmbeddingSize}-D)");
+    }
+
+    /// <summary>Loads a decoder for inference (eval mode). The file must be a Dfd decoder; <see cref="LoadFor"/> also checks its encoder.</summary>
     public static (FaceDecoder Decoder, DecoderInfo Info) Load(string path, Device? device = null)
     {
         var (tensors, meta) = Safetensors.Read(path);

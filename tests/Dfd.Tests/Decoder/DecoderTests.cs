@@ -204,5 +204,11 @@ public class DecoderTests : IDisposable
         var p = Path.Combine(dir, "noformat.safetensors");
         Safetensors.Write(p, new Dictionary<string, HostTensor> { ["x"] = new([1], [0f]) });
         Assert.Contains("not a Dfd decoder", Assert.Throws<DecoderFileException>(() => DecoderFile.Load(p)).Message);
+
+        // A decoder made for another encoder is refused by name and template size.
+        var shipped = Path.Combine(TestPaths.RepoRoot, "models", "dfd-dlib-resnet-lfw.safetensors");
+        using (DecoderFile.LoadFor(shipped, DlibResNet.Config)) { }
+        var other = Assert.Throws<DecoderFileException>(() => DecoderFile.LoadFor(shipped, DlibResNet.Config with { Name = "other", EmbeddingSize = 512 }));
+        Assert.Contains("inverts 'dlib-resnet' (128-D templates), not 'other' (512-D)", other.Message);
     }
 }
