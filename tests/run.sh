@@ -3,6 +3,8 @@
 # Tests that need ../shared skip themselves where it is absent.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Transparent huge pages for glibc's large malloc chunks: ~3x faster training steps (see ../dfd).
+case ":${GLIBC_TUNABLES:-}:" in *glibc.malloc.hugetlb*) ;; *) export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" ;; esac
 results="$(mktemp -d)"
 dotnet test "$root/tests/Dfd.Tests/Dfd.Tests.csproj" -c Release -nologo \
   --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"

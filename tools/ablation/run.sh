@@ -39,6 +39,8 @@ ORDER=${VARIANTS:-"recipe ssim-2 wide no-identity plus-perceptual no-ssim no-loc
 ./dfd models >/dev/null
 rm -rf "$OUT/bin" && mkdir -p "$OUT" && cp -r src/Dfd.Cli/bin/Release/net10.0/linux-x64 "$OUT/bin"
 export DFD_MODELS="$PWD/models"
+# Transparent huge pages for glibc's large malloc chunks: ~3x faster training steps (see ../../dfd).
+case ":${GLIBC_TUNABLES:-}:" in *glibc.malloc.hugetlb*) ;; *) export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" ;; esac
 dfd() { dotnet "$OUT/bin/Dfd.Cli.dll" "$@"; }
 for v in $ORDER; do
   [ -n "${LOSS[$v]+x}" ] || { echo "unknown variant $v (known: ${!LOSS[*]})" >&2; exit 2; }

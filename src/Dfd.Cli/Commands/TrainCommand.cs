@@ -37,6 +37,7 @@ static class TrainCommand
                 RefineBlocks = a.Int("refine", baseCfg.Decoder.RefineBlocks),
             },
             Loss = ParseLoss(a.Opt("loss"), baseCfg.Loss),
+            Init = a.Opt("init") is { } init ? Path.GetFullPath(init) : null,
         };
         int limit = a.Int("limit", int.MaxValue);
         var encoder = Common.Encoder(new Args(["--model", encName, .. Pass(a, "weights"), .. Pass(a, "device")], new HashSet<string>()));

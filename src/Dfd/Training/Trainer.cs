@@ -22,9 +22,25 @@ public sealed record TrainConfig
     public int CheckpointEvery { get; init; } = 100;
     public DecoderConfig Decoder { get; init; } = new();
     public LossWeights Loss { get; init; } = new();
+    /// <summary>Warm start: a decoder file of the same shape and encoder whose weights the run starts from (path).</summary>
+    public string? Init { get; init; }
 
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss });
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, Init = InitId });
+
+    /// <summary>The warm-start file by content, so a resumed run is refused if that file changed underneath it.</summary>
+    public string? InitId => Init == null ? null : $"{Path.GetFileName(Init)} sha256:{Hash(Init)}";
+
+    static readonly Dictionary<string, string> hashes = new();
+    static string Hash(string path)
+    {
+        lock (hashes)
+        {
+            if (hashes.TryGetValue(path, out var h)) return h;
+            using var f = File.OpenRead(path);
+            return hashes[path] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(f))[..16];
+        }
+    }
 }
 
 public sealed class TrainingDivergedException(string message) : Exception(message);
@@ -56,8 +72,12 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
         var sums = new Dictionary<string, double>();
         if (resume && File.Exists(CheckpointPath))
             (startEpoch, startStep, elapsed, sums) = LoadCheckpoint(dec, adam);
-        else if (resume)
-            report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0, $"no checkpoint at {CheckpointPath}; starting afresh"));
+        else
+        {
+            if (resume)
+                report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0, $"no checkpoint at {CheckpointPath}; starting afresh"));
+            if (cfg.Init != null) WarmStart(dec, cfg.Init, report);
+        }
 
         var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template));
         int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
@@ -117,6 +137,23 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
 
     public int SkippedSteps { get; private set; }
 
+    readonly Lazy<Dictionary<string, string>?> initMeta = new(() => cfg.Init != null && File.Exists(cfg.Init) ? Safetensors.Read(cfg.Init).Metadata : null);
+
+    /// <summary>Copies the weights (and BN statistics) of a decoder file; Adam starts fresh, the LR schedule from the top.</summary>
+    void WarmStart(FaceDecoder dec, string path, Action<TrainStatus>? report)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: --init decoder not found");
+        var (tensors, meta) = Safetensors.Read(path);
+        var info = DecoderFile.InfoFrom(path, meta);
+        if (info.Encoder != encoder.Spec.Name)
+            throw new DecoderFileException(path, $"--init: inverts '{info.Encoder}', not '{encoder.Spec.Name}'");
+        if (info.Config.ToJson() != dec.Config.ToJson())
+            throw new DecoderFileException(path, $"--init: decoder shape differs from this run's\n  file: {info.Config.ToJson()}\n  run:  {dec.Config.ToJson()}");
+        StateDict.Assign(dec, tensors.Where(kv => !kv.Key.StartsWith("optim.")).ToDictionary(kv => kv.Key, kv => kv.Value), path);
+        report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0,
+            $"warm start from {path} ({meta.GetValueOrDefault("epochs_done", "?")} epochs, {meta.GetValueOrDefault("train_seconds", "?")} s of training)"));
+    }
+
     double Lr(long step, long total) => cfg.MinLr + 0.5 * (cfg.Lr - cfg.MinLr) * (1 + Math.Cos(Math.PI * step / Math.Max(1, total)));
 
     /// <summary>The epoch's order and flips depend only on (seed, epoch): a resumed run sees exactly the same batches.</summary>
@@ -175,6 +212,17 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
             ["machine"] = $"{Environment.ProcessorCount} cores, {encoder.Device.type}, torch threads {torch.get_num_threads()}",
             ["saved_utc"] = DateTime.UtcNow.ToString("o"),
         };
+        // A warm-started run carries its starting point's history, so the shipped file says how long it trained in all.
+        if (initMeta.Value is { } im)
+        {
+            m["init"] = cfg.InitId!;
+            foreach (var k in new[] { "epochs_done", "train_seconds", "train_config" })
+                if (im.TryGetValue(k, out var v)) m["init_" + k] = v;
+            double before = double.Parse(im.GetValueOrDefault("total_train_seconds") ?? im.GetValueOrDefault("train_seconds", "0"), System.Globalization.CultureInfo.InvariantCulture);
+            int epochsBefore = int.Parse(im.GetValueOrDefault("total_epochs") ?? im.GetValueOrDefault("epochs_done", "0"));
+            m["total_train_seconds"] = (before + seconds).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+            m["total_epochs"] = (epochsBefore + epoch).ToString();
+        }
         return m;
     }
 

@@ -195,6 +195,39 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void WarmStartBeginsFromTheFileAndRecordsItsHistory()
+    {
+        var set = Faces();
+        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(Identity: 0) };
+        var a = Path.Combine(dir, "init-a.safetensors");
+        using (new Trainer(set, encoder.Value, cfg, a, new Dictionary<string, string>()).Run(false)) { }
+
+        // No steps: the decoder is the file's, weights and BN statistics alike, not a fresh seeded one.
+        var warm = cfg with { Init = a, Seed = 7 };
+        var b = Path.Combine(dir, "init-b.safetensors");
+        using (var start = new Trainer(set, encoder.Value, warm, b, new Dictionary<string, string>()) { MaxSteps = 0 }.Run(false))
+        {
+            var want = Safetensors.Read(a).Tensors;
+            var got = StateDict.ToHost(start);
+            Assert.NotEmpty(got);
+            foreach (var (k, v) in got) Assert.Equal(want[k].Data, v.Data);
+        }
+        using (var fresh = new Trainer(set, encoder.Value, cfg with { Seed = 7 }, Path.Combine(dir, "init-c.safetensors"), new Dictionary<string, string>()) { MaxSteps = 0 }.Run(false))
+            { var w = StateDict.ToHost(fresh).First(kv => kv.Key.EndsWith("weight")); Assert.NotEqual(Safetensors.Read(a).Tensors[w.Key].Data, w.Value.Data); }
+
+        using (new Trainer(set, encoder.Value, warm, b, new Dictionary<string, string>()).Run(false)) { }
+        var meta = Safetensors.Read(b).Metadata;
+        Assert.StartsWith("init-a.safetensors sha256:", meta["init"]);
+        Assert.Equal("2", meta["total_epochs"]);
+        Assert.Equal("1", meta["init_epochs_done"]);
+
+        // Another shape is refused by name, before any step.
+        var e = Assert.Throws<DecoderFileException>(() => new Trainer(set, encoder.Value, warm with { Decoder = Tiny with { StartWidth = 48 } },
+            Path.Combine(dir, "init-d.safetensors"), new Dictionary<string, string>()).Run(false));
+        Assert.Contains("init-a.safetensors: --init: decoder shape differs", e.Message);
+    }
+
+    [Fact]
     public void ForeignFilesAreRefused()
     {
         var enc = Path.Combine(TestPaths.RepoRoot, "models", "dlib-resnet", "dlib-resnet.safetensors");
