@@ -10,6 +10,7 @@
 #   RECON_BATCHES=1,32 RECON_ITERS=20,2 RECON_WARMUP=3,1   # reconstructions (decoder forward, eval, no autograd)
 #   TRAINSET=auto|none|PATH TRAINSET_LIMIT=0  # the cached LFW training set `dfd train` wrote (~/.cache/dfd/trainsets/
 #                                             # dlib-resnet-KEY.{json,templates.npy,crops.bin}); auto: use it if there
+#   THP=1|0                                   # glibc malloc on transparent huge pages (as ./dfd runs), for both (default 1)
 #   PROFILE=1 PROFILE_STEPS=2 bench/decoder.sh   # also per-phase, per-layer (fwd/bwd) and torch.profiler breakdowns
 #   NICE=19 ITERS=1 WARMUP=0 REPEATS=1 ROUNDS=1 THREADS=1 BATCH=4 RECON_ITERS=1,1 RECON_WARMUP=0,0 DATA_ITERS=2 \
 #     TRAINSET_LIMIT=64 RESULT=bench/out/smoke-decoder.md bench/decoder.sh    # smoke test (seconds, not a measurement)
@@ -43,6 +44,14 @@ PROFILE_STEPS=${PROFILE_STEPS:-2}
 NICE=${NICE:-0}
 PY=${PY:-/usr/bin/python3}
 RESULT=${RESULT:-bench/results/decoder.md}
+THP=${THP:-1}
+# As in ./dfd: glibc hands tensors over 32 MB out as fresh mmaps and unmaps them on free, so without this every step
+# faults its activations in page by page. Set for both processes alike (PyTorch allocates through glibc too).
+if [ "$THP" = 1 ]; then
+    case ":${GLIBC_TUNABLES:-}:" in *glibc.malloc.hugetlb*) ;; *) export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" ;; esac
+else
+    unset GLIBC_TUNABLES
+fi
 
 OUT=bench/out/decoder-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT" "$(dirname "$RESULT")"
@@ -105,7 +114,8 @@ FLAGS=$(grep -m1 '^flags' /proc/cpuinfo | grep -o -w -E 'avx2|avx512f|avx512_bf1
 CHECK=$(grep -h '^# pytorch vs TorchSharp decoder' "$OUT/pytorch.stderr" | head -1 | sed 's/^# //' || true)
 DECODER=$(grep -h '^# decoder {' "$OUT/torchsharp.stderr" | head -1 | sed 's/^# //' || true)
 WALL=$((T1 - T0))
-export OUT THREADS ROUNDS BATCH ITERS WARMUP REPEATS RECON_ITERS RECON_WARMUP DATA_ITERS PROFILE LOAD_BEFORE LOAD_AFTER \
+export THP_NOTE="GLIBC_TUNABLES=${GLIBC_TUNABLES:-unset} (transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
+export OUT THP_NOTE THREADS ROUNDS BATCH ITERS WARMUP REPEATS RECON_ITERS RECON_WARMUP DATA_ITERS PROFILE LOAD_BEFORE LOAD_AFTER \
        TS_VER LT_VER PY_VERS PY_BLAS CPU FLAGS CHECK DECODER WALL NICE
 "$PY" - "$RESULT" <<'PYEOF'
 import datetime, json, os, statistics, subprocess, sys
@@ -143,6 +153,7 @@ L = ["# Decoder: training steps/s and reconstructions/s, TorchSharp vs PyTorch",
      f"{E['WALL']} s wall in all. *Median* = median over rounds of each process's median repeat; *best* = fastest repeat. "
      "Ratio = TorchSharp throughput / PyTorch throughput (above 1: TorchSharp faster). CPU ms = process CPU time "
      "(all threads, incl. OpenMP spin-waits) per step or batch.", "",
+     f"Allocator: {E['THP_NOTE']}, for both processes.", "",
      "A training step: decoder forward in train mode, the default loss (pixel L1 + 1-SSIM + Sobel, global and inner-face "
      "box, identity 1-cos through the frozen dlib-resnet: its forward *and* backward run every step), finite-loss check, "
      "zero_grad, backward, finite-gradient check, Adam, `.item()` of every term — the per-step work of Trainer.Run "

@@ -26,10 +26,12 @@ with open(result, "w") as f:
     f.write(f"""# Loss ablation
 
 `tools/ablation/run.sh`: dlib-resnet decoder, split `lfw-dfd-v1`, seed 1, batch 32, lr 1e-3 (cosine), {epochs} epoch(s)
-({int(epochs) * 330} steps) per variant, the default decoder shape; evaluated with `dfd evaluate --limit-people {people}`
+({int(epochs) * 330} steps) per variant, the default decoder shape unless the row names another; evaluated with `dfd evaluate --limit-people {people}`
 (the first {people} test people of the split, all their images). Match rates at FMR 1e-3; type II averaged per person.
 "cross" is `mobilefacenet-casia`, which never saw the decoder. Short budget: this ranks the terms early in training,
-it does not predict the numbers of a full run.
+it does not predict the numbers of a full run. "train min" is wall time, which depends on what else ran on the
+2 cores and on the allocator (runs before `./dfd` set glibc's huge-page tunable took about 2.5x as long); the work
+per variant is the same {int(epochs) * 330} steps.
 
 | variant | loss weights | train min | own type I | own type II | cross type I | cross type II | SSIM | PSNR dB |
 |---|---|---|---|---|---|---|---|---|

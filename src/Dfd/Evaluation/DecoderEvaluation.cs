@@ -58,6 +58,11 @@ public sealed record QualityResult(int Images, double SsimMean, double SsimStd, 
     /// <summary>Per-image values, in evaluation order.</summary>
     [JsonIgnore] public double[] Ssim { get; init; } = [];
     [JsonIgnore] public double[] Psnr { get; init; } = [];
+
+    /// <summary>The floor: SSIM and PSNR of one image, the pixel mean of the originals, against each original.
+    /// A decoder that ignored its input would score this; on the LFW test split it is most of the number.</summary>
+    public double? MeanFaceSsim { get; init; }
+    public double? MeanFacePsnrDb { get; init; }
 }
 
 public sealed record DecoderProvenance(string Path, string Sha256, long Bytes, string Encoder, int TemplateDim, string OutputSize,
@@ -244,7 +249,34 @@ public static class DecoderEvaluation
         double Std(double[] x) { double m = x.Average(); return Math.Sqrt(x.Sum(v => (v - m) * (v - m)) / x.Length); }
         double? pm = identical > 0 ? null : psnr.Average();
         double? ps = identical > 0 ? null : Std(psnr);
-        return new QualityResult(n, ssim.Average(), Std(ssim), pm, ps, identical) { Ssim = ssim, Psnr = psnr };
+        var mean = MeanImage(originals);
+        var floorSsim = new double[n];
+        var floorPsnr = new double[n];
+        Parallel.For(0, n, i =>
+        {
+            floorSsim[i] = ImageQuality.Ssim(mean, originals[i]);
+            floorPsnr[i] = ImageQuality.Psnr(mean, originals[i]);
+        });
+        return new QualityResult(n, ssim.Average(), Std(ssim), pm, ps, identical)
+        {
+            Ssim = ssim, Psnr = psnr, MeanFaceSsim = floorSsim.Average(),
+            MeanFacePsnrDb = floorPsnr.All(double.IsFinite) ? floorPsnr.Average() : null,
+        };
+    }
+
+    /// <summary>Per-pixel mean of same-sized images, rounded.</summary>
+    public static RgbImage MeanImage(IReadOnlyList<RgbImage> images)
+    {
+        var first = images[0];
+        var sum = new double[first.Data.Length];
+        foreach (var im in images)
+        {
+            if (im.Width != first.Width || im.Height != first.Height) throw new ArgumentException($"images of {first.Width}×{first.Height} and {im.Width}×{im.Height}");
+            for (int i = 0; i < sum.Length; i++) sum[i] += im.Data[i];
+        }
+        var m = new RgbImage(first.Width, first.Height);
+        for (int i = 0; i < sum.Length; i++) m.Data[i] = (byte)Math.Round(sum[i] / images.Count);
+        return m;
     }
 
     // ---------- the whole run ----------

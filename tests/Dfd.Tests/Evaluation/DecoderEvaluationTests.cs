@@ -20,6 +20,25 @@ public class DecoderEvaluationTests : IDisposable
     static double[] Impostors() => Enumerable.Range(0, 1000).Select(i => i / 1000.0).ToArray();
 
     [Fact]
+    public void QualityReportsTheMeanFaceFloor()
+    {
+        // Two flat faces, 0 and 200: their mean is 100 everywhere, 100 grey levels from each → PSNR 20·log10(255/100).
+        var dark = new RgbImage(20, 20); var light = new RgbImage(20, 20);
+        Array.Fill(light.Data, (byte)200);
+        var q = DecoderEvaluation.Quality([dark, light], [dark, light]);
+        Assert.Equal(2, q.IdenticalImages);
+        Assert.Equal(1.0, q.SsimMean, 9);
+        Assert.Equal(20 * Math.Log10(255.0 / 100), q.MeanFacePsnrDb!.Value, 9);
+        Assert.InRange(q.MeanFaceSsim!.Value, 0, 0.99);
+        Assert.Equal(100, DecoderEvaluation.MeanImage([dark, light]).Data[123]);
+        // A decoder that outputs the mean face scores exactly the floor.
+        var mean = DecoderEvaluation.MeanImage([dark, light]);
+        var flat = DecoderEvaluation.Quality([mean, mean], [dark, light]);
+        Assert.Equal(flat.SsimMean, q.MeanFaceSsim!.Value, 12);
+        Assert.Equal(flat.PsnrMeanDb!.Value, q.MeanFacePsnrDb!.Value, 12);
+    }
+
+    [Fact]
     public void ThresholdsAndTypeOneRates()
     {
         var s = new ModelScores
