@@ -139,16 +139,25 @@ public sealed class TrainingSet
     /// <summary>Crops (mirrored where flipped) → [N,3,H,W] 0..255; templates (the mirror's where flipped) → [N,D].</summary>
     public (Tensor Images, Tensor Templates) Batch(int[] idx, bool[] flips)
     {
-        var imgs = new List<RgbImage>(idx.Length);
-        int d = Templates[0].Length;
+        // Bytes in, one libtorch cast to float out: building the float batch in managed code took 74 ms a step
+        // (numpy: 4 ms), mostly allocating and filling 8.6 MB of floats.
+        int d = Templates[0].Length, row = Width * 3, size = row * Height;
+        var bytes = new byte[idx.Length * size];
         var t = new float[idx.Length * d];
         for (int k = 0; k < idx.Length; k++)
         {
             int i = idx[k];
-            var img = Image(i);
-            imgs.Add(flips[i] ? img.Mirror() : img);
+            var src = Crops[i];
+            if (!flips[i]) Buffer.BlockCopy(src, 0, bytes, k * size, size);
+            else
+                for (int y = 0, o = k * size; y < Height; y++, o += row)
+                    for (int x = 0, si = y * row + row - 3; x < Width; x++, si -= 3)
+                    {
+                        bytes[o + 3 * x] = src[si]; bytes[o + 3 * x + 1] = src[si + 1]; bytes[o + 3 * x + 2] = src[si + 2];
+                    }
             (flips[i] ? MirrorTemplates[i] : Templates[i]).CopyTo(t, k * d);
         }
-        return (Tensors.FromImages(imgs, Width, Height), torch.tensor(t, new long[] { idx.Length, d }));
+        using var hwc = torch.tensor(bytes, new long[] { idx.Length, Height, Width, 3 });
+        return (hwc.permute(0, 3, 1, 2).to_type(ScalarType.Float32).contiguous(), torch.tensor(t, new long[] { idx.Length, d }));
     }
 }

@@ -39,6 +39,23 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void BatchHoldsTheCropsMirroredWhereFlipped()
+    {
+        var set = Faces();
+        Assert.True(set.Count >= 3);
+        using var scope = torch.NewDisposeScope();
+        var flips = new bool[set.Count];
+        flips[2] = true;
+        var (x, t) = set.Batch([2, 0], flips);
+        var want = Tensors.FromImages([set.Image(2).Mirror(), set.Image(0)], 150, 150);
+        Assert.Equal(want.shape, x.shape);
+        Assert.Equal(torch.ScalarType.Float32, x.dtype);
+        Assert.Equal(want.data<float>().ToArray(), x.data<float>().ToArray());
+        Assert.Equal(set.MirrorTemplates[2], t[0].data<float>().ToArray());
+        Assert.Equal(set.Templates[0], t[1].data<float>().ToArray());
+    }
+
+    [Fact]
     public void ShippedShapeFitsTheBudget()
     {
         using var dec = new FaceDecoder(new DecoderConfig());
