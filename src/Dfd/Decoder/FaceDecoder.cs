@@ -156,13 +156,16 @@ public static class DecoderFile
                 ? $"is a '{f2}' file, not a Dfd decoder" : "is not a Dfd decoder (no 'format' metadata)");
         var info = InfoFrom(path, meta);
         var dec = new FaceDecoder(info.Config);
-        var weights = tensors.Where(kv => !kv.Key.StartsWith("optim.", StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key, kv => kv.Value);
-        Encoders.StateDict.Assign(dec, weights, path);
+        AssignWeights(dec, tensors, path);
         dec.eval();
         if (device != null) dec.to(device);
         return (dec, info);
     }
+
+    /// <summary>Loads a file's weights and BN statistics into a decoder, leaving out a checkpoint's optimiser state.</summary>
+    public static void AssignWeights(FaceDecoder dec, IReadOnlyDictionary<string, HostTensor> tensors, string path) =>
+        Encoders.StateDict.Assign(dec, tensors.Where(kv => !kv.Key.StartsWith("optim.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value), path);
 
     public static DecoderInfo InfoFrom(string path, IReadOnlyDictionary<string, string> meta)
     {

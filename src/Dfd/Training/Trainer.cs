@@ -149,7 +149,7 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
             throw new DecoderFileException(path, $"--init: inverts '{info.Encoder}', not '{encoder.Spec.Name}'");
         if (info.Config.ToJson() != dec.Config.ToJson())
             throw new DecoderFileException(path, $"--init: decoder shape differs from this run's\n  file: {info.Config.ToJson()}\n  run:  {dec.Config.ToJson()}");
-        StateDict.Assign(dec, tensors.Where(kv => !kv.Key.StartsWith("optim.")).ToDictionary(kv => kv.Key, kv => kv.Value), path);
+        DecoderFile.AssignWeights(dec, tensors, path);
         report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0,
             $"warm start from {path} ({meta.GetValueOrDefault("epochs_done", "?")} epochs, {meta.GetValueOrDefault("train_seconds", "?")} s of training)"));
     }
@@ -244,7 +244,7 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
             throw new DecoderFileException(CheckpointPath, $"was trained for encoder '{meta.GetValueOrDefault("encoder")}', not '{encoder.Spec.Name}'");
         if (meta.GetValueOrDefault("fingerprint") != cfg.Fingerprint())
             throw new DecoderFileException(CheckpointPath, $"was made with other settings; resume needs the same batch, lr, seed, decoder and loss.\n  checkpoint: {meta.GetValueOrDefault("fingerprint")}\n  now:        {cfg.Fingerprint()}");
-        StateDict.Assign(dec, tensors.Where(kv => !kv.Key.StartsWith("optim.")).ToDictionary(kv => kv.Key, kv => kv.Value), CheckpointPath);
+        DecoderFile.AssignWeights(dec, tensors, CheckpointPath);
         adam.Load(tensors, long.Parse(meta["adam_step"]));
         var sums = JsonSerializer.Deserialize<Dictionary<string, double>>(meta.GetValueOrDefault("epoch_sums", "{}")) ?? new();
         return (int.Parse(meta["epochs_done"]), int.Parse(meta["step_in_epoch"]),
