@@ -3,6 +3,7 @@ using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Training;
+using TorchSharp;
 using Spectre.Console;
 
 namespace Dfd.Cli.Commands;
@@ -45,6 +46,15 @@ static class TrainCommand
         if (encoder is not IFeatureEncoder fenc)
             throw new UsageException($"encoder '{encName}' exposes no feature maps for the perceptual loss; train with --loss perceptual=0,perceptual_local=0");
         var spec = encoder.Spec;
+        if (cfg.Loss.Perceptual > 0 || cfg.Loss.PerceptualLocal > 0)
+        {
+            int maps;
+            using (torch.no_grad())
+            using (var d = torch.NewDisposeScope())
+                maps = fenc.ForwardWithFeatures(torch.zeros(1, 3, spec.InputHeight, spec.InputWidth)).Features.Count;
+            if (cfg.Loss.PerceptualFrom + cfg.Loss.PerceptualStages - 1 > maps)
+                throw new UsageException($"--loss: perceptual stages {cfg.Loss.PerceptualFrom}..{cfg.Loss.PerceptualFrom + cfg.Loss.PerceptualStages - 1} asked, but '{encName}' has {maps} feature maps");
+        }
 
         // Data: every --data set, minus LFW test people under the split.
         LfwSplit? split = null;
@@ -155,14 +165,16 @@ static class TrainCommand
             var kv = part.Split('=');
             if (kv.Length != 2 || !double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
                 throw new UsageException($"--loss: '{part}' is not name=number");
+            if (kv[0] is "stages" or "stage_from" && (v < 1 || v != Math.Floor(v)))
+                throw new UsageException($"--loss: {kv[0]} must be a whole number ≥ 1, not {kv[1]}");
             w = kv[0] switch
             {
                 "pixel" => w with { Pixel = v }, "pixel_local" => w with { PixelLocal = v },
                 "sobel" => w with { Sobel = v }, "sobel_local" => w with { SobelLocal = v },
                 "perceptual" => w with { Perceptual = v }, "perceptual_local" => w with { PerceptualLocal = v },
                 "identity" => w with { Identity = v }, "ssim" => w with { Ssim = v }, "l2" => w with { PixelL2 = v != 0 },
-                "stages" => w with { PerceptualStages = (int)v },
-                _ => throw new UsageException($"--loss: unknown term '{kv[0]}' (pixel, pixel_local, sobel, sobel_local, perceptual, perceptual_local, identity, ssim, l2, stages)"),
+                "stages" => w with { PerceptualStages = (int)v }, "stage_from" => w with { PerceptualFrom = (int)v },
+                _ => throw new UsageException($"--loss: unknown term '{kv[0]}' (pixel, pixel_local, sobel, sobel_local, perceptual, perceptual_local, identity, ssim, l2, stages, stage_from)"),
             };
         }
         return w;

@@ -10,7 +10,8 @@ namespace Dfd.Training;
 /// Weights of the loss terms. "Local" terms repeat the global ones inside the inner-face box (the paper's local loss).
 /// The defaults are the recipe of the shipped decoder; docs/ablation.md says what each term adds. Perceptual terms are
 /// off by default: on the encoder's own features they cost a second encoder pass per step and, in the first run,
-/// grew a fine grid texture in the reconstructions.
+/// grew a fine grid texture in the reconstructions. They compare <see cref="PerceptualStages"/> feature maps starting
+/// at stage <see cref="PerceptualFrom"/> (1-based; dlib-resnet has five: 35², 17², 8², 4², 2²).
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
@@ -19,7 +20,8 @@ public sealed record LossWeights(
     double Identity = 0.5,
     bool PixelL2 = false,
     int PerceptualStages = 3,
-    double Ssim = 0.5)
+    double Ssim = 0.5,
+    int PerceptualFrom = 1)
 {
     /// <summary>Every term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
@@ -78,7 +80,10 @@ public sealed class DecoderLoss(IFeatureEncoder encoder, LossWeights w, Box inne
                 using (torch.no_grad()) tf = encoder.ForwardWithFeatures(target).Features;
                 Tensor? g = null, l = null;
                 int width = (int)target.shape[3], height = (int)target.shape[2];
-                for (int i = 0; i < Math.Min(w.PerceptualStages, rf.Count); i++)
+                int first = Math.Max(0, w.PerceptualFrom - 1), end = Math.Min(first + w.PerceptualStages, rf.Count);
+                if (first >= end)
+                    throw new ArgumentException($"perceptual stages {w.PerceptualFrom}..{w.PerceptualFrom + w.PerceptualStages - 1}: the encoder has {rf.Count} feature maps");
+                for (int i = first; i < end; i++)
                 {
                     var gi = (rf[i] - tf[i]).abs().mean();
                     var li = (inner.CropScaled(rf[i], width, height) - inner.CropScaled(tf[i], width, height)).abs().mean();

@@ -117,6 +117,26 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void PerceptualTermComparesTheChosenStages()
+    {
+        var set = Faces();
+        using var scope = torch.NewDisposeScope();
+        var x = Tensors.FromImages(Enumerable.Range(0, 2).Select(set.Image).ToList(), 150, 150);
+        var y = (x.flip(3) * 0.8f + 20).clamp(0, 255);
+        var t = torch.tensor(set.Templates.Take(2).SelectMany(v => v).ToArray(), new long[] { 2, 128 });
+        var rf = encoder.Value.ForwardWithFeatures(y).Features;
+        var tf = encoder.Value.ForwardWithFeatures(x).Features;
+        double Stage(int i) => (rf[i] - tf[i]).abs().mean().item<float>();
+        var inner = Box.InnerFace(DlibResNet.Config.Template);
+        float Term(int from, int count) => new DecoderLoss(encoder.Value, new LossWeights(Perceptual: 1, PerceptualFrom: from, PerceptualStages: count), inner)
+            .Compute(y, x, t).Terms["perceptual"].item<float>();
+        Assert.Equal(Stage(3) + Stage(4), Term(4, 2), 4);
+        Assert.Equal(Stage(0) + Stage(1) + Stage(2), Term(1, 3), 4);
+        Assert.NotEqual(Term(4, 2), Term(1, 3), 2);
+        Assert.Throws<ArgumentException>(() => Term(6, 1));
+    }
+
+    [Fact]
     public void SsimTermEqualsTheReportedSsim()
     {
         // The training term must be the number `dfd evaluate` reports (ImageQuality is checked against scikit-image).
