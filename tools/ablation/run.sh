@@ -25,6 +25,8 @@ declare -A LOSS=(
   [no-local]="pixel_local=0,sobel_local=0"
   [no-sobel]="sobel=0,sobel_local=0"
   [plus-perceptual]="perceptual=1,perceptual_local=0.5"
+  [perceptual-deep]="perceptual=1,perceptual_local=0.5,stage_from=3,stages=3"
+  [identity-1]="identity=1"
   [pixel-only]="pixel_local=0,sobel=0,sobel_local=0,ssim=0,identity=0"
   [ssim-2]="ssim=2"
   [wide]=""
@@ -33,7 +35,7 @@ declare -A LOSS=(
 declare -A EXTRA=(
   [wide]="--widths 256,192,96,48,32"
 )
-ORDER=${VARIANTS:-"recipe ssim-2 wide no-identity plus-perceptual no-ssim no-local no-sobel pixel-only"}
+ORDER=${VARIANTS:-"recipe ssim-2 wide no-identity plus-perceptual perceptual-deep identity-1 no-ssim no-local no-sobel pixel-only"}
 
 # Build once and run from a copy: a rebuild of the tree while a run is going cannot touch the running binary.
 ./dfd models >/dev/null

@@ -19,7 +19,11 @@ for v in order:
     q = e["quality"]
     cell = lambda m, k: f'{100 * rate(m)[k]:.1f}%' if m else "–"
     shape = json.loads(meta.get("decoder_config", "{}")).get("BlockWidths")
-    terms = ", ".join(f"{k}={v}" for k, v in loss.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v and k != "PerceptualStages")
+    perceptual = loss.get("Perceptual", 0) or loss.get("PerceptualLocal", 0)
+    terms = ", ".join(f"{k}={v}" for k, v in loss.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v and k not in ("PerceptualStages", "PerceptualFrom"))
+    if perceptual:
+        first = loss.get("PerceptualFrom", 1)
+        terms += f" (feature maps {first}–{first + loss.get('PerceptualStages', 3) - 1} of 5)"
     rows.append(f'| {v} | {terms}; widths {shape}, {int(meta.get("parameters", 0)) / 1e6:.1f} M params | {float(meta.get("train_seconds", "nan")) / 60:.0f} | {cell(own, "type_i")} | {cell(own, "type_ii")} | '
                 f'{cell(cross, "type_i")} | {cell(cross, "type_ii")} | {q["ssim_mean"]:.3f} | {q["psnr_mean_db"]:.2f} |')
 with open(result, "w") as f:
