@@ -7,7 +7,7 @@ root, result, epochs, people, order = sys.argv[1], sys.argv[2], sys.argv[3], sys
 def rate(model, fmr=1e-3):
     for x in model["rates"]:
         if abs(x["fmr"] - fmr) < 1e-12: return x
-rows = []
+rows, floor, ssims = [], None, []
 for v in order:
     p = os.path.join(root, v, "eval.json")
     if not os.path.exists(p): continue
@@ -17,6 +17,8 @@ for v in order:
     models = {m["model"]: m for m in e["results"]}
     own, cross = models.get("dlib-resnet"), models.get("mobilefacenet-casia")
     q = e["quality"]
+    if "mean_face_ssim" in q: floor = q
+    ssims.append(q["ssim_mean"])
     cell = lambda m, k: f'{100 * rate(m)[k]:.1f}%' if m else "–"
     shape = json.loads(meta.get("decoder_config", "{}")).get("BlockWidths")
     perceptual = loss.get("Perceptual", 0) or loss.get("PerceptualLocal", 0)
@@ -39,5 +41,9 @@ per variant is the same {int(epochs) * 330} steps.
 
 | variant | loss weights | train min | own type I | own type II | cross type I | cross type II | SSIM | PSNR dB |
 |---|---|---|---|---|---|---|---|---|
-""" + "\n".join(rows) + "\n")
+""" + "\n".join(rows) + "\n" + (f"""
+The floor on the same faces: one image, the pixel mean of these test originals, scores SSIM {floor["mean_face_ssim"]:.3f} and
+PSNR {floor["mean_face_psnr_db"]:.2f} dB against them (`dfd evaluate` reports it). The variants' SSIM lies between
+{min(ssims) - floor["mean_face_ssim"]:+.3f} and {max(ssims) - floor["mean_face_ssim"]:+.3f} of that floor.
+""" if floor else ""))
 print(open(result).read())

@@ -151,7 +151,8 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
             throw new DecoderFileException(path, $"--init: decoder shape differs from this run's\n  file: {info.Config.ToJson()}\n  run:  {dec.Config.ToJson()}");
         DecoderFile.AssignWeights(dec, tensors, path);
         report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0,
-            $"warm start from {path} ({meta.GetValueOrDefault("epochs_done", "?")} epochs, {meta.GetValueOrDefault("train_seconds", "?")} s of training)"));
+            $"warm start from {path} ({meta.GetValueOrDefault("total_epochs") ?? meta.GetValueOrDefault("epochs_done", "?")} epochs, " +
+            $"{meta.GetValueOrDefault("total_train_seconds") ?? meta.GetValueOrDefault("train_seconds", "?")} s of training in all)"));
     }
 
     double Lr(long step, long total) => cfg.MinLr + 0.5 * (cfg.Lr - cfg.MinLr) * (1 + Math.Cos(Math.PI * step / Math.Max(1, total)));
