@@ -54,7 +54,7 @@ public readonly record struct Box(int X0, int Y0, int X1, int Y1)
 /// <summary>The decoder's training loss: pixel, Sobel-gradient, perceptual (encoder features), identity; global and local.</summary>
 public sealed class DecoderLoss(IFeatureEncoder encoder, LossWeights w, Box inner)
 {
-    public LossWeights Weights { get; } = w;
+    public LossWeights Weights => w;
 
     /// <summary>Images in 0..255 [N,3,H,W]; <paramref name="targetTemplates"/> are the encoder's templates of the targets.</summary>
     public (Tensor Total, Dictionary<string, Tensor> Terms) Compute(Tensor recon, Tensor target, Tensor targetTemplates)
