@@ -33,7 +33,8 @@ static class TrainCommand
             CheckpointEvery = a.Int("checkpoint-every", baseCfg.CheckpointEvery),
             Decoder = baseCfg.Decoder with
             {
-                Widths = widths?.Split(',').Select(int.Parse).ToArray(),
+                Widths = widths?.Split(',').Select(w => int.TryParse(w, out var v) && v > 0 ? v
+                    : throw new UsageException($"--widths: '{w}' is not a positive whole number (e.g. --widths 256,128,64,32,16)")).ToArray(),
                 StartWidth = a.Int("start-width", baseCfg.Decoder.StartWidth),
                 RefineBlocks = a.Int("refine", baseCfg.Decoder.RefineBlocks),
             },
