@@ -1,4 +1,3 @@
-using System.Globalization;
 using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
@@ -160,24 +159,7 @@ static class TrainCommand
     /// <summary>--loss pixel=1,sobel=0.5,identity=0.5,l2=1 (unnamed terms keep their defaults).</summary>
     static LossWeights ParseLoss(string? s, LossWeights w)
     {
-        if (s == null) return w;
-        foreach (var part in s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var kv = part.Split('=');
-            if (kv.Length != 2 || !double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
-                throw new UsageException($"--loss: '{part}' is not name=number");
-            if (kv[0] is "stages" or "stage_from" && (v < 1 || v != Math.Floor(v)))
-                throw new UsageException($"--loss: {kv[0]} must be a whole number ≥ 1, not {kv[1]}");
-            w = kv[0] switch
-            {
-                "pixel" => w with { Pixel = v }, "pixel_local" => w with { PixelLocal = v },
-                "sobel" => w with { Sobel = v }, "sobel_local" => w with { SobelLocal = v },
-                "perceptual" => w with { Perceptual = v }, "perceptual_local" => w with { PerceptualLocal = v },
-                "identity" => w with { Identity = v }, "ssim" => w with { Ssim = v }, "l2" => w with { PixelL2 = v != 0 },
-                "stages" => w with { PerceptualStages = (int)v }, "stage_from" => w with { PerceptualFrom = (int)v },
-                _ => throw new UsageException($"--loss: unknown term '{kv[0]}' (pixel, pixel_local, sobel, sobel_local, perceptual, perceptual_local, identity, ssim, l2, stages, stage_from)"),
-            };
-        }
-        return w;
+        try { return s == null ? w : w.With(s); }
+        catch (FormatException e) { throw new UsageException($"--loss: {e.Message}"); }
     }
 }

@@ -25,6 +25,42 @@ public sealed record LossWeights(
 {
     /// <summary>Every term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
+
+    /// <summary>Names accepted by <see cref="With"/>.</summary>
+    public static readonly string[] Names =
+        ["pixel", "pixel_local", "sobel", "sobel_local", "perceptual", "perceptual_local", "identity", "ssim", "l2", "stages", "stage_from"];
+
+    /// <summary>
+    /// These weights with some replaced, from <c>name=number,...</c> (e.g. <c>ssim=1,perceptual=1,stage_from=3</c>), as
+    /// <c>dfd train --loss</c> takes them. Weights must be finite and ≥ 0; <c>stages</c> and <c>stage_from</c> whole numbers ≥ 1.
+    /// </summary>
+    /// <exception cref="FormatException">A part that is not name=number, an unknown name, or a value out of range.</exception>
+    public LossWeights With(string spec)
+    {
+        var w = this;
+        foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = part.Split('=', StringSplitOptions.TrimEntries);
+            if (kv.Length != 2 || !double.TryParse(kv[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v))
+                throw new FormatException($"'{part}' is not name=number");
+            if (!Names.Contains(kv[0]))
+                throw new FormatException($"unknown term '{kv[0]}' ({string.Join(", ", Names)})");
+            if (!double.IsFinite(v) || v < 0)
+                throw new FormatException($"{kv[0]} must be a finite number ≥ 0, not {kv[1]}");
+            if (kv[0] is "stages" or "stage_from" && (v < 1 || v != Math.Floor(v) || v > 1000))
+                throw new FormatException($"{kv[0]} must be a whole number ≥ 1, not {kv[1]}");
+            w = kv[0] switch
+            {
+                "pixel" => w with { Pixel = v }, "pixel_local" => w with { PixelLocal = v },
+                "sobel" => w with { Sobel = v }, "sobel_local" => w with { SobelLocal = v },
+                "perceptual" => w with { Perceptual = v }, "perceptual_local" => w with { PerceptualLocal = v },
+                "identity" => w with { Identity = v }, "ssim" => w with { Ssim = v }, "l2" => w with { PixelL2 = v != 0 },
+                "stages" => w with { PerceptualStages = (int)v },
+                _ => w with { PerceptualFrom = (int)v },
+            };
+        }
+        return w;
+    }
 }
 
 /// <summary>Inner-face box in crop pixels: eyes to mouth with a margin, from the alignment template.</summary>

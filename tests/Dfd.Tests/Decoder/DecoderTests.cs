@@ -137,6 +137,16 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void LossWeightsParseTheTrainOption()
+    {
+        var w = new LossWeights().With("ssim=1, perceptual=0.25,stage_from=3,stages=2,l2=1");
+        Assert.Equal(new LossWeights() with { Ssim = 1, Perceptual = 0.25, PerceptualFrom = 3, PerceptualStages = 2, PixelL2 = true }, w);
+        Assert.Equal(new LossWeights(), new LossWeights().With(""));
+        foreach (var bad in new[] { "ssim", "ssim=x", "colour=1", "ssim=-1", "identity=NaN", "pixel=Infinity", "stages=0", "stage_from=2.5", "a=1=2" })
+            Assert.Throws<FormatException>(() => new LossWeights().With(bad));
+    }
+
+    [Fact]
     public void SsimTermEqualsTheReportedSsim()
     {
         // The training term must be the number `dfd evaluate` reports (ImageQuality is checked against scikit-image).
