@@ -2,7 +2,6 @@ using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Training;
-using TorchSharp;
 using Spectre.Console;
 
 namespace Dfd.Cli.Commands;
@@ -46,15 +45,7 @@ static class TrainCommand
         if (encoder is not IFeatureEncoder fenc)
             throw new UsageException($"encoder '{encName}' exposes no feature maps for the perceptual loss; train with --loss perceptual=0,perceptual_local=0");
         var spec = encoder.Spec;
-        if (cfg.Loss.Perceptual > 0 || cfg.Loss.PerceptualLocal > 0)
-        {
-            int maps;
-            using (torch.no_grad())
-            using (var d = torch.NewDisposeScope())
-                maps = fenc.ForwardWithFeatures(torch.zeros(1, 3, spec.InputHeight, spec.InputWidth)).Features.Count;
-            if (cfg.Loss.PerceptualFrom + cfg.Loss.PerceptualStages - 1 > maps)
-                throw new UsageException($"--loss: perceptual stages {cfg.Loss.PerceptualFrom}..{cfg.Loss.PerceptualFrom + cfg.Loss.PerceptualStages - 1} asked, but '{encName}' has {maps} feature maps");
-        }
+        if (cfg.Loss.StageProblem(fenc.FeatureMaps) is { } problem) throw new UsageException($"--loss: {problem} ('{encName}')");
 
         // Data: every --data set, minus LFW test people under the split.
         LfwSplit? split = null;

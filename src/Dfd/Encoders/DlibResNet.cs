@@ -89,6 +89,8 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
     /// <summary>Feature maps at the end of each resolution (35², 17², 8², 4², 2²; 32, 64, 128, 256, 256 channels), for perceptual losses.</summary>
     public List<Tensor> Features(Tensor rgb255) => ForwardWithFeatures(rgb255).Features;
 
+    public int FeatureMaps => Blocks.Count(b => b.Contains("_down")) + 1;
+
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
         var x = F.relu(conv32_down.forward(Normalize(rgb255)));

@@ -43,6 +43,9 @@ public interface IFeatureEncoder : IEncoder
 {
     /// <summary>The template and the feature maps of the same forward pass, so a loss needs one pass, not two.</summary>
     (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255);
+
+    /// <summary>How many feature maps <see cref="ForwardWithFeatures"/> returns.</summary>
+    int FeatureMaps { get; }
 }
 
 public static class EncoderExtensions

@@ -25,12 +25,18 @@ public sealed class RgbImage
     public RgbImage Mirror()
     {
         var m = new RgbImage(Width, Height);
-        for (int y = 0; y < Height; y++)
-            for (int x = 0; x < Width; x++)
-            {
-                int s = Index(x, y), d = m.Index(Width - 1 - x, y);
-                m.Data[d] = Data[s]; m.Data[d + 1] = Data[s + 1]; m.Data[d + 2] = Data[s + 2];
-            }
+        Mirror(Data, m.Data, Width, Height);
         return m;
+    }
+
+    /// <summary>Writes the left-right mirror of packed RGB rows <paramref name="src"/> into <paramref name="dst"/> (no allocation).</summary>
+    public static void Mirror(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height)
+    {
+        int row = width * 3;
+        for (int y = 0; y < height; y++)
+            for (int x = 0, s = y * row, d = y * row + row - 3; x < width; x++, s += 3, d -= 3)
+            {
+                dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2];
+            }
     }
 }

@@ -26,9 +26,22 @@ public sealed record LossWeights(
     /// <summary>Every term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
 
-    /// <summary>Names accepted by <see cref="With"/>.</summary>
-    public static readonly string[] Names =
-        ["pixel", "pixel_local", "sobel", "sobel_local", "perceptual", "perceptual_local", "identity", "ssim", "l2", "stages", "stage_from"];
+    /// <summary>The terms <see cref="With"/> sets, by the name <c>dfd train --loss</c> gives them.</summary>
+    static readonly Dictionary<string, Func<LossWeights, double, LossWeights>> setters = new()
+    {
+        ["pixel"] = (w, v) => w with { Pixel = v }, ["pixel_local"] = (w, v) => w with { PixelLocal = v },
+        ["sobel"] = (w, v) => w with { Sobel = v }, ["sobel_local"] = (w, v) => w with { SobelLocal = v },
+        ["perceptual"] = (w, v) => w with { Perceptual = v }, ["perceptual_local"] = (w, v) => w with { PerceptualLocal = v },
+        ["identity"] = (w, v) => w with { Identity = v }, ["ssim"] = (w, v) => w with { Ssim = v },
+        ["l2"] = (w, v) => w with { PixelL2 = v != 0 },
+        ["stages"] = (w, v) => w with { PerceptualStages = (int)v }, ["stage_from"] = (w, v) => w with { PerceptualFrom = (int)v },
+    };
+
+    /// <summary>Why the perceptual terms cannot run on an encoder with <paramref name="maps"/> feature maps; null when they can or are off.</summary>
+    public string? StageProblem(int maps) =>
+        (Perceptual > 0 || PerceptualLocal > 0) && (PerceptualFrom < 1 || PerceptualStages < 1 || PerceptualFrom + PerceptualStages - 1 > maps)
+            ? $"perceptual stages {PerceptualFrom}..{PerceptualFrom + PerceptualStages - 1} asked, but the encoder has {maps} feature maps"
+            : null;
 
     /// <summary>
     /// These weights with some replaced, from <c>name=number,...</c> (e.g. <c>ssim=1,perceptual=1,stage_from=3</c>), as
@@ -43,21 +56,13 @@ public sealed record LossWeights(
             var kv = part.Split('=', StringSplitOptions.TrimEntries);
             if (kv.Length != 2 || !double.TryParse(kv[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v))
                 throw new FormatException($"'{part}' is not name=number");
-            if (!Names.Contains(kv[0]))
-                throw new FormatException($"unknown term '{kv[0]}' ({string.Join(", ", Names)})");
+            if (!setters.TryGetValue(kv[0], out var set))
+                throw new FormatException($"unknown term '{kv[0]}' ({string.Join(", ", setters.Keys)})");
             if (!double.IsFinite(v) || v < 0)
                 throw new FormatException($"{kv[0]} must be a finite number ≥ 0, not {kv[1]}");
             if (kv[0] is "stages" or "stage_from" && (v < 1 || v != Math.Floor(v) || v > 1000))
                 throw new FormatException($"{kv[0]} must be a whole number ≥ 1, not {kv[1]}");
-            w = kv[0] switch
-            {
-                "pixel" => w with { Pixel = v }, "pixel_local" => w with { PixelLocal = v },
-                "sobel" => w with { Sobel = v }, "sobel_local" => w with { SobelLocal = v },
-                "perceptual" => w with { Perceptual = v }, "perceptual_local" => w with { PerceptualLocal = v },
-                "identity" => w with { Identity = v }, "ssim" => w with { Ssim = v }, "l2" => w with { PixelL2 = v != 0 },
-                "stages" => w with { PerceptualStages = (int)v },
-                _ => w with { PerceptualFrom = (int)v },
-            };
+            w = set(w, v);
         }
         return w;
     }
@@ -88,8 +93,19 @@ public readonly record struct Box(int X0, int Y0, int X1, int Y1)
 }
 
 /// <summary>The decoder's training loss: pixel, Sobel-gradient, perceptual (encoder features), identity; global and local.</summary>
-public sealed class DecoderLoss(IFeatureEncoder encoder, LossWeights w, Box inner)
+public sealed class DecoderLoss
 {
+    readonly IFeatureEncoder encoder;
+    readonly LossWeights w;
+    readonly Box inner;
+
+    /// <exception cref="ArgumentException">The perceptual stages asked for lie past the encoder's feature maps.</exception>
+    public DecoderLoss(IFeatureEncoder encoder, LossWeights weights, Box inner)
+    {
+        if (weights.StageProblem(encoder.FeatureMaps) is { } problem) throw new ArgumentException(problem);
+        (this.encoder, w, this.inner) = (encoder, weights, inner);
+    }
+
     public LossWeights Weights => w;
 
     /// <summary>Images in 0..255 [N,3,H,W]; <paramref name="targetTemplates"/> are the encoder's templates of the targets.</summary>
@@ -116,10 +132,7 @@ public sealed class DecoderLoss(IFeatureEncoder encoder, LossWeights w, Box inne
                 using (torch.no_grad()) tf = encoder.ForwardWithFeatures(target).Features;
                 Tensor? g = null, l = null;
                 int width = (int)target.shape[3], height = (int)target.shape[2];
-                int first = Math.Max(0, w.PerceptualFrom - 1), end = Math.Min(first + w.PerceptualStages, rf.Count);
-                if (first >= end)
-                    throw new ArgumentException($"perceptual stages {w.PerceptualFrom}..{w.PerceptualFrom + w.PerceptualStages - 1}: the encoder has {rf.Count} feature maps");
-                for (int i = first; i < end; i++)
+                for (int i = w.PerceptualFrom - 1; i < w.PerceptualFrom - 1 + w.PerceptualStages; i++)
                 {
                     var gi = (rf[i] - tf[i]).abs().mean();
                     var li = (inner.CropScaled(rf[i], width, height) - inner.CropScaled(tf[i], width, height)).abs().mean();

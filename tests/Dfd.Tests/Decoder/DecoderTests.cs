@@ -47,7 +47,8 @@ public class DecoderTests : IDisposable
         var flips = new bool[set.Count];
         flips[2] = true;
         var (x, t) = set.Batch([2, 0], flips);
-        var want = Tensors.FromImages([set.Image(2).Mirror(), set.Image(0)], 150, 150);
+        // Mirrored by libtorch here, independently of the batch's own byte mirroring.
+        var want = torch.cat([Tensors.FromImages([set.Image(2)], 150, 150).flip(3), Tensors.FromImages([set.Image(0)], 150, 150)]);
         Assert.Equal(want.shape, x.shape);
         Assert.Equal(torch.ScalarType.Float32, x.dtype);
         Assert.Equal(want.data<float>().ToArray(), x.data<float>().ToArray());
@@ -126,6 +127,8 @@ public class DecoderTests : IDisposable
         var t = torch.tensor(set.Templates.Take(2).SelectMany(v => v).ToArray(), new long[] { 2, 128 });
         var rf = encoder.Value.ForwardWithFeatures(y).Features;
         var tf = encoder.Value.ForwardWithFeatures(x).Features;
+        Assert.Equal(5, rf.Count);
+        Assert.Equal(rf.Count, encoder.Value.FeatureMaps);
         double Stage(int i) => (rf[i] - tf[i]).abs().mean().item<float>();
         var inner = Box.InnerFace(DlibResNet.Config.Template);
         float Term(int from, int count) => new DecoderLoss(encoder.Value, new LossWeights(Perceptual: 1, PerceptualFrom: from, PerceptualStages: count), inner)

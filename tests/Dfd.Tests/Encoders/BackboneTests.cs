@@ -122,6 +122,7 @@ public class BackboneTests(ITestOutputHelper output)
         var x = Inputs().to(torch.ScalarType.Float64).requires_grad_(true);
         var (t, features) = ((IFeatureEncoder)enc).ForwardWithFeatures(x);
         Assert.Equal(5 - (model == "resnet50-face" ? 1 : 0), features.Count);
+        Assert.Equal(features.Count, ((IFeatureEncoder)enc).FeatureMaps);
         (t.pow(2).sum() + features[0].mean()).backward();
         var g = x.grad!;
         Assert.Equal(x.shape, g.shape);

@@ -103,7 +103,9 @@ public class AlignmentTests
     [Fact]
     public void MirrorFlipsLeftAndRight()
     {
-        var img = new RgbImage(3, 1, [1, 1, 1, 2, 2, 2, 3, 3, 3]);
-        Assert.Equal(new byte[] { 3, 3, 3, 2, 2, 2, 1, 1, 1 }, img.Mirror().Data);
+        // Two rows of three pixels, every byte different, so a swapped channel or row shows.
+        var img = new RgbImage(3, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
+        Assert.Equal(new byte[] { 7, 8, 9, 4, 5, 6, 1, 2, 3, 16, 17, 18, 13, 14, 15, 10, 11, 12 }, img.Mirror().Data);
+        Assert.Equal(img.Data, img.Mirror().Mirror().Data);
     }
 }
