@@ -55,7 +55,8 @@ static class EvaluateCommand
         var q = r.Quality;
         Console.WriteLine($"image similarity to the {r.Encoder} crops ({q.Images} images): SSIM {F(q.SsimMean)} ± {F(q.SsimStd)}, " +
             $"PSNR {(q.PsnrMeanDb is { } p ? $"{p:F2} dB ± {q.PsnrStdDb:F2}" : "+inf")}{(q.IdenticalImages > 0 ? $" ({q.IdenticalImages} identical)" : "")}" +
-            (q.MeanFaceSsim is { } mf ? $"; the originals' mean face alone: SSIM {F(mf)}, PSNR {q.MeanFacePsnrDb:F2} dB" : ""));
+            (q.MeanFaceSsim is { } mf ? $"; the originals' mean face alone: SSIM {F(mf)}, PSNR {q.MeanFacePsnrDb:F2} dB" : "") +
+            (q.SamePersonSsim is { } sp ? $"; another photo of the same person: SSIM {F(sp)} ({q.SamePersonPairs:N0} pairs, {q.SamePersonPeople} people)" : ""));
         Console.WriteLine($"report: {files.Index} (grid.png, {string.Join(", ", files.Histograms.Select(Path.GetFileName))}, evaluation.json); {r.Seconds:F1} s " +
             $"[{string.Join(", ", r.StageSeconds.Select(kv => $"{kv.Key} {kv.Value:F1}"))}]");
         return 0;

@@ -63,6 +63,14 @@ public sealed record QualityResult(int Images, double SsimMean, double SsimStd, 
     /// A decoder that ignored its input would score this; on the LFW test split it is most of the number.</summary>
     public double? MeanFaceSsim { get; init; }
     public double? MeanFacePsnrDb { get; init; }
+
+    /// <summary>A reference from real photos: SSIM of each original against the same person's other originals (a
+    /// person's first <see cref="DecoderEvaluation.SamePersonImages"/> images, unordered pairs), averaged per person,
+    /// then over people. A reconstruction that showed the right person in another photo's pose, light and background
+    /// would score about this. Null without identities or without a person of two images.</summary>
+    public double? SamePersonSsim { get; init; }
+    public int SamePersonPeople { get; init; }
+    public long SamePersonPairs { get; init; }
 }
 
 public sealed record DecoderProvenance(string Path, string Sha256, long Bytes, string Encoder, int TemplateDim, string OutputSize,
@@ -232,8 +240,13 @@ public static class DecoderEvaluation
             s.WarpedOriginals is { Length: > 0 } wo ? wo.Average() : null, rates) { Scores = s };
     }
 
-    /// <summary>Per-image SSIM and PSNR of reconstructions against the crops they came from, and their means.</summary>
-    public static QualityResult Quality(IReadOnlyList<RgbImage> reconstructions, IReadOnlyList<RgbImage> originals)
+    /// <summary>How many of a person's images (the first, in evaluation order) the same-person SSIM reference pairs up;
+    /// LFW's largest test person has 530, whose 140,000 pairs would cost more than the rest of the evaluation.</summary>
+    public const int SamePersonImages = 10;
+
+    /// <summary>Per-image SSIM and PSNR of reconstructions against the crops they came from, and their means; with
+    /// <paramref name="identities"/> (each image's person) also the same-person reference.</summary>
+    public static QualityResult Quality(IReadOnlyList<RgbImage> reconstructions, IReadOnlyList<RgbImage> originals, IReadOnlyList<string>? identities = null)
     {
         int n = reconstructions.Count;
         if (originals.Count != n) throw new ArgumentException($"{n} reconstructions, {originals.Count} originals");
@@ -257,11 +270,28 @@ public static class DecoderEvaluation
             floorSsim[i] = ImageQuality.Ssim(mean, originals[i]);
             floorPsnr[i] = ImageQuality.Psnr(mean, originals[i]);
         });
+        var same = identities is null ? null : SamePersonSsims(originals, identities);
         return new QualityResult(n, ssim.Average(), Std(ssim), pm, ps, identical)
         {
             Ssim = ssim, Psnr = psnr, MeanFaceSsim = floorSsim.Average(),
             MeanFacePsnrDb = floorPsnr.All(double.IsFinite) ? floorPsnr.Average() : null,
+            SamePersonSsim = same is { Length: > 0 } ? same.Average(p => p.Average()) : null,
+            SamePersonPeople = same?.Length ?? 0, SamePersonPairs = same?.Sum(p => (long)p.Length) ?? 0,
         };
+    }
+
+    /// <summary>Per person with ≥ 2 images: SSIM of every unordered pair among their first <see cref="SamePersonImages"/> images.</summary>
+    public static double[][] SamePersonSsims(IReadOnlyList<RgbImage> originals, IReadOnlyList<string> identities)
+    {
+        if (identities.Count != originals.Count) throw new ArgumentException($"{identities.Count} identities for {originals.Count} images");
+        var people = identities.Select((id, i) => (id, i)).GroupBy(x => x.id, StringComparer.Ordinal)
+            .Select(g => g.Select(x => x.i).Take(SamePersonImages).ToArray()).Where(g => g.Length >= 2).ToArray();
+        var pairs = people.SelectMany((g, p) => Enumerable.Range(0, g.Length).SelectMany(a => Enumerable.Range(a + 1, g.Length - a - 1).Select(b => (p, g[a], g[b])))).ToArray();
+        var v = new double[pairs.Length];
+        Parallel.For(0, pairs.Length, k => v[k] = ImageQuality.Ssim(originals[pairs[k].Item2], originals[pairs[k].Item3]));
+        var r = people.Select(g => new List<double>()).ToArray();
+        for (int k = 0; k < pairs.Length; k++) r[pairs[k].p].Add(v[k]);
+        return r.Select(l => l.ToArray()).ToArray();
     }
 
     /// <summary>Per-pixel mean of same-sized images, rounded.</summary>
@@ -413,7 +443,7 @@ public static class DecoderEvaluation
         var recon = Reconstruct(dec, set0.Templates, opt.Device, opt.Batch, P("decoding"));
         Lap("decode");
         var originals0 = Enumerable.Range(0, set0.Count).Select(set0.Image).ToList();
-        var quality = Quality(recon, originals0);
+        var quality = Quality(recon, originals0, set0.Items.Select(i => i.Identity).ToList());
         Lap("ssim_psnr");
 
         var results = new List<ModelResult>();

@@ -39,6 +39,30 @@ public class DecoderEvaluationTests : IDisposable
     }
 
     [Fact]
+    public void QualityReportsTheSamePersonReference()
+    {
+        // Person a: three images, two identical and one different; person b: one image (no pair); person c: two identical.
+        var rng = new Random(3);
+        RgbImage Noise() { var im = new RgbImage(24, 24); rng.NextBytes(im.Data); return im; }
+        var a1 = Noise(); var a3 = Noise(); var b = Noise(); var c = Noise();
+        var images = new[] { a1, b, a1, c, a3, c };
+        var ids = new[] { "a", "b", "a", "c", "a", "c" };
+        var q = DecoderEvaluation.Quality(images, images, ids);
+        double cross = ImageQuality.Ssim(a1, a3);
+        Assert.InRange(cross, -0.2, 0.2); // independent noise: nearly uncorrelated
+        // a: pairs (a1,a1)=1, (a1,a3), (a1,a3) → mean (1 + 2·cross)/3; c: 1. Per person first, then over people.
+        Assert.Equal(((1 + 2 * cross) / 3 + 1) / 2, q.SamePersonSsim!.Value, 12);
+        Assert.Equal(2, q.SamePersonPeople);
+        Assert.Equal(4, q.SamePersonPairs);
+        Assert.Null(DecoderEvaluation.Quality(images, images).SamePersonSsim);
+        // Only a person's first SamePersonImages images are paired.
+        var many = Enumerable.Range(0, DecoderEvaluation.SamePersonImages + 5).Select(_ => Noise()).ToArray();
+        var per = DecoderEvaluation.SamePersonSsims(many, many.Select(_ => "p").ToArray());
+        int k = DecoderEvaluation.SamePersonImages;
+        Assert.Equal(k * (k - 1) / 2, Assert.Single(per).Length);
+    }
+
+    [Fact]
     public void ThresholdsAndTypeOneRates()
     {
         var s = new ModelScores
