@@ -5,6 +5,7 @@
 #   tools/ablation/run.sh                    # all variants, 1 epoch each (330 steps of 32), 300 test people
 #   EPOCHS=2 PEOPLE=890 tools/ablation/run.sh
 #   VARIANTS="recipe no-identity" tools/ablation/run.sh
+#   SEED=2 VARIANTS="recipe perceptual-deep" tools/ablation/run.sh   # a second seed: adds the run-to-run spread table
 #
 # Runs are resumable: a killed script picks up where it stopped (dfd train --resume; finished evaluations are kept).
 # Everything goes under $OUT (default ~/.cache/dfd/ablation); only the table is written into the repository.
@@ -35,7 +36,8 @@ declare -A LOSS=(
 declare -A EXTRA=(
   [wide]="--widths 256,192,96,48,32"
 )
-ORDER=${VARIANTS:-"recipe ssim-2 wide no-identity plus-perceptual perceptual-deep identity-1 no-ssim no-local no-sobel pixel-only"}
+ALL="recipe ssim-2 wide no-identity plus-perceptual perceptual-deep identity-1 no-ssim no-local no-sobel pixel-only"
+ORDER=${VARIANTS:-$ALL}
 
 # Build once and run from a copy: a rebuild of the tree while a run is going cannot touch the running binary.
 ./dfd models >/dev/null
@@ -59,4 +61,6 @@ for v in $ORDER; do
   fi
 done
 
-python3 tools/ablation/table.py "$OUT/e$EPOCHS-s$SEED" "$RESULT" "$EPOCHS" "$PEOPLE" "$ORDER"
+# The main table: seed 1's finished variants (this seed's where seed 1 has none); other seeds go into its spread table.
+main="$OUT/e$EPOCHS-s1"; [ -d "$main" ] || main="$OUT/e$EPOCHS-s$SEED"
+python3 tools/ablation/table.py "$main" "$RESULT" "$EPOCHS" "$PEOPLE" "$ALL"

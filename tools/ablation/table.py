@@ -1,8 +1,11 @@
 """docs/ablation.md from the finished variants of tools/ablation/run.sh (those with an eval.json).
 
     python3 tools/ablation/table.py ROOT RESULT EPOCHS PEOPLE "variant variant ..."
+
+ROOT is one seed's folder (OUT/eN-sS). Variants also finished under other seeds beside it (OUT/eN-s*) get a second
+table: each seed's numbers and their spread, so that a gap between variants can be set against run-to-run noise.
 """
-import json, os, sys
+import glob, json, os, re, sys
 root, result, epochs, people, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split()
 def rate(model, fmr=1e-3):
     for x in model["rates"]:
@@ -28,6 +31,22 @@ for v in order:
         terms += f" (feature maps {first}–{first + loss.get('PerceptualStages', 3) - 1} of 5)"
     rows.append(f'| {v} | {terms}; widths {shape}, {int(meta.get("parameters", 0)) / 1e6:.1f} M params | {float(meta.get("train_seconds", "nan")) / 60:.0f} | {cell(own, "type_i")} | {cell(own, "type_ii")} | '
                 f'{cell(cross, "type_i")} | {cell(cross, "type_ii")} | {q["ssim_mean"]:.3f} | {q["psnr_mean_db"]:.2f} |')
+def numbers(path):
+    e = json.load(open(path))
+    models = {m["model"]: m for m in e["results"]}
+    own, cross = models.get("dlib-resnet"), models.get("mobilefacenet-casia")
+    return [100 * rate(own)["type_i"], 100 * rate(own)["type_ii"], 100 * rate(cross)["type_i"] if cross else float("nan"),
+            100 * rate(cross)["type_ii"] if cross else float("nan"), e["quality"]["ssim_mean"]]
+seed_of = lambda d: int(re.search(r"-s(\d+)$", d).group(1))
+seed_dirs = sorted((d for d in glob.glob(os.path.join(os.path.dirname(os.path.abspath(root)), f"e{epochs}-s*")) if re.search(r"-s\d+$", d)), key=seed_of)
+spread = []
+for v in order:
+    runs = [(seed_of(d), numbers(os.path.join(d, v, "eval.json"))) for d in seed_dirs if os.path.exists(os.path.join(d, v, "eval.json"))]
+    if len(runs) < 2: continue
+    fmt = lambda x: [f"{a:.1f}%" for a in x[:4]] + [f"{x[4]:.3f}"]
+    for sd, x in runs: spread.append(f"| {v} | {sd} | " + " | ".join(fmt(x)) + " |")
+    span = [max(x[k] for _, x in runs) - min(x[k] for _, x in runs) for k in range(5)]
+    spread.append(f"| {v} | **spread** | " + " | ".join([f"**{a:.1f}**" for a in span[:4]] + [f"**{span[4]:.3f}**"]) + " |")
 with open(result, "w") as f:
     f.write(f"""# Loss ablation
 
@@ -45,5 +64,14 @@ per variant is the same {int(epochs) * 330} steps.
 The floor on the same faces: one image, the pixel mean of these test originals, scores SSIM {floor["mean_face_ssim"]:.3f} and
 PSNR {floor["mean_face_psnr_db"]:.2f} dB against them (`dfd evaluate` reports it). The variants' SSIM lies between
 {min(ssims) - floor["mean_face_ssim"]:+.3f} and {max(ssims) - floor["mean_face_ssim"]:+.3f} of that floor.
-""" if floor else ""))
+""" if floor else "") + (f"""
+## Run-to-run spread
+
+The same variant, budget and test people, trained with other seeds (`SEED=2 VARIANTS="..." tools/ablation/run.sh`); the
+seed sets the decoder's initial weights and the order and mirroring of the training images. "spread" is max − min over
+the seeds, in percentage points (SSIM in its own units).
+
+| variant | seed | own type I | own type II | cross type I | cross type II | SSIM |
+|---|---|---|---|---|---|---|
+""" + "\n".join(spread) + "\n" if spread else ""))
 print(open(result).read())
