@@ -57,6 +57,9 @@ static class EvaluateCommand
             $"PSNR {(q.PsnrMeanDb is { } p ? $"{p:F2} dB ± {q.PsnrStdDb:F2}" : "+inf")}{(q.IdenticalImages > 0 ? $" ({q.IdenticalImages} identical)" : "")}" +
             (q.MeanFaceSsim is { } mf ? $"; the originals' mean face alone: SSIM {F(mf)}, PSNR {q.MeanFacePsnrDb:F2} dB" : "") +
             (q.SamePersonSsim is { } sp ? $"; another photo of the same person: SSIM {F(sp)} ({q.SamePersonPairs:N0} pairs, {q.SamePersonPeople} people)" : ""));
+        if (q.InnerFace is { } fi)
+            Console.WriteLine($"inner face only (box x {fi.X0}–{fi.X1}, y {fi.Y0}–{fi.Y1}): SSIM {F(fi.Reconstructions)}" +
+                (fi.MeanFace is { } im ? $"; mean face {F(im)}" : "") + (fi.SamePerson is { } isp ? $"; another photo of the same person {F(isp)}" : ""));
         Console.WriteLine($"report: {files.Index} (grid.png, {string.Join(", ", files.Histograms.Select(Path.GetFileName))}, evaluation.json); {r.Seconds:F1} s " +
             $"[{string.Join(", ", r.StageSeconds.Select(kv => $"{kv.Key} {kv.Value:F1}"))}]");
         return 0;

@@ -71,7 +71,13 @@ public sealed record QualityResult(int Images, double SsimMean, double SsimStd, 
     public double? SamePersonSsim { get; init; }
     public int SamePersonPeople { get; init; }
     public long SamePersonPairs { get; init; }
+
+    /// <summary>The same SSIMs on the inner-face box only (eyes to mouth, as the local loss terms see it); null when not asked.</summary>
+    public InnerFaceSsim? InnerFace { get; init; }
 }
+
+/// <summary>SSIM of reconstructions, of the mean face and of another photo of the same person, on the inner-face box (crop pixels, end exclusive).</summary>
+public sealed record InnerFaceSsim(int X0, int Y0, int X1, int Y1, double Reconstructions, double? MeanFace, double? SamePerson);
 
 public sealed record DecoderProvenance(string Path, string Sha256, long Bytes, string Encoder, int TemplateDim, string OutputSize,
     string Format, int? EpochsDone, double? TrainSeconds, string? Split, string? TrainConfig, IReadOnlyDictionary<string, string> Metadata);
@@ -245,8 +251,10 @@ public static class DecoderEvaluation
     public const int SamePersonImages = 10;
 
     /// <summary>Per-image SSIM and PSNR of reconstructions against the crops they came from, and their means; with
-    /// <paramref name="identities"/> (each image's person) also the same-person reference.</summary>
-    public static QualityResult Quality(IReadOnlyList<RgbImage> reconstructions, IReadOnlyList<RgbImage> originals, IReadOnlyList<string>? identities = null)
+    /// <paramref name="identities"/> (each image's person) also the same-person reference; with <paramref name="inner"/>
+    /// the SSIMs again on that box.</summary>
+    public static QualityResult Quality(IReadOnlyList<RgbImage> reconstructions, IReadOnlyList<RgbImage> originals,
+        IReadOnlyList<string>? identities = null, Box? inner = null)
     {
         int n = reconstructions.Count;
         if (originals.Count != n) throw new ArgumentException($"{n} reconstructions, {originals.Count} originals");
@@ -271,8 +279,15 @@ public static class DecoderEvaluation
             floorPsnr[i] = ImageQuality.Psnr(mean, originals[i]);
         });
         var same = identities is null ? null : SamePersonSsims(originals, identities);
+        InnerFaceSsim? innerSsim = null;
+        if (inner is { } b)
+        {
+            var q = Quality(reconstructions.Select(b.Crop).ToList(), originals.Select(b.Crop).ToList(), identities);
+            innerSsim = new(b.X0, b.Y0, b.X1, b.Y1, q.SsimMean, q.MeanFaceSsim, q.SamePersonSsim);
+        }
         return new QualityResult(n, ssim.Average(), Std(ssim), pm, ps, identical)
         {
+            InnerFace = innerSsim,
             Ssim = ssim, Psnr = psnr, MeanFaceSsim = floorSsim.Average(),
             MeanFacePsnrDb = floorPsnr.All(double.IsFinite) ? floorPsnr.Average() : null,
             SamePersonSsim = same is { Length: > 0 } ? same.Average(p => p.Average()) : null,
@@ -443,7 +458,7 @@ public static class DecoderEvaluation
         var recon = Reconstruct(dec, set0.Templates, opt.Device, opt.Batch, P("decoding"));
         Lap("decode");
         var originals0 = Enumerable.Range(0, set0.Count).Select(set0.Image).ToList();
-        var quality = Quality(recon, originals0, set0.Items.Select(i => i.Identity).ToList());
+        var quality = Quality(recon, originals0, set0.Items.Select(i => i.Identity).ToList(), Box.InnerFace(spec0.Template));
         Lap("ssim_psnr");
 
         var results = new List<ModelResult>();

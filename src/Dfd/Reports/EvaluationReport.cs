@@ -188,6 +188,8 @@ public static class EvaluationReport
          .Append(q.IdenticalImages > 0 ? $"; {q.IdenticalImages} reconstruction(s) identical to the original" : "")
          .Append(q.MeanFaceSsim is { } mf ? $". The floor: the mean of these {q.Images:N0} originals, one image for every face, scores SSIM {F(mf)}, PSNR {(q.MeanFacePsnrDb is { } mp ? F(mp, "F2") + " dB" : "+∞")}" : "")
          .Append(q.SamePersonSsim is { } sp ? $". Another real photo of the same person (the originals of one person against each other, up to {DecoderEvaluation.SamePersonImages} images a person: {q.SamePersonPairs:N0} pairs of {q.SamePersonPeople:N0} people, averaged per person) scores SSIM {F(sp)}" : "")
+         .Append(q.InnerFace is { } fi ? $". On the inner-face box only (x {fi.X0}–{fi.X1}, y {fi.Y0}–{fi.Y1}, eyes to mouth): reconstructions SSIM {F(fi.Reconstructions)}" +
+             (fi.MeanFace is { } im ? $", the mean face {F(im)}" : "") + (fi.SamePerson is { } isp ? $", another photo of the same person {F(isp)}" : "") : "")
          .Append(".</p><p class=\"note\">SSIM: Wang et al. (2004), 11×11 Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03, L = 255, mean over the valid region and the RGB channels (as scikit-image with gaussian_weights=True, use_sample_covariance=False). PSNR: 10·log10(255²/MSE) per image, then the mean.</p>");
 
         if (gridPng != null)

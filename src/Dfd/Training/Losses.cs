@@ -82,6 +82,15 @@ public readonly record struct Box(int X0, int Y0, int X1, int Y1)
 
     public Tensor Crop(Tensor x) => x[.., .., Y0..Y1, X0..X1];
 
+    public RgbImage Crop(RgbImage im)
+    {
+        if (X1 > im.Width || Y1 > im.Height) throw new ArgumentException($"box {X0},{Y0}–{X1},{Y1} lies outside a {im.Width}×{im.Height} image");
+        var r = new RgbImage(X1 - X0, Y1 - Y0);
+        for (int y = Y0; y < Y1; y++)
+            im.Data.AsSpan(im.Index(X0, y), r.Width * 3).CopyTo(r.Data.AsSpan(r.Index(0, y - Y0)));
+        return r;
+    }
+
     /// <summary>The same box on a feature map of another size (rounded outward, at least one cell).</summary>
     public Tensor CropScaled(Tensor f, int width, int height)
     {

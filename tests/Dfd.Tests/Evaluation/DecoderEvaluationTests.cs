@@ -60,6 +60,29 @@ public class DecoderEvaluationTests : IDisposable
         var per = DecoderEvaluation.SamePersonSsims(many, many.Select(_ => "p").ToArray());
         int k = DecoderEvaluation.SamePersonImages;
         Assert.Equal(k * (k - 1) / 2, Assert.Single(per).Length);
+
+        // The inner-face numbers are the same measures on the box's crops.
+        var box = new Dfd.Training.Box(3, 5, 20, 19);
+        var recon = images.Select(_ => Noise()).ToArray();
+        var withBox = DecoderEvaluation.Quality(recon, images, ids, box).InnerFace!;
+        var cropped = DecoderEvaluation.Quality(recon.Select(box.Crop).ToList(), images.Select(box.Crop).ToList(), ids);
+        Assert.Equal((3, 5, 20, 19), (withBox.X0, withBox.Y0, withBox.X1, withBox.Y1));
+        Assert.Equal(cropped.SsimMean, withBox.Reconstructions, 12);
+        Assert.Equal(cropped.MeanFaceSsim!.Value, withBox.MeanFace!.Value, 12);
+        Assert.Equal(cropped.SamePersonSsim!.Value, withBox.SamePerson!.Value, 12);
+        Assert.NotEqual(DecoderEvaluation.Quality(recon, images).SsimMean, withBox.Reconstructions);
+    }
+
+    [Fact]
+    public void BoxCropsTheRightPixels()
+    {
+        var im = new RgbImage(4, 3);
+        for (int i = 0; i < im.Data.Length; i++) im.Data[i] = (byte)i;
+        var c = new Dfd.Training.Box(1, 1, 3, 3).Crop(im);
+        Assert.Equal((2, 2), (c.Width, c.Height));
+        // Row 1, x 1..2 starts at (1·4 + 1)·3 = 15; row 2 at (2·4 + 1)·3 = 27.
+        Assert.Equal(new byte[] { 15, 16, 17, 18, 19, 20, 27, 28, 29, 30, 31, 32 }, c.Data);
+        Assert.Throws<ArgumentException>(() => new Dfd.Training.Box(0, 0, 5, 3).Crop(im));
     }
 
     [Fact]
