@@ -74,6 +74,11 @@ if awk -v l="${LOAD_BEFORE%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n - 0.5) }'
          "the 2-thread ones badly (OpenMP threads spin at barriers waiting for descheduled peers)" >&2
 fi
 T0=$(date +%s)
+# What other processes took while this ran: all CPU time the kernel counted (/proc/stat) minus this script's
+# children's. The load average cannot tell: the 2-thread runs fill both cores themselves.
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+ctime() { awk '{print $16+$17}' /proc/$$/stat; }
+BUSY0=$(busy); CT0=$(ctime)
 
 first_t=${THREADS%% *}
 for r in $(seq 1 "$ROUNDS"); do
@@ -98,6 +103,7 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 T1=$(date +%s)
+OTHER_CPU_S=$(awk -v b="$(( $(busy) - BUSY0 ))" -v c="$(( $(ctime) - CT0 ))" -v hz="$(getconf CLK_TCK)" 'BEGIN { v = (b - c) / hz; printf "%.1f", v < 0 ? 0 : v }')
 LOAD_AFTER=$(loadavg)
 echo "load after: $LOAD_AFTER" >&2
 for f in torchsharp pytorch; do grep -h '^#' "$OUT/$f.stderr" | awk '!seen[$0]++' >"$OUT/$f.notes.txt"; done
@@ -115,7 +121,7 @@ CHECK=$(grep -h '^# pytorch vs TorchSharp decoder' "$OUT/pytorch.stderr" | head 
 DECODER=$(grep -h '^# decoder {' "$OUT/torchsharp.stderr" | head -1 | sed 's/^# //' || true)
 WALL=$((T1 - T0))
 export THP_NOTE="GLIBC_TUNABLES=${GLIBC_TUNABLES:-unset} (transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
-export OUT THP_NOTE THREADS ROUNDS BATCH ITERS WARMUP REPEATS RECON_ITERS RECON_WARMUP DATA_ITERS PROFILE LOAD_BEFORE LOAD_AFTER \
+export OUT THP_NOTE THREADS ROUNDS BATCH ITERS WARMUP REPEATS RECON_ITERS RECON_WARMUP DATA_ITERS PROFILE LOAD_BEFORE LOAD_AFTER OTHER_CPU_S \
        TS_VER LT_VER PY_VERS PY_BLAS CPU FLAGS CHECK DECODER WALL NICE
 "$PY" - "$RESULT" <<'PYEOF'
 import datetime, json, os, statistics, subprocess, sys
@@ -145,7 +151,9 @@ batch = int(E["BATCH"])
 recon_batches = sorted({r["batch"] for r in ts if r.get("kind") == "recon"})
 ncpu = os.cpu_count()
 lb, la = E["LOAD_BEFORE"], E["LOAD_AFTER"]
-loaded = max(float(lb.split()[0]), float(la.split()[0])) > ncpu - 0.5
+other = float(E["OTHER_CPU_S"])
+# More than 5% of the machine's CPU time taken by other processes: the wall-clock figures are disturbed.
+loaded = other > 0.05 * float(E["WALL"]) * ncpu
 L = ["# Decoder: training steps/s and reconstructions/s, TorchSharp vs PyTorch", "",
      f"`bench/decoder.sh` on {datetime.date.today().isoformat()}: {E['ROUNDS']} interleaved round(s), training batch {batch} "
      f"({E['ITERS']} timed steps per repeat after {E['WARMUP']} warm-up step(s)), reconstructions at batch "
@@ -159,10 +167,14 @@ L = ["# Decoder: training steps/s and reconstructions/s, TorchSharp vs PyTorch",
      "zero_grad, backward, finite-gradient check, Adam, `.item()` of every term — the per-step work of Trainer.Run "
      "minus data loading (timed separately below) and checkpoints. Reconstruction: decoder forward in eval mode, no "
      "autograd. Seeded random inputs: images 0..255, templates N(0,1).", ""]
+share = f"{100 * other / (float(E['WALL']) * ncpu):.1f}%"
 if loaded:
-    L += [f"**The load average ({lb} before, {la} after) reached the {ncpu} CPUs: another process shared the cores, so "
-          "these wall-clock figures are disturbed (above all with 2 threads, where OpenMP barriers wait on descheduled "
-          "threads); compare the CPU ms columns, and rerun on an idle machine for the real figures.**", ""]
+    L += [f"**Other processes used {other:.1f} CPU-seconds while this ran ({share} of the {ncpu} CPUs' time; load average "
+          f"{lb} before, {la} after), so these wall-clock figures are disturbed (above all with 2 threads, where OpenMP "
+          "barriers wait on descheduled threads); compare the CPU ms columns, and rerun on an idle machine for the real figures.**", ""]
+else:
+    L += [f"Other processes used {other:.1f} CPU-seconds while this ran ({share} of the {ncpu} CPUs' time; load average "
+          f"{lb} before, {la} after, raised by these runs themselves): an idle machine.", ""]
 for th in threads:
     L += [f"### {th} thread{'s' if th > 1 else ''} (torch.set_num_threads({th}) in both)", "",
           "| measurement | TorchSharp | PyTorch | ratio | best TorchSharp | best PyTorch | ratio (best) | CPU ms TorchSharp / PyTorch |",
