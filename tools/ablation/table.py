@@ -10,6 +10,9 @@ root, result, epochs, people, order = sys.argv[1], sys.argv[2], sys.argv[3], sys
 def rate(model, fmr=1e-3):
     for x in model["rates"]:
         if abs(x["fmr"] - fmr) < 1e-12: return x
+def own_cross(e):
+    models = {m["model"]: m for m in e["results"]}
+    return models.get("dlib-resnet"), models.get("mobilefacenet-casia")
 rows, floor, ssims = [], None, []
 for v in order:
     p = os.path.join(root, v, "eval.json")
@@ -17,8 +20,7 @@ for v in order:
     e = json.load(open(p))
     meta = e["decoder"].get("metadata", {})
     loss = json.loads(meta.get("train_config", "{}")).get("Loss", {})
-    models = {m["model"]: m for m in e["results"]}
-    own, cross = models.get("dlib-resnet"), models.get("mobilefacenet-casia")
+    own, cross = own_cross(e)
     q = e["quality"]
     if "mean_face_ssim" in q: floor = q
     ssims.append(q["ssim_mean"])
@@ -33,8 +35,7 @@ for v in order:
                 f'{cell(cross, "type_i")} | {cell(cross, "type_ii")} | {q["ssim_mean"]:.3f} | {q["psnr_mean_db"]:.2f} |')
 def numbers(path):
     e = json.load(open(path))
-    models = {m["model"]: m for m in e["results"]}
-    own, cross = models.get("dlib-resnet"), models.get("mobilefacenet-casia")
+    own, cross = own_cross(e)
     return [100 * rate(own)["type_i"], 100 * rate(own)["type_ii"], 100 * rate(cross)["type_i"] if cross else float("nan"),
             100 * rate(cross)["type_ii"] if cross else float("nan"), e["quality"]["ssim_mean"]]
 seed_of = lambda d: int(re.search(r"-s(\d+)$", d).group(1))

@@ -85,9 +85,9 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
 
     Tensor IEncoder.Forward(Tensor rgb255) => forward(rgb255);
 
-    /// <summary>The template and the outputs of layer1..layer4 (56, 28, 14, 7 wide).</summary>
     public int FeatureMaps => layers.Count;
 
+    /// <summary>The template and the outputs of layer1..layer4 (56, 28, 14, 7 wide).</summary>
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
         if (rgb255.dim() != 4 || rgb255.shape[1] != 3 || rgb255.shape[2] != Config.InputHeight || rgb255.shape[3] != Config.InputWidth)

@@ -78,9 +78,9 @@ public sealed class VggFace : Module<Tensor, Tensor>, IFeatureEncoder
 
     Tensor IEncoder.Forward(Tensor rgb255) => forward(rgb255);
 
-    /// <summary>The template and the last ReLU output of each block (before its pool): 224, 112, 56, 28, 14 wide.</summary>
     public int FeatureMaps => blocks.Count;
 
+    /// <summary>The template and the last ReLU output of each block (before its pool): 224, 112, 56, 28, 14 wide.</summary>
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
         if (rgb255.dim() != 4 || rgb255.shape[1] != 3 || rgb255.shape[2] != Config.InputHeight || rgb255.shape[3] != Config.InputWidth)

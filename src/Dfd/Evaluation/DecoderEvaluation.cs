@@ -161,14 +161,8 @@ public static class DecoderEvaluation
             throw new ArgumentException($"{originals.Count} original and {reconstructions.Count} reconstruction templates for {n} images");
         var o = Normalise(originals);
         var r = Normalise(reconstructions);
-        var people = new Dictionary<string, List<int>>(StringComparer.Ordinal);
-        var order = new List<string>();
-        for (int i = 0; i < n; i++)
-        {
-            if (!people.TryGetValue(identities[i], out var l)) { people[identities[i]] = l = []; order.Add(identities[i]); }
-            l.Add(i);
-        }
-        var first = order.Select(p => people[p][0]).ToArray();
+        var people = People(identities);
+        var first = people.Select(p => p[0]).ToArray();
         var impostor = new double[(long)first.Length * (first.Length - 1) / 2];
         long k = 0;
         for (int a = 0; a < first.Length; a++)
@@ -178,15 +172,14 @@ public static class DecoderEvaluation
         for (int i = 0; i < n; i++) typeI[i] = Dot(r[i], o[i]);
         var typeII = new List<double[]>();
         var genuine = new List<double[]>();
-        foreach (var p in order)
+        foreach (var idx in people)
         {
-            var idx = people[p];
-            if (idx.Count < 2) continue;
-            var t2 = new double[idx.Count * (idx.Count - 1)];
-            var g = new double[idx.Count * (idx.Count - 1) / 2];
+            if (idx.Length < 2) continue;
+            var t2 = new double[idx.Length * (idx.Length - 1)];
+            var g = new double[idx.Length * (idx.Length - 1) / 2];
             int u = 0, v = 0;
-            for (int a = 0; a < idx.Count; a++)
-                for (int b = 0; b < idx.Count; b++)
+            for (int a = 0; a < idx.Length; a++)
+                for (int b = 0; b < idx.Length; b++)
                 {
                     if (a == b) continue;
                     t2[u++] = Dot(r[idx[a]], o[idx[b]]);
@@ -195,8 +188,12 @@ public static class DecoderEvaluation
             typeII.Add(t2);
             genuine.Add(g);
         }
-        return new ModelScores { Impostor = impostor, TypeI = typeI, TypeII = typeII.ToArray(), Genuine = genuine.ToArray(), People = order.Count };
+        return new ModelScores { Impostor = impostor, TypeI = typeI, TypeII = typeII.ToArray(), Genuine = genuine.ToArray(), People = people.Length };
     }
+
+    /// <summary>Each person's image indices, people in order of first appearance, images in the given order.</summary>
+    public static int[][] People(IReadOnlyList<string> identities) =>
+        Enumerable.Range(0, identities.Count).GroupBy(i => identities[i], StringComparer.Ordinal).Select(g => g.ToArray()).ToArray();
 
     /// <summary>Fraction of scores ≥ threshold.</summary>
     public static double Rate(IReadOnlyList<double> scores, double threshold)
@@ -299,14 +296,12 @@ public static class DecoderEvaluation
     public static double[][] SamePersonSsims(IReadOnlyList<RgbImage> originals, IReadOnlyList<string> identities)
     {
         if (identities.Count != originals.Count) throw new ArgumentException($"{identities.Count} identities for {originals.Count} images");
-        var people = identities.Select((id, i) => (id, i)).GroupBy(x => x.id, StringComparer.Ordinal)
-            .Select(g => g.Select(x => x.i).Take(SamePersonImages).ToArray()).Where(g => g.Length >= 2).ToArray();
-        var pairs = people.SelectMany((g, p) => Enumerable.Range(0, g.Length).SelectMany(a => Enumerable.Range(a + 1, g.Length - a - 1).Select(b => (p, g[a], g[b])))).ToArray();
+        var people = People(identities).Select(g => g.Take(SamePersonImages).ToArray()).Where(g => g.Length >= 2).ToArray();
+        // One flat list of (person, image, image) so that Parallel.For spreads the pairs, not the people, over the cores.
+        var pairs = people.SelectMany((g, p) => g.SelectMany((a, i) => g.Skip(i + 1).Select(b => (p, a, b)))).ToArray();
         var v = new double[pairs.Length];
-        Parallel.For(0, pairs.Length, k => v[k] = ImageQuality.Ssim(originals[pairs[k].Item2], originals[pairs[k].Item3]));
-        var r = people.Select(g => new List<double>()).ToArray();
-        for (int k = 0; k < pairs.Length; k++) r[pairs[k].p].Add(v[k]);
-        return r.Select(l => l.ToArray()).ToArray();
+        Parallel.For(0, pairs.Length, k => v[k] = ImageQuality.Ssim(originals[pairs[k].a], originals[pairs[k].b]));
+        return Enumerable.Range(0, pairs.Length).GroupBy(k => pairs[k].p, k => v[k]).Select(g => g.ToArray()).ToArray();
     }
 
     /// <summary>Per-pixel mean of same-sized images, rounded.</summary>

@@ -61,16 +61,32 @@ public class DecoderEvaluationTests : IDisposable
         int k = DecoderEvaluation.SamePersonImages;
         Assert.Equal(k * (k - 1) / 2, Assert.Single(per).Length);
 
-        // The inner-face numbers are the same measures on the box's crops.
+        // Inner face: reconstructions and a person's second photo equal to the original inside the box and noise
+        // outside score exactly 1 there, and less than 1 on the whole image.
         var box = new Dfd.Training.Box(3, 5, 20, 19);
-        var recon = images.Select(_ => Noise()).ToArray();
-        var withBox = DecoderEvaluation.Quality(recon, images, ids, box).InnerFace!;
-        var cropped = DecoderEvaluation.Quality(recon.Select(box.Crop).ToList(), images.Select(box.Crop).ToList(), ids);
-        Assert.Equal((3, 5, 20, 19), (withBox.X0, withBox.Y0, withBox.X1, withBox.Y1));
-        Assert.Equal(cropped.SsimMean, withBox.Reconstructions, 12);
-        Assert.Equal(cropped.MeanFaceSsim!.Value, withBox.MeanFace!.Value, 12);
-        Assert.Equal(cropped.SamePersonSsim!.Value, withBox.SamePerson!.Value, 12);
-        Assert.NotEqual(DecoderEvaluation.Quality(recon, images).SsimMean, withBox.Reconstructions);
+        RgbImage SameInside(RgbImage src)
+        {
+            var im = Noise();
+            for (int y = box.Y0; y < box.Y1; y++)
+                for (int x = box.X0; x < box.X1; x++)
+                    for (int ch = 0; ch < 3; ch++) im.Data[im.Index(x, y) + ch] = src.Data[src.Index(x, y) + ch];
+            return im;
+        }
+        var p1 = Noise(); var q1 = Noise();
+        var originals = new[] { p1, SameInside(p1), q1, SameInside(q1) };
+        var people = new[] { "p", "p", "q", "q" };
+        var recon = originals.Select(SameInside).ToArray();
+        var whole = DecoderEvaluation.Quality(recon, originals, people, box);
+        var fi = whole.InnerFace!;
+        Assert.Equal((3, 5, 20, 19), (fi.X0, fi.Y0, fi.X1, fi.Y1));
+        Assert.Equal(1.0, fi.Reconstructions, 12);
+        Assert.Equal(1.0, fi.SamePerson!.Value, 12);
+        Assert.InRange(whole.SsimMean, -1, 0.9);
+        Assert.InRange(whole.SamePersonSsim!.Value, -1, 0.9);
+        // The inner-face floor: the originals' mean image, boxed, against each boxed original.
+        var meanBox = box.Crop(DecoderEvaluation.MeanImage(originals));
+        Assert.Equal(originals.Average(o => ImageQuality.Ssim(meanBox, box.Crop(o))), fi.MeanFace!.Value, 12);
+        Assert.Null(DecoderEvaluation.Quality(recon, originals, people).InnerFace);
     }
 
     [Fact]
