@@ -30,6 +30,7 @@ declare -A LOSS=(
   [identity-1]="identity=1"
   [deep-identity-1]="perceptual=1,perceptual_local=0.5,stage_from=3,stages=3,identity=1"
   [deep-no-ssim]="perceptual=1,perceptual_local=0.5,stage_from=3,stages=3,ssim=0"
+  [deep-centred]="perceptual=1,perceptual_local=0.5,stage_from=3,stages=3,identity_centred=1"
   [pixel-only]="pixel_local=0,sobel=0,sobel_local=0,ssim=0,identity=0"
   [ssim-2]="ssim=2"
   [wide]=""
@@ -38,7 +39,7 @@ declare -A LOSS=(
 declare -A EXTRA=(
   [wide]="--widths 256,192,96,48,32"
 )
-ALL="recipe ssim-2 wide no-identity plus-perceptual perceptual-deep identity-1 deep-identity-1 deep-no-ssim no-ssim no-local no-sobel pixel-only"
+ALL="recipe ssim-2 wide no-identity plus-perceptual perceptual-deep identity-1 deep-identity-1 deep-no-ssim deep-centred no-ssim no-local no-sobel pixel-only"
 ORDER=${VARIANTS:-$ALL}
 
 # Build once and run from a copy: a rebuild of the tree while a run is going cannot touch the running binary.

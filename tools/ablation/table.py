@@ -31,6 +31,8 @@ for v in order:
     if perceptual:
         first = loss.get("PerceptualFrom", 1)
         terms += f" (feature maps {first}–{first + loss.get('PerceptualStages', 3) - 1} of 5)"
+    if loss.get("IdentityCentred"):
+        terms += "; identity cosine around the training set's mean template"
     rows.append(f'| {v} | {terms}; widths {shape}, {int(meta.get("parameters", 0)) / 1e6:.1f} M params | {float(meta.get("train_seconds", "nan")) / 60:.0f} | {cell(own, "type_i")} | {cell(own, "type_ii")} | '
                 f'{cell(cross, "type_i")} | {cell(cross, "type_ii")} | {q["ssim_mean"]:.3f} | {q["psnr_mean_db"]:.2f} |')
 def numbers(path):

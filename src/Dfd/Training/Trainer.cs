@@ -79,7 +79,8 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
             if (cfg.Init != null) WarmStart(dec, cfg.Init, report);
         }
 
-        var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template));
+        var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template),
+            cfg.Loss.IdentityCentred ? DecoderLoss.MeanTemplate([.. data.Templates, .. data.MirrorTemplates]) : null);
         int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
         if (steps == 0) throw new ArgumentException($"{n} training images are fewer than one batch of {cfg.Batch}");
         long totalSteps = (long)steps * cfg.Epochs;

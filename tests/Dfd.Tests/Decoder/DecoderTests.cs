@@ -140,6 +140,47 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void CentredIdentityMeasuresTheCosineAroundTheMean()
+    {
+        var set = Faces();
+        using var scope = torch.NewDisposeScope();
+        var x = Tensors.FromImages(Enumerable.Range(0, 3).Select(set.Image).ToList(), 150, 150);
+        var y = (x.flip(3) * 0.9f + 15).clamp(0, 255);
+        var t = torch.tensor(set.Templates.Take(3).SelectMany(v => v).ToArray(), new long[] { 3, 128 });
+        var mean = DecoderLoss.MeanTemplate(set.Templates);
+        var inner = Box.InnerFace(DlibResNet.Config.Template);
+        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 2, IdentityCentred: true);
+        var loss = new DecoderLoss(encoder.Value, w, inner, mean);
+
+        // By hand, in double: 1 − cos(r − μ, t − μ), averaged, times the weight.
+        var r = encoder.Value.ForwardWithFeatures(y).Template.data<float>().ToArray();
+        double expected = 0;
+        for (int n = 0; n < 3; n++)
+        {
+            double dot = 0, rr = 0, tt = 0;
+            for (int i = 0; i < 128; i++)
+            {
+                double a = r[n * 128 + i] - mean[i], b = set.Templates[n][i] - mean[i];
+                dot += a * b; rr += a * a; tt += b * b;
+            }
+            expected += 1 - dot / Math.Sqrt(rr * tt);
+        }
+        expected = 2 * expected / 3;
+        Assert.Equal(expected, loss.Compute(y, x, t).Terms["identity"].item<float>(), 4);
+        Assert.True(loss.Compute(x, x, t).Terms["identity"].item<float>() < 1e-5);
+
+        // Centring must change the number: the raw cosine of dlib templates sits near 1 for any face.
+        float raw = new DecoderLoss(encoder.Value, w with { IdentityCentred = false }, inner).Compute(y, x, t).Terms["identity"].item<float>();
+        Assert.True(expected > 1.5 * raw, $"centred {expected} vs raw {raw}");
+
+        var m0 = set.Templates.Select(v => v[0]).ToArray();
+        Assert.Equal(m0.Average(), mean[0], 5);
+        Assert.Throws<ArgumentException>(() => new DecoderLoss(encoder.Value, w, inner));
+        Assert.Throws<ArgumentException>(() => new DecoderLoss(encoder.Value, w, inner, new float[64]));
+        Assert.Equal(new LossWeights() with { IdentityCentred = true }, new LossWeights().With("identity_centred=1"));
+    }
+
+    [Fact]
     public void LossWeightsParseTheTrainOption()
     {
         var w = new LossWeights().With("ssim=1, perceptual=0.25,stage_from=3,stages=2,l2=1");
