@@ -13,8 +13,8 @@ namespace Dfd.Training;
 /// grew a fine grid texture in the reconstructions. They compare <see cref="PerceptualStages"/> feature maps starting
 /// at stage <see cref="PerceptualFrom"/> (1-based; dlib-resnet has five: 35², 17², 8², 4², 2²).
 /// <see cref="IdentityCentred"/> takes the identity term's cosine after subtracting the training set's mean template:
-/// dlib-resnet's templates share a large common part (two different people score 0.84 on average on the LFW test split), so the raw cosine
-/// barely moves with the part that tells people apart.
+/// dlib-resnet's templates share a large common part (two different people score 0.84 on average on the LFW test
+/// split), so the raw cosine barely moves with the part that tells people apart.
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
