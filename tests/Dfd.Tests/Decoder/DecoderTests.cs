@@ -117,14 +117,24 @@ public class DecoderTests : IDisposable
             Assert.True(terms2[k].item<float>() > 1e-4, $"{k} did not respond");
     }
 
+    /// <summary>
+    /// The first <paramref name="n"/> fixture faces, a mirrored and re-lit copy of them (scale, shift), and their templates.
+    /// Call it outside a dispose scope: the first call loads the shared encoder, whose weights a scope would free.
+    /// </summary>
+    static (TrainingSet Set, torch.Tensor X, torch.Tensor Y, torch.Tensor T) Altered(int n, float scale, float shift)
+    {
+        var set = Faces();
+        var x = Tensors.FromImages(Enumerable.Range(0, n).Select(set.Image).ToList(), 150, 150);
+        var y = (x.flip(3) * scale + shift).clamp(0, 255);
+        var t = torch.tensor(set.Templates.Take(n).SelectMany(v => v).ToArray(), new long[] { n, 128 });
+        return (set, x, y, t);
+    }
+
     [Fact]
     public void PerceptualTermComparesTheChosenStages()
     {
-        var set = Faces();
+        var (_, x, y, t) = Altered(2, 0.8f, 20);
         using var scope = torch.NewDisposeScope();
-        var x = Tensors.FromImages(Enumerable.Range(0, 2).Select(set.Image).ToList(), 150, 150);
-        var y = (x.flip(3) * 0.8f + 20).clamp(0, 255);
-        var t = torch.tensor(set.Templates.Take(2).SelectMany(v => v).ToArray(), new long[] { 2, 128 });
         var rf = encoder.Value.ForwardWithFeatures(y).Features;
         var tf = encoder.Value.ForwardWithFeatures(x).Features;
         Assert.Equal(5, rf.Count);
@@ -142,11 +152,8 @@ public class DecoderTests : IDisposable
     [Fact]
     public void CentredIdentityMeasuresTheCosineAroundTheMean()
     {
-        var set = Faces();
+        var (set, x, y, t) = Altered(3, 0.9f, 15);
         using var scope = torch.NewDisposeScope();
-        var x = Tensors.FromImages(Enumerable.Range(0, 3).Select(set.Image).ToList(), 150, 150);
-        var y = (x.flip(3) * 0.9f + 15).clamp(0, 255);
-        var t = torch.tensor(set.Templates.Take(3).SelectMany(v => v).ToArray(), new long[] { 3, 128 });
         var mean = DecoderLoss.MeanTemplate(set.Templates);
         var inner = Box.InnerFace(DlibResNet.Config.Template);
         var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 2, IdentityCentred: true);
