@@ -254,6 +254,23 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void TrainerCentresTheIdentityTermOnItsTrainingSet()
+    {
+        // Same seed, same first batch, same initial decoder: the first step's identity term differs only by the centring.
+        var set = Faces();
+        double FirstIdentity(bool centred, string name)
+        {
+            var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(IdentityCentred: centred) };
+            double v = double.NaN;
+            using (new Trainer(set, encoder.Value, cfg, Path.Combine(dir, name), new Dictionary<string, string>()) { MaxSteps = 1 }
+                   .Run(false, s => { if (s.Event == null && double.IsNaN(v)) v = s.Terms["identity"]; })) { }
+            return v;
+        }
+        double raw = FirstIdentity(false, "raw.safetensors"), centred = FirstIdentity(true, "centred.safetensors");
+        Assert.True(double.IsFinite(centred) && centred > 1.5 * raw, $"centred {centred} vs raw {raw}");
+    }
+
+    [Fact]
     public void ResumeContinuesBitForBit()
     {
         var set = Faces(2);
