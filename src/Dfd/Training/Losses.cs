@@ -15,6 +15,11 @@ namespace Dfd.Training;
 /// <see cref="IdentityCentred"/> takes the identity term's cosine after subtracting the training set's mean template:
 /// dlib-resnet's templates share a large common part (two different people score 0.84 on average on the LFW test
 /// split), so the raw cosine barely moves with the part that tells people apart.
+/// <see cref="IdentityPerson"/> weighs a second identity term whose target is not the image's own template but its
+/// person's centre, the mean of all that person's training templates (plain and mirrored): type-II match rates compare
+/// a reconstruction with the person's <i>other</i> photos, and the own-template target teaches the decoder to copy
+/// this photo's pose and light as far as the template carries them. For a person with one image the centre is the
+/// mean of that image's plain and mirrored templates.
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
@@ -25,7 +30,8 @@ public sealed record LossWeights(
     int PerceptualStages = 3,
     double Ssim = 0.5,
     int PerceptualFrom = 1,
-    bool IdentityCentred = false)
+    bool IdentityCentred = false,
+    double IdentityPerson = 0.0)
 {
     /// <summary>Every term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
@@ -38,6 +44,7 @@ public sealed record LossWeights(
         ["perceptual"] = (w, v) => w with { Perceptual = v }, ["perceptual_local"] = (w, v) => w with { PerceptualLocal = v },
         ["identity"] = (w, v) => w with { Identity = v }, ["ssim"] = (w, v) => w with { Ssim = v },
         ["l2"] = (w, v) => w with { PixelL2 = v != 0 }, ["identity_centred"] = (w, v) => w with { IdentityCentred = v != 0 },
+        ["identity_person"] = (w, v) => w with { IdentityPerson = v },
         ["stages"] = (w, v) => w with { PerceptualStages = (int)v }, ["stage_from"] = (w, v) => w with { PerceptualFrom = (int)v },
     };
 
@@ -136,11 +143,28 @@ public sealed class DecoderLoss
         return sum.Select(v => (float)(v / templates.Count)).ToArray();
     }
 
+    /// <summary>
+    /// For each item, the mean (in double) of the plain and mirrored templates of every item with its identity, for
+    /// <see cref="LossWeights.IdentityPerson"/>.
+    /// </summary>
+    public static float[][] PersonCentres(IReadOnlyList<string> identities, IReadOnlyList<float[]> templates, IReadOnlyList<float[]> mirrors)
+    {
+        if (templates.Count != identities.Count || mirrors.Count != identities.Count)
+            throw new ArgumentException($"{identities.Count} identities, {templates.Count} templates and {mirrors.Count} mirrored templates");
+        var centres = new Dictionary<string, float[]>();
+        foreach (var g in Enumerable.Range(0, identities.Count).GroupBy(i => identities[i]))
+            centres[g.Key] = MeanTemplate([.. g.Select(i => templates[i]), .. g.Select(i => mirrors[i])]);
+        return identities.Select(id => centres[id]).ToArray();
+    }
+
     public LossWeights Weights => w;
 
-    /// <summary>Images in 0..255 [N,3,H,W]; <paramref name="targetTemplates"/> are the encoder's templates of the targets.</summary>
-    public (Tensor Total, Dictionary<string, Tensor> Terms) Compute(Tensor recon, Tensor target, Tensor targetTemplates)
+    /// <summary>Images in 0..255 [N,3,H,W]; <paramref name="targetTemplates"/> are the encoder's templates of the targets;
+    /// <paramref name="personCentres"/> [N,D] their people's centres, needed when <see cref="LossWeights.IdentityPerson"/> is on.</summary>
+    /// <exception cref="ArgumentException">A person-centre term without centres.</exception>
+    public (Tensor Total, Dictionary<string, Tensor> Terms) Compute(Tensor recon, Tensor target, Tensor targetTemplates, Tensor? personCentres = null)
     {
+        if (w.IdentityPerson > 0 && personCentres is null) throw new ArgumentException("the identity_person term needs each target's person centre");
         var terms = new Dictionary<string, Tensor>();
         var r = recon / 255f;
         var t = target / 255f;
@@ -153,7 +177,7 @@ public sealed class DecoderLoss
             if (w.Sobel > 0) terms["sobel"] = (gr - gt).abs().mean() * w.Sobel;
             if (w.SobelLocal > 0) terms["sobel_local"] = (inner.Crop(gr) - inner.Crop(gt)).abs().mean() * w.SobelLocal;
         }
-        if (w.Perceptual > 0 || w.PerceptualLocal > 0 || w.Identity > 0)
+        if (w.Perceptual > 0 || w.PerceptualLocal > 0 || w.Identity > 0 || w.IdentityPerson > 0)
         {
             var (rt, rf) = encoder.ForwardWithFeatures(recon);
             if (w.Perceptual > 0 || w.PerceptualLocal > 0)
@@ -177,6 +201,8 @@ public sealed class DecoderLoss
                 var (a, b) = centre is null ? (rt, targetTemplates) : (rt - centre, targetTemplates - centre);
                 terms["identity"] = (1 - F.cosine_similarity(a, b, dim: 1)).mean() * w.Identity;
             }
+            if (w.IdentityPerson > 0)
+                terms["identity_person"] = (1 - F.cosine_similarity(rt, personCentres!, dim: 1)).mean() * w.IdentityPerson;
         }
         Tensor total = terms.Values.Aggregate((a, b) => a + b);
         return (total, terms);

@@ -81,6 +81,8 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
 
         var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template),
             cfg.Loss.IdentityCentred ? DecoderLoss.MeanTemplate([.. data.Templates, .. data.MirrorTemplates]) : null);
+        var centres = cfg.Loss.IdentityPerson > 0
+            ? DecoderLoss.PersonCentres(data.Items.Select(i => i.Identity).ToList(), data.Templates, data.MirrorTemplates) : null;
         int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
         if (steps == 0) throw new ArgumentException($"{n} training images are fewer than one batch of {cfg.Batch}");
         long totalSteps = (long)steps * cfg.Epochs;
@@ -103,7 +105,9 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
                     var (x, t) = data.Batch(idx, flips);
                     x = x.to(encoder.Device); t = t.to(encoder.Device);
                     var recon = dec.forward(t);
-                    var (total, terms) = loss.Compute(recon, x, t);
+                    var c = centres is null ? null
+                        : torch.tensor(idx.SelectMany(i => centres[i]).ToArray(), new long[] { idx.Length, centres[0].Length }).to(encoder.Device);
+                    var (total, terms) = loss.Compute(recon, x, t, c);
                     if (!float.IsFinite(total.item<float>()))
                         throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");
                     dec.zero_grad();

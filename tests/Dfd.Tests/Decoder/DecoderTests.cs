@@ -188,6 +188,70 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void PersonIdentityAimsAtThePersonsCentre()
+    {
+        var (set, x, y, t) = Altered(3, 0.9f, 15);
+        using var scope = torch.NewDisposeScope();
+        // Faces 0 and 2 as one person: their centre is the mean of four templates (two plain, two mirrored).
+        var centres = DecoderLoss.PersonCentres(["a", "b", "a"], set.Templates.Take(3).ToList(), set.MirrorTemplates.Take(3).ToList());
+        for (int i = 0; i < 128; i++)
+        {
+            double a = (set.Templates[0][i] + set.Templates[2][i] + set.MirrorTemplates[0][i] + set.MirrorTemplates[2][i]) / 4;
+            double b = (set.Templates[1][i] + set.MirrorTemplates[1][i]) / 2;
+            Assert.Equal(a, centres[0][i], 5);
+            Assert.Equal(a, centres[2][i], 5);
+            Assert.Equal(b, centres[1][i], 5);
+        }
+        var inner = Box.InnerFace(DlibResNet.Config.Template);
+        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityPerson: 2);
+        var loss = new DecoderLoss(encoder.Value, w, inner);
+        var c = torch.tensor(centres.SelectMany(v => v).ToArray(), new long[] { 3, 128 });
+
+        // By hand, in double: 1 − cos(r, centre), averaged, times the weight; the own template plays no part.
+        var r = encoder.Value.ForwardWithFeatures(y).Template.data<float>().ToArray();
+        double expected = 0;
+        for (int n = 0; n < 3; n++)
+        {
+            double dot = 0, rr = 0, cc = 0;
+            for (int i = 0; i < 128; i++) { dot += r[n * 128 + i] * centres[n][i]; rr += r[n * 128 + i] * r[n * 128 + i]; cc += centres[n][i] * centres[n][i]; }
+            expected += 1 - dot / Math.Sqrt(rr * cc);
+        }
+        expected = 2 * expected / 3;
+        var terms = loss.Compute(y, x, t, c).Terms;
+        Assert.Equal(expected, terms["identity_person"].item<float>(), 4);
+        Assert.False(terms.ContainsKey("identity"));
+        Assert.Equal(expected, loss.Compute(y, x, torch.zeros(3, 128), c).Terms["identity_person"].item<float>(), 4);
+        Assert.True(expected > 1e-4, $"term {expected}");
+
+        Assert.Throws<ArgumentException>(() => loss.Compute(y, x, t));
+        Assert.Throws<ArgumentException>(() => DecoderLoss.PersonCentres(["a", "b"], set.Templates.Take(3).ToList(), set.MirrorTemplates.Take(3).ToList()));
+        Assert.Equal(new LossWeights() with { IdentityPerson = 0.5 }, new LossWeights().With("identity_person=0.5"));
+    }
+
+    [Fact]
+    public void TrainerGivesThePersonTermEachItemsPerson()
+    {
+        // Same seed, batch and initial decoder: the first step's person term changes when the four faces become one person.
+        var distinct = Faces();
+        var shared = new TrainingSet
+        {
+            Items = distinct.Items.Select(i => i with { Identity = "one" }).ToList(),
+            Crops = distinct.Crops, Templates = distinct.Templates, MirrorTemplates = distinct.MirrorTemplates, Width = 150, Height = 150,
+        };
+        double FirstPersonTerm(TrainingSet set, string name)
+        {
+            var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(IdentityPerson: 1) };
+            double v = double.NaN;
+            using (new Trainer(set, encoder.Value, cfg, Path.Combine(dir, name), new Dictionary<string, string>()) { MaxSteps = 1 }
+                   .Run(false, s => { if (s.Event == null && double.IsNaN(v)) v = s.Terms["identity_person"]; })) { }
+            return v;
+        }
+        double a = FirstPersonTerm(distinct, "distinct.safetensors"), b = FirstPersonTerm(shared, "shared.safetensors");
+        Assert.True(double.IsFinite(a) && double.IsFinite(b) && a > 0 && b > 0, $"distinct {a}, shared {b}");
+        Assert.True(Math.Abs(a - b) > 1e-5, $"distinct {a} vs shared {b}");
+    }
+
+    [Fact]
     public void LossWeightsParseTheTrainOption()
     {
         var w = new LossWeights().With("ssim=1, perceptual=0.25,stage_from=3,stages=2,l2=1");
