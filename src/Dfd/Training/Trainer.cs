@@ -81,8 +81,11 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
 
         var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template),
             cfg.Loss.IdentityCentred ? DecoderLoss.MeanTemplate([.. data.Templates, .. data.MirrorTemplates]) : null);
-        var centres = cfg.Loss.IdentityPerson > 0
-            ? DecoderLoss.PersonCentres(data.Items.Select(i => i.Identity).ToList(), data.Templates, data.MirrorTemplates) : null;
+        // Every item's person centre, one row per item, on the device once; each step gathers its batch's rows.
+        using var centres = cfg.Loss.IdentityPerson > 0
+            ? torch.tensor(DecoderLoss.PersonCentres(data.Items.Select(i => i.Identity).ToList(), data.Templates, data.MirrorTemplates)
+                .SelectMany(c => c).ToArray(), new long[] { data.Count, encoder.Spec.EmbeddingSize }).to(encoder.Device)
+            : null;
         int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
         if (steps == 0) throw new ArgumentException($"{n} training images are fewer than one batch of {cfg.Batch}");
         long totalSteps = (long)steps * cfg.Epochs;
@@ -105,8 +108,7 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
                     var (x, t) = data.Batch(idx, flips);
                     x = x.to(encoder.Device); t = t.to(encoder.Device);
                     var recon = dec.forward(t);
-                    var c = centres is null ? null
-                        : torch.tensor(idx.SelectMany(i => centres[i]).ToArray(), new long[] { idx.Length, centres[0].Length }).to(encoder.Device);
+                    var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)i).ToArray(), device: encoder.Device));
                     var (total, terms) = loss.Compute(recon, x, t, c);
                     if (!float.IsFinite(total.item<float>()))
                         throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");

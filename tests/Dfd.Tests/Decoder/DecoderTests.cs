@@ -130,6 +130,35 @@ public class DecoderTests : IDisposable
         return (set, x, y, t);
     }
 
+    /// <summary>Mean over the rows of <paramref name="r"/> [N,D] of 1 − cos(r − μ, t − μ), in double precision.</summary>
+    static double MeanCosineDistance(torch.Tensor r, IReadOnlyList<float[]> targets, float[] mu)
+    {
+        var rv = r.data<float>().ToArray();
+        int rows = (int)r.shape[0], d = (int)r.shape[1];
+        double sum = 0;
+        for (int n = 0; n < rows; n++)
+        {
+            double dot = 0, rr = 0, tt = 0;
+            for (int i = 0; i < d; i++)
+            {
+                double a = rv[n * d + i] - mu[i], b = targets[n][i] - mu[i];
+                dot += a * b; rr += a * a; tt += b * b;
+            }
+            sum += 1 - dot / Math.Sqrt(rr * tt);
+        }
+        return sum / rows;
+    }
+
+    /// <summary>The named loss term of a fresh trainer's first step (same seed, batch and initial decoder every call).</summary>
+    double FirstStepTerm(TrainingSet set, LossWeights weights, string term, string name)
+    {
+        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = weights };
+        double v = double.NaN;
+        using (new Trainer(set, encoder.Value, cfg, Path.Combine(dir, name), new Dictionary<string, string>()) { MaxSteps = 1 }
+               .Run(false, s => { if (s.Event == null && double.IsNaN(v)) v = s.Terms[term]; })) { }
+        return v;
+    }
+
     [Fact]
     public void PerceptualTermComparesTheChosenStages()
     {
@@ -160,19 +189,7 @@ public class DecoderTests : IDisposable
         var loss = new DecoderLoss(encoder.Value, w, inner, mean);
 
         // By hand, in double: 1 − cos(r − μ, t − μ), averaged, times the weight.
-        var r = encoder.Value.ForwardWithFeatures(y).Template.data<float>().ToArray();
-        double expected = 0;
-        for (int n = 0; n < 3; n++)
-        {
-            double dot = 0, rr = 0, tt = 0;
-            for (int i = 0; i < 128; i++)
-            {
-                double a = r[n * 128 + i] - mean[i], b = set.Templates[n][i] - mean[i];
-                dot += a * b; rr += a * a; tt += b * b;
-            }
-            expected += 1 - dot / Math.Sqrt(rr * tt);
-        }
-        expected = 2 * expected / 3;
+        double expected = 2 * MeanCosineDistance(encoder.Value.ForwardWithFeatures(y).Template, set.Templates, mean);
         Assert.Equal(expected, loss.Compute(y, x, t).Terms["identity"].item<float>(), 4);
         Assert.True(loss.Compute(x, x, t).Terms["identity"].item<float>() < 1e-5);
 
@@ -208,15 +225,7 @@ public class DecoderTests : IDisposable
         var c = torch.tensor(centres.SelectMany(v => v).ToArray(), new long[] { 3, 128 });
 
         // By hand, in double: 1 − cos(r, centre), averaged, times the weight; the own template plays no part.
-        var r = encoder.Value.ForwardWithFeatures(y).Template.data<float>().ToArray();
-        double expected = 0;
-        for (int n = 0; n < 3; n++)
-        {
-            double dot = 0, rr = 0, cc = 0;
-            for (int i = 0; i < 128; i++) { dot += r[n * 128 + i] * centres[n][i]; rr += r[n * 128 + i] * r[n * 128 + i]; cc += centres[n][i] * centres[n][i]; }
-            expected += 1 - dot / Math.Sqrt(rr * cc);
-        }
-        expected = 2 * expected / 3;
+        double expected = 2 * MeanCosineDistance(encoder.Value.ForwardWithFeatures(y).Template, centres, new float[128]);
         var terms = loss.Compute(y, x, t, c).Terms;
         Assert.Equal(expected, terms["identity_person"].item<float>(), 4);
         Assert.False(terms.ContainsKey("identity"));
@@ -238,17 +247,21 @@ public class DecoderTests : IDisposable
             Items = distinct.Items.Select(i => i with { Identity = "one" }).ToList(),
             Crops = distinct.Crops, Templates = distinct.Templates, MirrorTemplates = distinct.MirrorTemplates, Width = 150, Height = 150,
         };
-        double FirstPersonTerm(TrainingSet set, string name)
-        {
-            var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(IdentityPerson: 1) };
-            double v = double.NaN;
-            using (new Trainer(set, encoder.Value, cfg, Path.Combine(dir, name), new Dictionary<string, string>()) { MaxSteps = 1 }
-                   .Run(false, s => { if (s.Event == null && double.IsNaN(v)) v = s.Terms["identity_person"]; })) { }
-            return v;
-        }
-        double a = FirstPersonTerm(distinct, "distinct.safetensors"), b = FirstPersonTerm(shared, "shared.safetensors");
+        var w = new LossWeights(IdentityPerson: 1);
+        double a = FirstStepTerm(distinct, w, "identity_person", "distinct.safetensors"), b = FirstStepTerm(shared, w, "identity_person", "shared.safetensors");
         Assert.True(double.IsFinite(a) && double.IsFinite(b) && a > 0 && b > 0, $"distinct {a}, shared {b}");
         Assert.True(Math.Abs(a - b) > 1e-5, $"distinct {a} vs shared {b}");
+
+        // Each face its own person, its mirror template replaced by the plain one: every centre is then the very target
+        // template, so the person term must equal the own-template identity term of the same step (a wrong row fails this).
+        var own = new TrainingSet
+        {
+            Items = distinct.Items, Crops = distinct.Crops, Templates = distinct.Templates, MirrorTemplates = distinct.Templates, Width = 150, Height = 150,
+        };
+        var both = new LossWeights(Identity: 1, IdentityPerson: 1);
+        double person = FirstStepTerm(own, both, "identity_person", "own-p.safetensors"), identity = FirstStepTerm(own, both, "identity", "own-i.safetensors");
+        Assert.True(identity > 1e-4, $"identity {identity}");
+        Assert.Equal(identity, person, 6);
     }
 
     [Fact]
@@ -322,15 +335,8 @@ public class DecoderTests : IDisposable
     {
         // Same seed, same first batch, same initial decoder: the first step's identity term differs only by the centring.
         var set = Faces();
-        double FirstIdentity(bool centred, string name)
-        {
-            var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(IdentityCentred: centred) };
-            double v = double.NaN;
-            using (new Trainer(set, encoder.Value, cfg, Path.Combine(dir, name), new Dictionary<string, string>()) { MaxSteps = 1 }
-                   .Run(false, s => { if (s.Event == null && double.IsNaN(v)) v = s.Terms["identity"]; })) { }
-            return v;
-        }
-        double raw = FirstIdentity(false, "raw.safetensors"), centred = FirstIdentity(true, "centred.safetensors");
+        double raw = FirstStepTerm(set, new LossWeights(), "identity", "raw.safetensors");
+        double centred = FirstStepTerm(set, new LossWeights(IdentityCentred: true), "identity", "centred.safetensors");
         Assert.True(double.IsFinite(centred) && centred > 1.5 * raw, $"centred {centred} vs raw {raw}");
     }
 
