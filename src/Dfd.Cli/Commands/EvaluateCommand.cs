@@ -57,6 +57,8 @@ static class EvaluateCommand
             $"PSNR {(q.PsnrMeanDb is { } p ? $"{p:F2} dB ± {q.PsnrStdDb:F2}" : "+inf")}{(q.IdenticalImages > 0 ? $" ({q.IdenticalImages} identical)" : "")}" +
             (q.MeanFaceSsim is { } mf ? $"; the originals' mean face alone: SSIM {F(mf)}, PSNR {q.MeanFacePsnrDb:F2} dB" : "") +
             (q.SamePersonSsim is { } sp ? $"; another photo of the same person: SSIM {F(sp)} ({q.SamePersonPairs:N0} pairs, {q.SamePersonPeople} people)" : ""));
+        if (q.PixelSpread is { } ps && q.PixelSpreadOriginals is { } pso)
+            Console.WriteLine($"spread from face to face (pixel std over the images, 0–1): reconstructions {F(ps)}, originals {F(pso)} ({ps / pso:P0}; 0 = one face for everyone)");
         if (q.InnerFace is { } fi)
             Console.WriteLine($"inner face only (box x {fi.X0}–{fi.X1}, y {fi.Y0}–{fi.Y1}): SSIM {F(fi.Reconstructions)}" +
                 (fi.MeanFace is { } im ? $"; mean face {F(im)}" : "") + (fi.SamePerson is { } isp ? $"; another photo of the same person {F(isp)}" : ""));

@@ -72,6 +72,13 @@ public sealed record QualityResult(int Images, double SsimMean, double SsimStd, 
     public int SamePersonPeople { get; init; }
     public long SamePersonPairs { get; init; }
 
+    /// <summary>How much the images differ from face to face: the standard deviation of each pixel and channel over
+    /// all the images, averaged, in units of the full range (0–1). The reconstructions' against the originals': a
+    /// decoder that drew one average face for everyone would score 0, one as varied as the photos would score the
+    /// originals' value. SSIM alone misses this, since the mean face already scores most of it.</summary>
+    public double? PixelSpread { get; init; }
+    public double? PixelSpreadOriginals { get; init; }
+
     /// <summary>The same SSIMs on the inner-face box only (eyes to mouth, as the local loss terms see it); null when not asked.</summary>
     public InnerFaceSsim? InnerFace { get; init; }
 }
@@ -289,6 +296,7 @@ public static class DecoderEvaluation
             MeanFacePsnrDb = floorPsnr.All(double.IsFinite) ? floorPsnr.Average() : null,
             SamePersonSsim = same is { Length: > 0 } ? same.Average(p => p.Average()) : null,
             SamePersonPeople = same?.Length ?? 0, SamePersonPairs = same?.Sum(p => (long)p.Length) ?? 0,
+            PixelSpread = PixelSpreadOf(reconstructions), PixelSpreadOriginals = PixelSpreadOf(originals),
         };
     }
 
@@ -302,6 +310,26 @@ public static class DecoderEvaluation
         var v = new double[pairs.Length];
         Parallel.For(0, pairs.Length, k => v[k] = ImageQuality.Ssim(originals[pairs[k].a], originals[pairs[k].b]));
         return Enumerable.Range(0, pairs.Length).GroupBy(k => pairs[k].p, k => v[k]).Select(g => g.ToArray()).ToArray();
+    }
+
+    /// <summary>Population standard deviation of every pixel and channel over the images, averaged, in 0–1 units.</summary>
+    public static double PixelSpreadOf(IReadOnlyList<RgbImage> images)
+    {
+        var first = images[0];
+        var sum = new double[first.Data.Length];
+        var sq = new double[first.Data.Length];
+        foreach (var im in images)
+        {
+            if (im.Width != first.Width || im.Height != first.Height) throw new ArgumentException($"images of {first.Width}×{first.Height} and {im.Width}×{im.Height}");
+            for (int i = 0; i < sum.Length; i++) { double v = im.Data[i]; sum[i] += v; sq[i] += v * v; }
+        }
+        double total = 0;
+        for (int i = 0; i < sum.Length; i++)
+        {
+            double m = sum[i] / images.Count;
+            total += Math.Sqrt(Math.Max(0, sq[i] / images.Count - m * m));
+        }
+        return total / sum.Length / 255;
     }
 
     /// <summary>Per-pixel mean of same-sized images, rounded.</summary>

@@ -36,6 +36,15 @@ public class DecoderEvaluationTests : IDisposable
         var flat = DecoderEvaluation.Quality([mean, mean], [dark, light]);
         Assert.Equal(flat.SsimMean, q.MeanFaceSsim!.Value, 12);
         Assert.Equal(flat.PsnrMeanDb!.Value, q.MeanFacePsnrDb!.Value, 12);
+        // Spread: 0 and 200 at every pixel → population std 100 grey levels; the mean face drawn twice → 0.
+        Assert.Equal(100 / 255.0, q.PixelSpread!.Value, 12);
+        Assert.Equal(100 / 255.0, q.PixelSpreadOriginals!.Value, 12);
+        Assert.Equal(0, flat.PixelSpread!.Value, 12);
+        Assert.Equal(100 / 255.0, flat.PixelSpreadOriginals!.Value, 12);
+        // Pixels differ in spread: one pixel 0/255 in a third image set, the rest equal → (127.5/255)/(n pixels·3).
+        var a = new RgbImage(2, 1); var b = new RgbImage(2, 1);
+        b.Data[0] = 255;
+        Assert.Equal(0.5 / 6, DecoderEvaluation.PixelSpreadOf([a, b]), 12);
     }
 
     [Fact]
