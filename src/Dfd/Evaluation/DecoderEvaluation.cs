@@ -274,7 +274,8 @@ public static class DecoderEvaluation
         double Std(double[] x) { double m = x.Average(); return Math.Sqrt(x.Sum(v => (v - m) * (v - m)) / x.Length); }
         double? pm = identical > 0 ? null : psnr.Average();
         double? ps = identical > 0 ? null : Std(psnr);
-        var mean = MeanImage(originals);
+        var originalSums = PixelSums.Of(originals);
+        var mean = originalSums.Mean();
         var floorSsim = new double[n];
         var floorPsnr = new double[n];
         Parallel.For(0, n, i =>
@@ -296,7 +297,7 @@ public static class DecoderEvaluation
             MeanFacePsnrDb = floorPsnr.All(double.IsFinite) ? floorPsnr.Average() : null,
             SamePersonSsim = same is { Length: > 0 } ? same.Average(p => p.Average()) : null,
             SamePersonPeople = same?.Length ?? 0, SamePersonPairs = same?.Sum(p => (long)p.Length) ?? 0,
-            PixelSpread = PixelSpreadOf(reconstructions), PixelSpreadOriginals = PixelSpreadOf(originals),
+            PixelSpread = PixelSpreadOf(reconstructions), PixelSpreadOriginals = originalSums.Spread(),
         };
     }
 
@@ -312,40 +313,46 @@ public static class DecoderEvaluation
         return Enumerable.Range(0, pairs.Length).GroupBy(k => pairs[k].p, k => v[k]).Select(g => g.ToArray()).ToArray();
     }
 
-    /// <summary>Population standard deviation of every pixel and channel over the images, averaged, in 0–1 units.</summary>
-    public static double PixelSpreadOf(IReadOnlyList<RgbImage> images)
+    /// <summary>Per-pixel-and-channel sum and sum of squares of same-sized images: one pass gives both the mean face and the spread.</summary>
+    sealed record PixelSums(int Width, int Height, int Count, double[] Sum, double[] Squares)
     {
-        var first = images[0];
-        var sum = new double[first.Data.Length];
-        var sq = new double[first.Data.Length];
-        foreach (var im in images)
+        public static PixelSums Of(IReadOnlyList<RgbImage> images)
         {
-            if (im.Width != first.Width || im.Height != first.Height) throw new ArgumentException($"images of {first.Width}×{first.Height} and {im.Width}×{im.Height}");
-            for (int i = 0; i < sum.Length; i++) { double v = im.Data[i]; sum[i] += v; sq[i] += v * v; }
+            var first = images[0];
+            var sum = new double[first.Data.Length];
+            var sq = new double[first.Data.Length];
+            foreach (var im in images)
+            {
+                if (im.Width != first.Width || im.Height != first.Height) throw new ArgumentException($"images of {first.Width}×{first.Height} and {im.Width}×{im.Height}");
+                for (int i = 0; i < sum.Length; i++) { double v = im.Data[i]; sum[i] += v; sq[i] += v * v; }
+            }
+            return new(first.Width, first.Height, images.Count, sum, sq);
         }
-        double total = 0;
-        for (int i = 0; i < sum.Length; i++)
+
+        public RgbImage Mean()
         {
-            double m = sum[i] / images.Count;
-            total += Math.Sqrt(Math.Max(0, sq[i] / images.Count - m * m));
+            var m = new RgbImage(Width, Height);
+            for (int i = 0; i < Sum.Length; i++) m.Data[i] = (byte)Math.Round(Sum[i] / Count);
+            return m;
         }
-        return total / sum.Length / 255;
+
+        public double Spread()
+        {
+            double total = 0;
+            for (int i = 0; i < Sum.Length; i++)
+            {
+                double m = Sum[i] / Count;
+                total += Math.Sqrt(Math.Max(0, Squares[i] / Count - m * m));
+            }
+            return total / Sum.Length / 255;
+        }
     }
 
+    /// <summary>Population standard deviation of every pixel and channel over the images, averaged, in 0–1 units.</summary>
+    public static double PixelSpreadOf(IReadOnlyList<RgbImage> images) => PixelSums.Of(images).Spread();
+
     /// <summary>Per-pixel mean of same-sized images, rounded.</summary>
-    public static RgbImage MeanImage(IReadOnlyList<RgbImage> images)
-    {
-        var first = images[0];
-        var sum = new double[first.Data.Length];
-        foreach (var im in images)
-        {
-            if (im.Width != first.Width || im.Height != first.Height) throw new ArgumentException($"images of {first.Width}×{first.Height} and {im.Width}×{im.Height}");
-            for (int i = 0; i < sum.Length; i++) sum[i] += im.Data[i];
-        }
-        var m = new RgbImage(first.Width, first.Height);
-        for (int i = 0; i < sum.Length; i++) m.Data[i] = (byte)Math.Round(sum[i] / images.Count);
-        return m;
-    }
+    public static RgbImage MeanImage(IReadOnlyList<RgbImage> images) => PixelSums.Of(images).Mean();
 
     // ---------- the whole run ----------
 

@@ -41,7 +41,8 @@ public class DecoderEvaluationTests : IDisposable
         Assert.Equal(100 / 255.0, q.PixelSpreadOriginals!.Value, 12);
         Assert.Equal(0, flat.PixelSpread!.Value, 12);
         Assert.Equal(100 / 255.0, flat.PixelSpreadOriginals!.Value, 12);
-        // Pixels differ in spread: one pixel 0/255 in a third image set, the rest equal → (127.5/255)/(n pixels·3).
+        // Per-element spread, then the mean: two 2×1 images equal but for one channel of one pixel, 0 vs 255 → std
+        // 127.5 there, 0 in the other 5 values → (127.5/255)/6.
         var a = new RgbImage(2, 1); var b = new RgbImage(2, 1);
         b.Data[0] = 255;
         Assert.Equal(0.5 / 6, DecoderEvaluation.PixelSpreadOf([a, b]), 12);
