@@ -45,3 +45,11 @@ catch (Dfd.Decoder.DecoderFileException e) { Console.Error.WriteLine($"dfd {args
 catch (Dfd.Training.TrainingDivergedException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
 catch (InvalidDataException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
 catch (IOException e) { Console.Error.WriteLine($"dfd {args[0]}: {e.Message}"); return 1; }
+// libtorch's own errors (TorchSharp raises them as ExternalException): one line, not a native stack trace. Checkpoints
+// are written atomically, so training resumes from the last one.
+catch (System.Runtime.InteropServices.ExternalException e)
+{
+    Console.Error.WriteLine($"dfd {args[0]}: libtorch failed: {e.Message.Split('\n')[0].Trim()}" +
+        (args[0] == "train" ? " (rerun with --resume to continue from the last checkpoint)" : ""));
+    return 1;
+}

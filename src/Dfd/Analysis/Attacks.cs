@@ -98,8 +98,8 @@ public static class Attacks
         using var outer = torch.NewDisposeScope();
         var x0 = Tensors.FromImages(images, w, h).to(enc.Device);
         var r = torch.tensor(refs.SelectMany(v => v).ToArray(), new long[] { n, dim }).to(enc.Device);
-        var lo = (x0 - eps).clamp_min(0);
-        var hi = (x0 + eps).clamp_max(255);
+        var lo = x0.Minus(eps).clamp_min(Scalars.Of(0));
+        var hi = x0.Plus(eps).clamp_max(Scalars.Of(255));
 
         var x = x0.clone();
         if (options.RandomStart && eps > 0)
@@ -107,7 +107,7 @@ public static class Attacks
             var rng = new Random(options.Seed);
             var noise = new float[n * 3 * h * w];
             for (int i = 0; i < noise.Length; i++) noise[i] = (float)((rng.NextDouble() * 2 - 1) * eps);
-            x = torch.min(torch.max(x0 + torch.tensor(noise, x0.shape).to(enc.Device), lo), hi);
+            x = torch.min(torch.max(x0.Plus(torch.tensor(noise, x0.shape).to(enc.Device)), lo), hi);
         }
 
         for (int k = 0; k < options.Steps; k++)
@@ -115,14 +115,14 @@ public static class Attacks
             using var scope = torch.NewDisposeScope();
             var (grad, sim) = Gradient(enc, x, r);
             trace.Add(sim);
-            var next = torch.min(torch.max(x + sign * alpha * grad.sign(), lo), hi);
+            var next = torch.min(torch.max(x.Plus(grad.sign().Times(sign * alpha)), lo), hi);
             x = next.detach().MoveToOuterDisposeScope();
         }
 
         // Round to bytes and project again in the byte domain, so rounding cannot leave the ε-ball: x0 is integral,
         // so the integers in [x0 − ε, x0 + ε] are [x0 − ⌊ε⌋, x0 + ⌊ε⌋].
         double fl = Math.Floor(eps);
-        var q = torch.min(torch.max(x.round(), (x0 - fl).clamp_min(0)), (x0 + fl).clamp_max(255));
+        var q = torch.min(torch.max(x.round(), x0.Minus(fl).clamp_min(Scalars.Of(0))), x0.Plus(fl).clamp_max(Scalars.Of(255)));
         var adv = Tensors.ToImages(q);
         var templates = enc.Encode(adv);
         trace.Add(templates.Select((t, i) => Verification(t, refs[i])).ToArray());
@@ -143,7 +143,7 @@ public static class Attacks
         {
             var xi = x.detach().requires_grad_(true);
             var t = enc.Forward(xi);
-            var cos = (t * r).sum(1) / (t.norm(1, keepdim: false) * r.norm(1, keepdim: false)).clamp_min(1e-12);
+            var cos = (t * r).sum(1) / (t.norm(1, keepdim: false) * r.norm(1, keepdim: false)).clamp_min(Scalars.Of(1e-12));
             var g = torch.autograd.grad([cos.sum()], [xi])[0];
             if (g.isfinite().all().item<bool>())
             {

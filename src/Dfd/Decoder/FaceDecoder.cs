@@ -40,7 +40,7 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
     public DecoderConfig Config { get; }
 
     readonly Linear project;
-    readonly BatchNorm1d projectNorm;
+    readonly BatchNorm projectNorm;
     readonly ModuleList<UpBlock> blocks;
     readonly Conv2d toRgb;
 
@@ -51,7 +51,7 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
             throw new ArgumentException($"decoder widths must be at least 16 (got {string.Join(",", config.BlockWidths)}; start {config.StartWidth}): narrower 3×3 convs hit a libtorch CPU backward bug");
         int s = config.StartSize;
         project = Linear(config.TemplateDim, config.StartWidth * s * s);
-        projectNorm = BatchNorm1d(config.StartWidth * s * s);
+        projectNorm = new BatchNorm(config.StartWidth * s * s);
         var list = new List<UpBlock>();
         int cin = config.StartWidth;
         foreach (var w in config.BlockWidths)
@@ -73,9 +73,9 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
         // Callers wrap whole steps (forward, loss, backward, update) in one dispose scope.
         var z = F.normalize(templates, p: 2, dim: 1);
         int s = Config.StartSize;
-        var x = F.leaky_relu(projectNorm.forward(project.forward(z)), 0.2).view(-1, Config.StartWidth, s, s);
+        var x = projectNorm.forward(project.forward(z)).LeakyRelu(0.2).view(-1, Config.StartWidth, s, s);
         foreach (var b in blocks) x = b.forward(x);
-        x = torch.sigmoid(toRgb.forward(x)) * 255f;
+        x = torch.sigmoid(toRgb.forward(x)).Times(255f);
         // A centre crop, not a resize: the net learns on a slightly larger canvas, and no resampling blurs the output.
         long oy = (x.shape[2] - Config.OutHeight) / 2, ox = (x.shape[3] - Config.OutWidth) / 2;
         if (oy != 0 || ox != 0) x = x[.., .., (int)oy..(int)(oy + Config.OutHeight), (int)ox..(int)(ox + Config.OutWidth)];
@@ -87,13 +87,13 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
     sealed class UpBlock : Module<Tensor, Tensor>
     {
         readonly Conv2d conv;
-        readonly BatchNorm2d norm;
+        readonly BatchNorm norm;
         readonly ModuleList<Residual> refine;
 
         public UpBlock(int cin, int cout, int refineBlocks) : base("up")
         {
             conv = Conv2d(cin, cout, 3, padding: 1, bias: false);
-            norm = BatchNorm2d(cout);
+            norm = new BatchNorm(cout);
             refine = new ModuleList<Residual>(Enumerable.Range(0, refineBlocks).Select(_ => new Residual(cout)).ToArray());
             RegisterComponents();
         }
@@ -102,7 +102,7 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
         {
             // Resize + conv rather than transposed conv: no checkerboard artefacts, which SSIM would punish.
             x = F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
-            x = F.leaky_relu(norm.forward(conv.forward(x)), 0.2);
+            x = norm.forward(conv.forward(x)).LeakyRelu(0.2);
             foreach (var r in refine) x = r.forward(x);
             return x;
         }
@@ -111,17 +111,17 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
     sealed class Residual : Module<Tensor, Tensor>
     {
         readonly Conv2d c1, c2;
-        readonly BatchNorm2d n1, n2;
+        readonly BatchNorm n1, n2;
 
         public Residual(int c) : base("res")
         {
-            c1 = Conv2d(c, c, 3, padding: 1, bias: false); n1 = BatchNorm2d(c);
-            c2 = Conv2d(c, c, 3, padding: 1, bias: false); n2 = BatchNorm2d(c);
+            c1 = Conv2d(c, c, 3, padding: 1, bias: false); n1 = new BatchNorm(c);
+            c2 = Conv2d(c, c, 3, padding: 1, bias: false); n2 = new BatchNorm(c);
             RegisterComponents();
         }
 
         public override Tensor forward(Tensor x) =>
-            F.leaky_relu(x + n2.forward(c2.forward(F.leaky_relu(n1.forward(c1.forward(x)), 0.2))), 0.2);
+            x.Plus(n2.forward(c2.forward(n1.forward(c1.forward(x)).LeakyRelu(0.2)))).LeakyRelu(0.2);
     }
 }
 

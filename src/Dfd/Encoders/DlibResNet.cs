@@ -139,7 +139,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
         public override Tensor forward(Tensor x)
         {
             var y = F.conv2d(x, weight, bias, strides: [stride, stride], padding: [padding, padding]);
-            return y * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1);
+            return (y * scale.view(1, -1, 1, 1)).Plus(shift.view(1, -1, 1, 1));
         }
     }
 
@@ -161,7 +161,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
         public override Tensor forward(Tensor x)
         {
             var y = conv2.forward(F.relu(conv1.forward(x)));
-            if (!down) return F.relu(y + x);
+            if (!down) return F.relu(y.Plus(x));
             // dlib's downsampling shortcut: 2×2 average pool, zero channels appended; when the strided 'valid'
             // conv comes out one pixel smaller than the pool, face-api pads the conv output with zeros at the end.
             var pooled = F.avg_pool2d(x, 2, 2);
@@ -169,7 +169,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
                 pooled = F.pad(pooled, [0, 0, 0, 0, 0, cout - pooled.shape[1]]);
             if (pooled.shape[2] != y.shape[2] || pooled.shape[3] != y.shape[3])
                 y = F.pad(y, [0, pooled.shape[3] - y.shape[3], 0, pooled.shape[2] - y.shape[2]]);
-            return F.relu(y + pooled);
+            return F.relu(y.Plus(pooled));
         }
     }
 }

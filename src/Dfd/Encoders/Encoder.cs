@@ -61,7 +61,7 @@ public static class EncoderExtensions
             int n = Math.Min(batch, crops.Count - i);
             var x = Tensors.FromImages(crops.Skip(i).Take(n).ToList(), enc.Spec.InputWidth, enc.Spec.InputHeight).to(enc.Device);
             var t = enc.Forward(x);
-            if (flipAverage) t = (t + enc.Forward(x.flip(3))) / 2;
+            if (flipAverage) t = t.Plus(enc.Forward(x.flip(3))).Over(2);
             var flat = t.cpu().contiguous().data<float>().ToArray();
             int d = (int)t.shape[1];
             for (int k = 0; k < n; k++) result[i + k] = flat.AsSpan(k * d, d).ToArray();
@@ -97,7 +97,7 @@ public static class Tensors
     /// <summary>Back to images: [N,3,H,W] in 0..255 (clamped, rounded).</summary>
     public static List<RgbImage> ToImages(Tensor t)
     {
-        var x = t.detach().cpu().clamp(0, 255).round().to_type(ScalarType.Float32).contiguous();
+        var x = t.detach().cpu().clamp(Scalars.Of(0), Scalars.Of(255)).round().to_type(ScalarType.Float32).contiguous();
         int n = (int)x.shape[0], h = (int)x.shape[2], w = (int)x.shape[3], plane = h * w;
         var f = x.data<float>().ToArray();
         var list = new List<RgbImage>(n);

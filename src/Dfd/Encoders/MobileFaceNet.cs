@@ -123,7 +123,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IEncoder
     {
         if (rgb255.dim() != 4 || rgb255.shape[1] != 3 || rgb255.shape[2] != Config.InputHeight || rgb255.shape[3] != Config.InputWidth)
             throw new ArgumentException($"{Config.Name} takes [N,3,{Config.InputHeight},{Config.InputWidth}] RGB crops, got [{string.Join(",", rgb255.shape)}]");
-        return (rgb255 - Config.Mean[0]) / Config.Std[0];
+        return rgb255.Minus(Config.Mean[0]).Over(Config.Std[0]);
     }
 
     /// <summary>Feature maps at the end of each resolution (56×48×64, 28×24×64, 14×12×128, 7×6×512), for perceptual losses.</summary>
@@ -194,14 +194,14 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IEncoder
     sealed class ConvBlock : Module<Tensor, Tensor>
     {
         readonly Conv2d conv;
-        readonly BatchNorm2d bn;
-        readonly PReLU? prelu;
+        readonly BatchNorm bn;
+        readonly PRelu? prelu;
 
         public ConvBlock(int cin, int cout, (long, long) k, long stride, long padding, bool depthwise, bool linear) : base("conv_block")
         {
             conv = Conv2d(cin, cout, k, stride: (stride, stride), padding: (padding, padding), groups: depthwise ? cin : 1, bias: false);
-            bn = BatchNorm2d(cout, eps: 1e-5);
-            if (!linear) prelu = PReLU(cout);
+            bn = new BatchNorm(cout, eps: 1e-5);
+            if (!linear) prelu = new PRelu(cout);
             RegisterComponents();
         }
 
@@ -226,16 +226,16 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IEncoder
             connect = stride == 1 && cin == cout;
             conv = Sequential(
                 Conv2d(cin, hidden, 1, bias: false),
-                BatchNorm2d(hidden, eps: 1e-5),
-                PReLU(hidden),
+                new BatchNorm(hidden, eps: 1e-5),
+                new PRelu(hidden),
                 Conv2d(hidden, hidden, 3, stride: stride, padding: 1, groups: hidden, bias: false),
-                BatchNorm2d(hidden, eps: 1e-5),
-                PReLU(hidden),
+                new BatchNorm(hidden, eps: 1e-5),
+                new PRelu(hidden),
                 Conv2d(hidden, cout, 1, bias: false),
-                BatchNorm2d(cout, eps: 1e-5));
+                new BatchNorm(cout, eps: 1e-5));
             RegisterComponents();
         }
 
-        public override Tensor forward(Tensor x) => connect ? x + conv.forward(x) : conv.forward(x);
+        public override Tensor forward(Tensor x) => connect ? x.Plus(conv.forward(x)) : conv.forward(x);
     }
 }

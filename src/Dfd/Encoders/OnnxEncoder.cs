@@ -398,7 +398,7 @@ public sealed class OnnxEncoder : IEncoder
             int n = Math.Min(batch, crops.Count - i);
             var x = Tensors.FromImages(crops.Skip(i).Take(n).ToList(), Spec.InputWidth, Spec.InputHeight);
             var t = forward(x);
-            if (flipAverage) t = (t + forward(x.flip(3))) / 2;
+            if (flipAverage) t = t.Plus(forward(x.flip(3))).Over(2);
             var flat = t.cpu().contiguous().data<float>().ToArray();
             int d = (int)t.shape[1];
             for (int k = 0; k < n; k++) result[i + k] = flat.AsSpan(k * d, d).ToArray();

@@ -345,7 +345,7 @@ public sealed class OnnxInterpreter : IDisposable
         switch (n.OpType)
         {
             case "Identity": case "Dropout": return [X().alias()];
-            case "Add": return [X() + B()];
+            case "Add": return [X().Plus(B())];
             case "Sub": return [X() - B()];
             case "Mul": return [X() * B()];
             case "Div": return [X().is_floating_point() ? X() / B() : X().div(B(), RoundingMode.trunc)];
@@ -353,8 +353,8 @@ public sealed class OnnxInterpreter : IDisposable
             case "MatMul": return [X().matmul(B())];
             case "Max": return [ins.Skip(1).Aggregate(X(), (a, b) => torch.maximum(a, b!))];
             case "Min": return [ins.Skip(1).Aggregate(X(), (a, b) => torch.minimum(a, b!))];
-            case "Sum": return [ins.Skip(1).Aggregate(X(), (a, b) => a + b!)];
-            case "Mean": return [ins.Skip(1).Aggregate(X(), (a, b) => a + b!) / ins.Length];
+            case "Sum": return [ins.Skip(1).Aggregate(X(), (a, b) => a.Plus(b!))];
+            case "Mean": return [ins.Skip(1).Aggregate(X(), (a, b) => a.Plus(b!)).Over(ins.Length)];
             case "Equal": return [X().eq(B())];
             case "Greater": return [X().gt(B())];
             case "GreaterOrEqual": return [X().ge(B())];
@@ -379,8 +379,8 @@ public sealed class OnnxInterpreter : IDisposable
             case "Round": return [X().round()];
             case "Erf": return [X().erf()];
             case "Softplus": return [X().exp().log1p()];
-            case "LeakyRelu": return [F.leaky_relu(X(), Fl(n, "alpha", 0.01f))];
-            case "Elu": { var x = X(); float a = Fl(n, "alpha", 1f); return [torch.where(x > 0, x, (x.exp() - 1) * a)]; }
+            case "LeakyRelu": return [X().LeakyRelu(Fl(n, "alpha", 0.01f))];
+            case "Elu": { var x = X(); float a = Fl(n, "alpha", 1f); return [torch.where(x.gt(Scalars.Of(0)), x, x.exp().Minus(1).Times(a))]; }
             case "PRelu":
                 {
                     var x = X();
@@ -389,10 +389,10 @@ public sealed class OnnxInterpreter : IDisposable
                     // (ONNX broadcasts numpy-style: a [C] slope on [N,C,H,W] pairs with W, so it is not per-channel.)
                     bool perChannel = x.dim() >= 2 && (slope.numel() == 1 && slope.dim() <= x.dim() ||
                         slope.dim() == x.dim() - 1 && slope.shape[0] == x.shape[1] && slope.shape.Skip(1).All(d => d == 1));
-                    return [perChannel ? F.prelu(x, slope.flatten()) : x.clamp_min(0) + x.clamp_max(0) * slope];
+                    return [perChannel ? F.prelu(x, slope.flatten()) : x.clamp_min(Scalars.Of(0)).Plus(x.clamp_max(Scalars.Of(0)) * slope)];
                 }
-            case "HardSigmoid": return [(X() * Fl(n, "alpha", 0.2f) + Fl(n, "beta", 0.5f)).clamp(0, 1)];
-            case "HardSwish": { var x = X(); return [x * (x * (1f / 6) + 0.5f).clamp(0, 1)]; }
+            case "HardSigmoid": return [X().Times(Fl(n, "alpha", 0.2f)).Plus(Fl(n, "beta", 0.5f)).clamp(Scalars.Of(0), Scalars.Of(1))];
+            case "HardSwish": { var x = X(); return [x * x.Times(1f / 6).Plus(0.5f).clamp(Scalars.Of(0), Scalars.Of(1))]; }
             case "Clip": return [Clip(n, ins)];
             case "Softmax": case "LogSoftmax": return [Softmax(n, X(), n.OpType == "LogSoftmax")];
 
@@ -406,7 +406,7 @@ public sealed class OnnxInterpreter : IDisposable
                     var x = X();
                     int axis = (int)Axis(I(n, "axis", -1), x.dim());
                     long p = I(n, "p", 2);
-                    var norm = p == 1 ? x.abs().sum([axis], true) : x.square().sum([axis], true).sqrt();
+                    var norm = p == 1 ? x.abs().sum([axis], true) : x.pow(Scalars.Of(2)).sum([axis], true).sqrt();
                     return [x / norm];
                 }
             case "Gemm": return [Gemm(n, X(), B(), Opt(ins, 2))];
@@ -454,7 +454,7 @@ public sealed class OnnxInterpreter : IDisposable
                     var x = X();
                     long axis = Axis(I(n, "axis", 0), x.dim());
                     var idx = B().to_type(ScalarType.Int64);
-                    idx = torch.where(idx < 0, idx + x.shape[axis], idx);
+                    idx = torch.where(idx.lt(Scalars.Of(0)), idx.Plus(x.shape[axis]), idx);
                     var picked = x.index_select(axis, idx.flatten());
                     var shape = x.shape.Take((int)axis).Concat(idx.shape).Concat(x.shape.Skip((int)axis + 1)).ToArray();
                     return [picked.reshape(shape)];
@@ -500,8 +500,8 @@ public sealed class OnnxInterpreter : IDisposable
                     if (v == null) return [torch.zeros(shape, ScalarType.Float32, Device)];
                     var type = TorchType(v.DataType);
                     return [v.DataType is OnnxDataType.Float or OnnxDataType.Double or OnnxDataType.Float16 or OnnxDataType.BFloat16
-                        ? torch.full(shape, v.ToFloats()[0], type, Device)
-                        : torch.full(shape, v.ToInt64s()[0], type, Device)];
+                        ? torch.full(shape, Scalars.Of(v.ToFloats()[0]), type, Device)
+                        : torch.full(shape, Scalars.Of(v.ToInt64s()[0]), type, Device)];
                 }
             case "Expand":
                 {
@@ -517,9 +517,12 @@ public sealed class OnnxInterpreter : IDisposable
             case "Range":
                 {
                     var start = X();
-                    if (start.is_floating_point())
-                        return [torch.arange(Scalar1(start), Scalar1(B()), Scalar1(Req(ins, 2, n)), start.dtype, Device)];
-                    return [torch.arange(Values(start)[0], Values(B())[0], Values(Req(ins, 2, n))[0], start.dtype, Device)];
+                    bool real = start.is_floating_point();
+                    // Fresh, not kept: the bounds can follow the input's shape.
+                    using var from = real ? Scalars.Fresh(Scalar1(start)) : Scalars.Fresh(Values(start)[0]);
+                    using var to = real ? Scalars.Fresh(Scalar1(B())) : Scalars.Fresh(Values(B())[0]);
+                    using var step = real ? Scalars.Fresh(Scalar1(Req(ins, 2, n))) : Scalars.Fresh(Values(Req(ins, 2, n))[0]);
+                    return [torch.arange(from, to, step, start.dtype, Device)];
                 }
             case "Pad": return [Pad(n, ins)];
             case "Resize": case "Upsample": return [Resize(n, ins)];
@@ -535,13 +538,13 @@ public sealed class OnnxInterpreter : IDisposable
         else { lo = n.Attr("min")?.F; hi = n.Attr("max")?.F; }
         if (!x.is_floating_point())
         {
-            if (lo != null) x = x.clamp_min((long)lo.Value);
-            if (hi != null) x = x.clamp_max((long)hi.Value);
+            if (lo != null) x = x.clamp_min(Scalars.Of((long)lo.Value));
+            if (hi != null) x = x.clamp_max(Scalars.Of((long)hi.Value));
             return x;
         }
-        if (lo != null && hi != null) return x.clamp(lo.Value, hi.Value);
-        if (lo != null) return x.clamp_min(lo.Value);
-        if (hi != null) return x.clamp_max(hi.Value);
+        if (lo != null && hi != null) return x.clamp(Scalars.Of(lo.Value), Scalars.Of(hi.Value));
+        if (lo != null) return x.clamp_min(Scalars.Of(lo.Value));
+        if (hi != null) return x.clamp_max(Scalars.Of(hi.Value));
         return x.alias();
     }
 
@@ -566,8 +569,8 @@ public sealed class OnnxInterpreter : IDisposable
         if (I(n, "transB", 0) != 0) b = b.t();
         float alpha = Fl(n, "alpha", 1f), beta = Fl(n, "beta", 1f);
         var y = a.matmul(b);
-        if (alpha != 1f) y = y * alpha;
-        if (c is not null && beta != 0f) y = y + (beta == 1f ? c : c * beta);
+        if (alpha != 1f) y = y.Times(alpha);
+        if (c is not null && beta != 0f) y = y.Plus(beta == 1f ? c : c.Times(beta));
         return y;
     }
 
@@ -699,8 +702,8 @@ public sealed class OnnxInterpreter : IDisposable
             case "ReduceMax": return x.amax(dims, keep);
             case "ReduceMin": return x.amin(dims, keep);
             case "ReduceL1": return x.abs().sum(dims, keep);
-            case "ReduceL2": return x.square().sum(dims, keep).sqrt();
-            case "ReduceSumSquare": return x.square().sum(dims, keep);
+            case "ReduceL2": return x.pow(Scalars.Of(2)).sum(dims, keep).sqrt();
+            case "ReduceSumSquare": return x.pow(Scalars.Of(2)).sum(dims, keep);
             case "ReduceProd":
                 foreach (var d in dims.OrderByDescending(d => d)) x = x.prod(d, keep);
                 return x;
@@ -874,7 +877,7 @@ public sealed class OnnxInterpreter : IDisposable
                 var wt = torch.tensor(w, wShape, device: x.device).to_type(x.dtype);
                 var a = x.index_select(d, torch.tensor(i0, [outLen], device: x.device));
                 var b = x.index_select(d, torch.tensor(i1, [outLen], device: x.device));
-                x = a * (1 - wt) + b * wt;
+                x = (a * wt.Rsub(1)).Plus(b * wt);
             }
         }
         return x;

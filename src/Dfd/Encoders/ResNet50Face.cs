@@ -44,7 +44,7 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
     public static readonly int[] Depths = [3, 4, 6, 3];
 
     readonly Conv2d conv1;
-    readonly BatchNorm2d bn1;
+    readonly BatchNorm bn1;
     readonly List<Sequential> layers = [];
     readonly bool ceilMaxPool;
     readonly float[] mean = Config.Mean;
@@ -60,7 +60,7 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
         this.ceilMaxPool = ceilMaxPool;
         int basew = 64 / widthDivisor;
         conv1 = Conv2d(3, basew, 7, stride: 2, padding: 3, bias: false);
-        bn1 = BatchNorm2d(basew, eps: 1e-5);
+        bn1 = new BatchNorm(basew, eps: 1e-5);
         register_module("conv1", conv1);
         register_module("bn1", bn1);
         int inplanes = basew;
@@ -119,19 +119,19 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
     sealed class Bottleneck : Module<Tensor, Tensor>
     {
         readonly Conv2d conv1, conv2, conv3;
-        readonly BatchNorm2d bn1, bn2, bn3;
+        readonly BatchNorm bn1, bn2, bn3;
         readonly Sequential? downsample;
 
         public Bottleneck(int inplanes, int planes, int stride, bool strideOnConv1) : base("bottleneck")
         {
             conv1 = Conv2d(inplanes, planes, 1, stride: strideOnConv1 ? stride : 1, bias: false);
-            bn1 = BatchNorm2d(planes, eps: 1e-5);
+            bn1 = new BatchNorm(planes, eps: 1e-5);
             conv2 = Conv2d(planes, planes, 3, stride: strideOnConv1 ? 1 : stride, padding: 1, bias: false);
-            bn2 = BatchNorm2d(planes, eps: 1e-5);
+            bn2 = new BatchNorm(planes, eps: 1e-5);
             conv3 = Conv2d(planes, planes * 4, 1, bias: false);
-            bn3 = BatchNorm2d(planes * 4, eps: 1e-5);
+            bn3 = new BatchNorm(planes * 4, eps: 1e-5);
             if (stride != 1 || inplanes != planes * 4)
-                downsample = Sequential(Conv2d(inplanes, planes * 4, 1, stride: stride, bias: false), BatchNorm2d(planes * 4, eps: 1e-5));
+                downsample = Sequential(Conv2d(inplanes, planes * 4, 1, stride: stride, bias: false), new BatchNorm(planes * 4, eps: 1e-5));
             RegisterComponents();
         }
 
@@ -140,7 +140,7 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
             var y = F.relu(bn1.forward(conv1.forward(x)));
             y = F.relu(bn2.forward(conv2.forward(y)));
             y = bn3.forward(conv3.forward(y));
-            return F.relu(y + (downsample is null ? x : downsample.forward(x)));
+            return F.relu(y.Plus(downsample is null ? x : downsample.forward(x)));
         }
     }
 }

@@ -27,10 +27,12 @@ public sealed class Adam
         {
             var g = p.grad;
             if (g is null) continue;
-            m.mul_(B1).add_(g, alpha: 1 - B1);
-            v.mul_(B2).addcmul_(g, g, value: 1 - B2);
-            using var denom = (v / bc2).sqrt_().add_(Eps);
-            p.addcdiv_(m, denom, value: -lr / bc1);
+            m.mul_(Scalars.Of(B1)).add_(g, alpha: Scalars.Of(1 - B1));
+            v.mul_(Scalars.Of(B2)).addcmul_(g, g, value: Scalars.Of(1 - B2));
+            using var bias2 = Scalars.Fresh(bc2);
+            using var step = Scalars.Fresh(-lr / bc1);
+            using var denom = v.div(bias2).sqrt_().add_(Scalars.Of(Eps), Scalars.One);
+            p.addcdiv_(m, denom, value: step);
         }
     }
 
@@ -62,7 +64,7 @@ public sealed class Adam
         using var scope = torch.NewDisposeScope();
         Tensor? acc = null;
         foreach (var p in m.parameters())
-            if (p.grad is { } g) acc = acc is null ? g.abs().sum() : acc + g.abs().sum();
+            if (p.grad is { } g) acc = acc is null ? g.abs().sum() : acc.Plus(g.abs().sum());
         return acc is null || float.IsFinite(acc.item<float>());
     }
 }

@@ -166,16 +166,16 @@ public sealed class DecoderLoss
     {
         if (w.IdentityPerson > 0 && personCentres is null) throw new ArgumentException("the identity_person term needs each target's person centre");
         var terms = new Dictionary<string, Tensor>();
-        var r = recon / 255f;
-        var t = target / 255f;
-        if (w.Pixel > 0) terms["pixel"] = Pixel(r, t) * w.Pixel;
-        if (w.PixelLocal > 0) terms["pixel_local"] = Pixel(inner.Crop(r), inner.Crop(t)) * w.PixelLocal;
-        if (w.Ssim > 0) terms["ssim"] = (1 - Ssim(r, t)) * w.Ssim;
+        var r = recon.Over(255f);
+        var t = target.Over(255f);
+        if (w.Pixel > 0) terms["pixel"] = Pixel(r, t).Times(w.Pixel);
+        if (w.PixelLocal > 0) terms["pixel_local"] = Pixel(inner.Crop(r), inner.Crop(t)).Times(w.PixelLocal);
+        if (w.Ssim > 0) terms["ssim"] = Ssim(r, t).Rsub(1).Times(w.Ssim);
         if (w.Sobel > 0 || w.SobelLocal > 0)
         {
             var (gr, gt) = (Sobel(r), Sobel(t));
-            if (w.Sobel > 0) terms["sobel"] = (gr - gt).abs().mean() * w.Sobel;
-            if (w.SobelLocal > 0) terms["sobel_local"] = (inner.Crop(gr) - inner.Crop(gt)).abs().mean() * w.SobelLocal;
+            if (w.Sobel > 0) terms["sobel"] = (gr - gt).abs().mean().Times(w.Sobel);
+            if (w.SobelLocal > 0) terms["sobel_local"] = (inner.Crop(gr) - inner.Crop(gt)).abs().mean().Times(w.SobelLocal);
         }
         if (w.Perceptual > 0 || w.PerceptualLocal > 0 || w.Identity > 0 || w.IdentityPerson > 0)
         {
@@ -190,21 +190,21 @@ public sealed class DecoderLoss
                 {
                     var gi = (rf[i] - tf[i]).abs().mean();
                     var li = (inner.CropScaled(rf[i], width, height) - inner.CropScaled(tf[i], width, height)).abs().mean();
-                    g = g is null ? gi : g + gi;
-                    l = l is null ? li : l + li;
+                    g = g is null ? gi : g.Plus(gi);
+                    l = l is null ? li : l.Plus(li);
                 }
-                if (w.Perceptual > 0) terms["perceptual"] = g! * w.Perceptual;
-                if (w.PerceptualLocal > 0) terms["perceptual_local"] = l! * w.PerceptualLocal;
+                if (w.Perceptual > 0) terms["perceptual"] = g!.Times(w.Perceptual);
+                if (w.PerceptualLocal > 0) terms["perceptual_local"] = l!.Times(w.PerceptualLocal);
             }
             if (w.Identity > 0)
             {
                 var (a, b) = centre is null ? (rt, targetTemplates) : (rt - centre, targetTemplates - centre);
-                terms["identity"] = (1 - F.cosine_similarity(a, b, dim: 1)).mean() * w.Identity;
+                terms["identity"] = F.cosine_similarity(a, b, dim: 1).Rsub(1).mean().Times(w.Identity);
             }
             if (w.IdentityPerson > 0)
-                terms["identity_person"] = (1 - F.cosine_similarity(rt, personCentres!, dim: 1)).mean() * w.IdentityPerson;
+                terms["identity_person"] = F.cosine_similarity(rt, personCentres!, dim: 1).Rsub(1).mean().Times(w.IdentityPerson);
         }
-        Tensor total = terms.Values.Aggregate((a, b) => a + b);
+        Tensor total = terms.Values.Aggregate((a, b) => a.Plus(b));
         return (total, terms);
     }
 
@@ -225,16 +225,16 @@ public sealed class DecoderLoss
         var va = Blur(a * a) - uaa;
         var vb = Blur(b * b) - ubb;
         var cov = Blur(a * b) - uab;
-        var map = (2 * uab + c1) * (2 * cov + c2) / ((uaa + ubb + c1) * (va + vb + c2));
+        var map = uab.Times(2).Plus(c1) * cov.Times(2).Plus(c2) / (uaa.Plus(ubb).Plus(c1) * va.Plus(vb).Plus(c2));
         return map.mean();
     }
 
-    Tensor Pixel(Tensor a, Tensor b) => w.PixelL2 ? (a - b).pow(2).mean() : (a - b).abs().mean();
+    Tensor Pixel(Tensor a, Tensor b) => w.PixelL2 ? (a - b).pow(Scalars.Of(2)).mean() : (a - b).abs().mean();
 
     /// <summary>Horizontal and vertical Sobel responses per channel, stacked: [N,6,H,W] (replicate padding: no fake edges at the border).</summary>
     public static Tensor Sobel(Tensor x)
     {
-        var kx = torch.tensor(new float[] { -1, 0, 1, -2, 0, 2, -1, 0, 1 }, device: x.device).view(1, 1, 3, 3) / 4f;
+        var kx = torch.tensor(new float[] { -1, 0, 1, -2, 0, 2, -1, 0, 1 }, device: x.device).view(1, 1, 3, 3).Over(4f);
         var ky = kx.transpose(2, 3);
         var k = torch.cat([kx, ky], 0).repeat(3, 1, 1, 1); // [6,1,3,3]: (x,y) per channel
         var p = F.pad(x, [1, 1, 1, 1], PaddingModes.Replicate);

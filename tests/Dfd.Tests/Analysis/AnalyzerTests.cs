@@ -27,7 +27,7 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
         public Tensor Forward(Tensor x)
         {
             var m = x[.., .., y0..y1, x0..x1].mean([2, 3]);
-            return cat([m, full(x.shape[0], 1, 255f)], 1);
+            return cat([m, full(x.shape[0], 1, Scalars.Of(255))], 1);
         }
         public void Dispose() { }
     }

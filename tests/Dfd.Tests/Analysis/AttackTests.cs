@@ -126,9 +126,9 @@ public class AttackTests(ITestOutputHelper log)
         public TorchSharp.torch.Device Device => TorchSharp.torch.CPU;
         public TorchSharp.torch.Tensor Forward(TorchSharp.torch.Tensor x)
         {
-            var t = x.mean([2, 3]) + 1;
+            var t = x.mean([2, 3]).Plus(1);
             if (!TorchSharp.torch.is_grad_enabled()) return t;
-            return GradientPasses++ < poisoned ? t + (x * 0).sqrt().mean([2, 3]) : t;
+            return GradientPasses++ < poisoned ? t.Plus(x.Times(0).sqrt().mean([2, 3])) : t;
         }
         public void Dispose() { }
     }

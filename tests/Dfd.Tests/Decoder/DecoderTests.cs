@@ -111,7 +111,7 @@ public class DecoderTests : IDisposable
         Assert.True(total.item<float>() < 1e-4);
 
         // And each term responds to a difference.
-        var y = (x + 40).clamp(0, 255);
+        var y = x.Plus(40).clamp(Scalars.Of(0), Scalars.Of(255));
         var (_, terms2) = loss.Compute(y, x, t);
         foreach (var k in new[] { "pixel", "pixel_local", "perceptual", "perceptual_local", "identity", "ssim" })
             Assert.True(terms2[k].item<float>() > 1e-4, $"{k} did not respond");
@@ -125,7 +125,7 @@ public class DecoderTests : IDisposable
     {
         var set = Faces();
         var x = Tensors.FromImages(Enumerable.Range(0, n).Select(set.Image).ToList(), 150, 150);
-        var y = (x.flip(3) * scale + shift).clamp(0, 255);
+        var y = x.flip(3).Times(scale).Plus(shift).clamp(Scalars.Of(0), Scalars.Of(255));
         var t = torch.tensor(set.Templates.Take(n).SelectMany(v => v).ToArray(), new long[] { n, 128 });
         return (set, x, y, t);
     }
@@ -282,8 +282,8 @@ public class DecoderTests : IDisposable
         var a = new RgbImage(40, 33); var b = new RgbImage(40, 33);
         for (int i = 0; i < a.Data.Length; i++) { a.Data[i] = (byte)rng.Next(256); b.Data[i] = (byte)Math.Clamp(a.Data[i] + rng.Next(-60, 61), 0, 255); }
         using var scope = torch.NewDisposeScope();
-        var ta = Tensors.FromImages([a], 40, 33) / 255f;
-        var tb = Tensors.FromImages([b], 40, 33) / 255f;
+        var ta = Tensors.FromImages([a], 40, 33).Over(255f);
+        var tb = Tensors.FromImages([b], 40, 33).Over(255f);
         double expected = ImageQuality.Ssim(a, b);
         Assert.InRange(expected, 0.2, 0.97);
         Assert.Equal(expected, DecoderLoss.Ssim(ta, tb).item<float>(), 4);
@@ -328,6 +328,42 @@ public class DecoderTests : IDisposable
         var (_, info) = DecoderFile.Load(Path.Combine(dir, "d.safetensors"));
         Assert.Equal("dlib-resnet", info.Encoder);
         Assert.Equal("12", info.Metadata["epochs_done"]);
+    }
+
+    /// <summary>
+    /// Training steps (full loss, Adam) and encoding while another thread collects garbage nonstop: the Scalar race of
+    /// <see cref="Scalars"/>. Before the fix the same loop failed at steps 4, 31 and 8 of three runs; ScalarLifetimeTests
+    /// is the exact check, this one the symptom.
+    /// </summary>
+    [Fact]
+    public void TrainingSurvivesConstantCollections()
+    {
+        var set = Faces();
+        var imgs = Enumerable.Range(0, 2).Select(set.Image).ToList();
+        torch.manual_seed(3);
+        using var dec = new FaceDecoder(Tiny);
+        dec.train();
+        var adam = new Adam(dec);
+        var loss = new DecoderLoss(encoder.Value, LossWeights.All, Box.InnerFace(DlibResNet.Config.Template));
+        var want = encoder.Value.Encode(imgs);
+        bool stop = false;
+        var collector = new Thread(() => { while (!Volatile.Read(ref stop)) { GC.Collect(); GC.WaitForPendingFinalizers(); } }) { IsBackground = true };
+        collector.Start();
+        try
+        {
+            for (int step = 0; step < 40; step++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var x = Tensors.FromImages(imgs, 150, 150);
+                var t = torch.tensor(set.Templates.Take(2).SelectMany(v => v).ToArray(), new long[] { 2, 128 });
+                var (total, _) = loss.Compute(dec.forward(t), x, t);
+                foreach (var p in dec.parameters()) p.grad?.zero_();
+                total.backward();
+                adam.Step(1e-3);
+                Assert.Equal(want[1], encoder.Value.Encode(imgs)[1]);
+            }
+        }
+        finally { Volatile.Write(ref stop, true); collector.Join(); }
     }
 
     [Fact]

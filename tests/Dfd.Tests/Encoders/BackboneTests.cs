@@ -123,7 +123,7 @@ public class BackboneTests(ITestOutputHelper output)
         var (t, features) = ((IFeatureEncoder)enc).ForwardWithFeatures(x);
         Assert.Equal(5 - (model == "resnet50-face" ? 1 : 0), features.Count);
         Assert.Equal(features.Count, ((IFeatureEncoder)enc).FeatureMaps);
-        (t.pow(2).sum() + features[0].mean()).backward();
+        t.pow(Scalars.Of(2)).sum().Plus(features[0].mean()).backward();
         var g = x.grad!;
         Assert.Equal(x.shape, g.shape);
         Assert.False(g.isnan().any().item<bool>(), "NaN in the input gradient");
@@ -154,7 +154,7 @@ public class BackboneTests(ITestOutputHelper output)
             Assert.Equal(2048, resnet.OutputSize);
             resnet.eval();
             using var scope = torch.NewDisposeScope();
-            var y = resnet.forward(torch.rand(1, 3, 224, 224) * 255);
+            var y = resnet.forward(torch.rand(1, 3, 224, 224).Times(255));
             Assert.Equal(new long[] { 1, 2048 }, y.shape);
         }
         output.WriteLine($"construction + one ResNet-50 forward: {sw.ElapsedMilliseconds} ms");

@@ -58,7 +58,7 @@ public class DlibResNetTests
         var (img, _) = Load("lfw-George_W_Bush_0001.rgb");
         using var x = Tensors.FromImages([img], 150, 150).requires_grad_(true);
         using var t = model.Value.forward(x);
-        t.pow(2).sum().backward();
+        t.pow(Scalars.Of(2)).sum().backward();
         var g = x.grad!;
         Assert.Equal(x.shape, g.shape);
         Assert.True(g.abs().sum().item<float>() > 0);

@@ -100,7 +100,7 @@ public class MobileFaceNetTests
         var (img, _) = Load("lfw-Aaron_Peirsol_0001.rgb");
         using var x = Tensors.FromImages([img], W, H).requires_grad_(true);
         using var t = model.Value.Forward(x);
-        t.pow(2).sum().backward();
+        t.pow(Scalars.Of(2)).sum().backward();
         var g = x.grad!;
         Assert.Equal(x.shape, g.shape);
         Assert.True(g.abs().sum().item<float>() > 0);

@@ -194,10 +194,10 @@ public class OnnxTests(ITestOutputHelper log)
         Assert.True(gNorm > 0);
 
         // Directional derivative along the gradient, by central differences through ONNX Runtime (an independent engine).
-        var d = g / gNorm;
+        var d = g.Over(gNorm);
         const double h = 2.0;   // pixel units (0..255)
         double L(Tensor xi) { using var _ = torch.no_grad(); return (enc.ForwardWithRuntime(xi) * r).sum().item<float>(); }
-        double fd = (L(x0 + d * h) - L(x0 - d * h)) / (2 * h);
+        double fd = (L(x0.Plus(d.Times(h))) - L(x0 - d.Times(h))) / (2 * h);
         log.WriteLine($"|grad| = {gNorm:E4}, finite difference along it = {fd:E4}");
         Assert.True(Math.Abs(fd - gNorm) <= 0.05 * gNorm, $"finite difference {fd:E4} vs gradient norm {gNorm:E4}");
 
@@ -463,7 +463,7 @@ public class OnnxTests(ITestOutputHelper log)
         var c = Cases[name];
         var m = Build(c);
         using var scope = torch.NewDisposeScope();
-        var x = Randn(c.X, seed: name.Length * 7919 + name[^1]) * 3;
+        var x = Randn(c.X, seed: name.Length * 7919 + name[^1]).Times(3);
         var data = Flat(x);
         using var session = new InferenceSession(m.ToBytes());
         using var value = OrtValue.CreateTensorValueFromMemory(data, c.X);
