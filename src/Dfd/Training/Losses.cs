@@ -225,6 +225,7 @@ public sealed class DecoderLoss
         var va = Blur(a * a) - uaa;
         var vb = Blur(b * b) - ubb;
         var cov = Blur(a * b) - uab;
+        // (2 μa μb + C1)(2 σab + C2) / ((μa² + μb² + C1)(σa² + σb² + C2))
         var map = uab.Times(2).Plus(c1) * cov.Times(2).Plus(c2) / (uaa.Plus(ubb).Plus(c1) * va.Plus(vb).Plus(c2));
         return map.mean();
     }
