@@ -23,6 +23,7 @@
 //              term, and the backward split with torch.autograd.grad stage by stage (same split as decoder.py).
 using System.Diagnostics;
 using System.Text.Json;
+using Dfd;
 using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
@@ -355,7 +356,7 @@ static class DecoderBench
         var c = dec.named_children().ToDictionary(kv => kv.name, kv => kv.module);
         var cfg = dec.Config;
         var project = (Linear)c["project"];
-        var projectNorm = (BatchNorm1d)c["projectNorm"];
+        var projectNorm = (Dfd.BatchNorm)c["projectNorm"];
         var toRgb = (Conv2d)c["toRgb"];
         int s = cfg.StartSize, cin = cfg.StartWidth, s0 = s;   // s changes below: the closures capture s0
         var list = new List<Stage>
@@ -363,7 +364,7 @@ static class DecoderBench
             new($"project: L2-normalise, linear {cfg.TemplateDim}->{cfg.StartWidth}x{s0}x{s0}, BN1d, LeakyReLU", z =>
             {
                 var n = nn.functional.normalize(z, p: 2, dim: 1);
-                return nn.functional.leaky_relu(projectNorm.forward(project.forward(n)), 0.2).view(-1, cfg.StartWidth, s0, s0);
+                return projectNorm.forward(project.forward(n)).LeakyRelu(0.2).view(-1, cfg.StartWidth, s0, s0);
             }, project.parameters().Concat(projectNorm.parameters()).ToList()),
         };
         int i = 0;
@@ -371,13 +372,13 @@ static class DecoderBench
         {
             var bc = blk.named_children().ToDictionary(kv => kv.name, kv => kv.module);
             var conv = (Conv2d)bc["conv"];
-            var norm = (BatchNorm2d)bc["norm"];
+            var norm = (Dfd.BatchNorm)bc["norm"];
             int cout = cfg.BlockWidths[i];
             s *= 2;
             list.Add(new($"up{i}: nearest x2, conv3x3 {cin}->{cout}, BN, LeakyReLU @{s}x{s}", a =>
             {
                 var u = nn.functional.interpolate(a, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
-                return nn.functional.leaky_relu(norm.forward(conv.forward(u)), 0.2);
+                return norm.forward(conv.forward(u)).LeakyRelu(0.2);
             }, conv.parameters().Concat(norm.parameters()).ToList()));
             int r = 0;
             foreach (var (_, res) in bc["refine"].named_children())
@@ -391,7 +392,7 @@ static class DecoderBench
         }
         list.Add(new($"head: conv1x1 {cin}->3, sigmoid*255, crop {s}->{cfg.OutWidth}", a =>
         {
-            var y = torch.sigmoid(toRgb.forward(a)) * 255f;
+            var y = torch.sigmoid(toRgb.forward(a)).Times(255f);
             long oy = (y.shape[2] - cfg.OutHeight) / 2, ox = (y.shape[3] - cfg.OutWidth) / 2;
             return y[.., .., (int)oy..(int)(oy + cfg.OutHeight), (int)ox..(int)(ox + cfg.OutWidth)];
         }, toRgb.parameters().ToList()));
@@ -421,7 +422,7 @@ static class DecoderBench
             double d = (a - dec.forward(t)).abs().max().item<float>();
             dec.train();
             var (tot, _) = new DecoderLoss(encoder, lw, box).Compute(a, x, t);
-            double split = Math.Abs((imgLoss.Compute(a, x, t).Total + idLoss.Compute(a, x, t).Total - tot).item<float>());
+            double split = Math.Abs((imgLoss.Compute(a, x, t).Total.Plus(idLoss.Compute(a, x, t).Total) - tot).item<float>());
             Console.Error.WriteLine($"# profile: staged forward vs FaceDecoder.forward max abs diff {d:E2}; image+identity loss split vs full loss {split:E2}");
         }
 
@@ -450,7 +451,7 @@ static class DecoderBench
             Add(b, "loss: pixel + SSIM + Sobel (global + local)", Lap());
             var g2 = torch.autograd.grad([lid], [recon])[0];
             Add(b, "loss: identity (dlib-resnet forward, 1-cos)", Lap());
-            var g = g1 + g2;
+            var g = g1.Plus(g2);
             for (int k = stages.Count - 1; k >= 0; k--)
             {
                 var inputs = new List<Tensor>();

@@ -16,6 +16,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Dfd;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -182,7 +183,7 @@ static class Profile
             string p = k[..^".scale".Length];
             var s = w[k];
             folded[p + ".weight"] = (w[p + ".weight"] * s.view(-1, 1, 1, 1)).contiguous();
-            folded[p + ".bias"] = w[p + ".bias"] * s + w[p + ".shift"];
+            folded[p + ".bias"] = (w[p + ".bias"] * s).Plus(w[p + ".shift"]);
         }
 
         var times = new Dictionary<string, double>();
@@ -221,15 +222,15 @@ static class Profile
     /// <summary>Single ops on a [B,32,35,35] activation (the largest 3×3 stage), 20 calls each; same as the Python --micro.</summary>
     public static void Micro(int batch)
     {
-        using var x = torch.rand(batch, 32, 35, 35) - 0.5f;
-        using var wt = torch.rand(32, 32, 3, 3) - 0.5f;
+        using var x = torch.rand(batch, 32, 35, 35).Minus(0.5f);
+        using var wt = torch.rand(32, 32, 3, 3).Minus(0.5f);
         using var b = torch.rand(32);
         using var sc = torch.rand(32).view(1, -1, 1, 1);
         var ops = new (string, Func<Tensor>)[]
         {
             ("relu", () => F.relu(x)),
-            ("x*s+t", () => x * sc + sc),
-            ("x+x", () => x + x),
+            ("x*s+t", () => (x * sc).Plus(sc)),
+            ("x+x", () => x.Plus(x)),
             ("conv3x3 32->32", () => F.conv2d(x, wt, b, padding: [1, 1])),
         };
         var res = new Dictionary<string, object>();
@@ -257,8 +258,8 @@ static class Profile
         string kind = w[p + ".weight"].shape[2] == 7 ? "conv7x7" : stride == 2 ? "conv3x3/s2" : "conv3x3";
         var y = T(t, kind, () => F.conv2d(x, w[p + ".weight"], w[p + ".bias"], strides: [stride, stride], padding: [pad, pad]));
         if (folded) return y;
-        if (inplace) return T(t, "affine(scale,shift)", () => y.mul_(w[p + ".scale"].view(1, -1, 1, 1)).add_(w[p + ".shift"].view(1, -1, 1, 1)));
-        return T(t, "affine(scale,shift)", () => y * w[p + ".scale"].view(1, -1, 1, 1) + w[p + ".shift"].view(1, -1, 1, 1));
+        if (inplace) return T(t, "affine(scale,shift)", () => y.mul_(w[p + ".scale"].view(1, -1, 1, 1)).add_(w[p + ".shift"].view(1, -1, 1, 1), Scalars.One));
+        return T(t, "affine(scale,shift)", () => (y * w[p + ".scale"].view(1, -1, 1, 1)).Plus(w[p + ".shift"].view(1, -1, 1, 1)));
     }
 
     public static Tensor Forward(Dictionary<string, Tensor> w, Tensor rgb, Dictionary<string, double>? t, bool folded, bool inplace = false)
@@ -266,7 +267,7 @@ static class Profile
         var x = T(t, "normalize", () =>
         {
             var mean = torch.tensor(DlibResNet.Config.Mean).view(1, 3, 1, 1);
-            return (rgb - mean) * (1f / 255f);
+            return (rgb - mean).Times(1f / 255f);
         });
         x = Conv(w, "conv32_down", x, 2, 0, t, folded, inplace);
         x = T(t, "relu", () => inplace ? x.relu_() : F.relu(x));
@@ -283,7 +284,7 @@ static class Profile
             if (!down)
             {
                 var xi = x;
-                x = T(t, "add+relu", () => inplace ? y.add_(xi).relu_() : F.relu(y + xi));
+                x = T(t, "add+relu", () => inplace ? y.add_(xi, Scalars.One).relu_() : F.relu(y.Plus(xi)));
             }
             else
             {
@@ -298,7 +299,7 @@ static class Profile
                     var yi = y;
                     y = T(t, "avgpool+pad", () => F.pad(yi, [0, pooled.shape[3] - yi.shape[3], 0, pooled.shape[2] - yi.shape[2]]));
                 }
-                x = T(t, "add+relu", () => inplace ? y.add_(pooled).relu_() : F.relu(y + pooled));
+                x = T(t, "add+relu", () => inplace ? y.add_(pooled, Scalars.One).relu_() : F.relu(y.Plus(pooled)));
             }
             cin = cout;
         }
