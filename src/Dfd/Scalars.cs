@@ -18,16 +18,18 @@ namespace Dfd;
 /// </remarks>
 public static class Scalars
 {
-    static readonly ConcurrentDictionary<(double, bool), Scalar> kept = new();
+    // Two tables, not one keyed by double: a long past 2^53 would share a key with its neighbours and come back changed.
+    static readonly ConcurrentDictionary<double, Scalar> reals = new();
+    static readonly ConcurrentDictionary<long, Scalar> integers = new();
 
     public static readonly Scalar One = Of(1L);
 
     /// <summary>A value from a small fixed set (the code's constants, a model's attributes), made once and kept for the
     /// life of the process. Not for values that change from step to step: <see cref="Fresh"/>.</summary>
-    public static Scalar Of(double value) => kept.GetOrAdd((value, false), k => k.Item1.ToScalar());
+    public static Scalar Of(double value) => reals.GetOrAdd(value, v => v.ToScalar());
 
     /// <summary>An integer Scalar, for integer tensors (clamping indices) and where libtorch keeps integer arithmetic.</summary>
-    public static Scalar Of(long value) => kept.GetOrAdd((value, true), k => ((long)k.Item1).ToScalar());
+    public static Scalar Of(long value) => integers.GetOrAdd(value, v => v.ToScalar());
 
     /// <summary>A value that changes from call to call; the caller disposes it after the call (<c>using var s = …</c>).</summary>
     public static Scalar Fresh(double value) => value.ToScalar();
