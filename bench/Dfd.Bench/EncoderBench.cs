@@ -128,7 +128,7 @@ static class EncoderBench
     {
         float[] input;
         using (var scope = torch.NewDisposeScope())
-            input = enc.Normalize(rgb255).contiguous().data<float>().ToArray();
+            input = enc.Spec.Normalise(rgb255).contiguous().data<float>().ToArray();
         long n = rgb255.shape[0];
         using var value = OrtValue.CreateTensorValueFromMemory(input, [n, 3, enc.Spec.InputHeight, enc.Spec.InputWidth]);
         string inName = session.InputMetadata.Keys.First(), outName = session.OutputMetadata.Keys.First();

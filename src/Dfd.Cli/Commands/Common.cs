@@ -90,14 +90,6 @@ static class Common
         throw new FileNotFoundException($"{input}: no such file or folder");
     }
 
-    /// <summary>First 16 hex digits of the weights file's SHA-256: cached templates of other weights are never reused.</summary>
-    public static string WeightsId(string? path)
-    {
-        if (path == null || !File.Exists(path)) return "";
-        using var f = File.OpenRead(path);
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f))[..16];
-    }
-
     /// <summary>$XDG_CACHE_HOME/dfd/<paramref name="kind"/>, else ~/.cache/dfd/<paramref name="kind"/>.</summary>
     public static string CacheDir(string kind)
     {

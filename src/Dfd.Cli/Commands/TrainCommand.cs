@@ -21,8 +21,11 @@ static class TrainCommand
         var cacheDir = a.Opt("cache") ?? Common.CacheDir("trainsets");
         var baseCfg = new TrainConfig();
         var widths = a.Opt("widths");
+        var (lossWeights, lossOptions) = ParseLoss(a.Opt("loss"));
         var cfg = baseCfg with
         {
+            Loss = lossWeights,
+            LossOptions = lossOptions,
             Epochs = a.Int("epochs", baseCfg.Epochs),
             Batch = a.Int("batch", baseCfg.Batch),
             Lr = a.Double("lr", baseCfg.Lr),
@@ -36,16 +39,13 @@ static class TrainCommand
                 StartWidth = a.Int("start-width", baseCfg.Decoder.StartWidth),
                 RefineBlocks = a.Int("refine", baseCfg.Decoder.RefineBlocks),
             },
-            Loss = ParseLoss(a.Opt("loss"), baseCfg.Loss),
             Init = a.Opt("init") is { } init ? Path.GetFullPath(init) : null,
         };
         int limit = a.Int("limit", int.MaxValue);
         var encoder = Common.Encoder(new Args(["--model", encName, .. Pass(a, "weights"), .. Pass(a, "device")], new HashSet<string>()));
         a.CheckUnused();
-        if (encoder is not IFeatureEncoder fenc)
-            throw new UsageException($"encoder '{encName}' exposes no feature maps for the perceptual loss; train with --loss perceptual=0,perceptual_local=0");
         var spec = encoder.Spec;
-        if (cfg.Loss.StageProblem(fenc.FeatureMaps) is { } problem) throw new UsageException($"--loss: {problem} ('{encName}')");
+        if (LossSpec.Problem(cfg.Loss, cfg.LossOptions, encoder) is { } problem) throw new UsageException($"--loss: {problem}");
 
         // Data: every --data set, minus LFW test people under the split.
         LfwSplit? split = null;
@@ -74,7 +74,7 @@ static class TrainCommand
         if (items.Count > limit) items = items.Take(limit).ToList();
 
         using var pipe = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
-        var wid = Common.WeightsId(Registry.WeightsPath(encName, a.Opt("weights")));
+        var wid = Dfd.IO.FileId.Of(Registry.WeightsPath(encName, a.Opt("weights")));
         var data = Common.WithProgress("aligning + encoding training set", json, p => TrainingSet.Build(items, encoder, pipe, cacheDir, wid, p));
         TrainingSet? previewSet = preview.Count > 0 ? TrainingSet.Build(preview, encoder, pipe, null, wid) : null;
         if (!json) Console.Error.WriteLine($"training set: {data.Count} faces ({data.Skipped.Count} skipped: no face or unreadable); {string.Join("; ", dataDesc)}");
@@ -89,7 +89,7 @@ static class TrainCommand
             ["encoder_std"] = string.Join(",", spec.Std),
             ["skipped_images"] = data.Skipped.Count.ToString(),
         };
-        var trainer = new Trainer(data, fenc, cfg, outPath, provenance) { Preview = previewSet };
+        var trainer = new Trainer(data, encoder, cfg, outPath, provenance) { Preview = previewSet };
         var decoder = cfg.Decoder with { TemplateDim = spec.EmbeddingSize, OutWidth = spec.InputWidth, OutHeight = spec.InputHeight };
         using (var probe = new FaceDecoder(decoder))
             if (!json) Console.Error.WriteLine($"decoder: {probe.ParameterCount / 1e6:F2} M parameters; {cfg.Epochs} epochs × {data.Count / cfg.Batch} steps of {cfg.Batch}; checkpoint {trainer.CheckpointPath}");
@@ -148,9 +148,9 @@ static class TrainCommand
     }
 
     /// <summary>--loss pixel=1,sobel=0.5,identity=0.5,l2=1 (unnamed terms keep their defaults).</summary>
-    static LossWeights ParseLoss(string? s, LossWeights w)
+    static (LossWeights, LossOptions) ParseLoss(string? s)
     {
-        try { return s == null ? w : w.With(s); }
+        try { return LossSpec.Parse(s ?? ""); }
         catch (FormatException e) { throw new UsageException($"--loss: {e.Message}"); }
     }
 }

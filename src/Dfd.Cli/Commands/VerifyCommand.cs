@@ -22,7 +22,7 @@ static class VerifyCommand
         // Folds are given 1-based on the command line, as LFW's documentation numbers them.
         IReadOnlyList<int>? folds = foldsOpt?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(f => int.TryParse(f, out var k) && k >= 1 ? k - 1 : throw new UsageException($"--folds expects 1-based fold numbers like 1,2, got '{foldsOpt}'")).ToList();
-        var opt = new VerifyOptions(noDetect ? CropMode.Centre : CropMode.Detect, side, noCache ? null : cacheDir, folds, Common.WeightsId(weights));
+        var opt = new VerifyOptions(noDetect ? CropMode.Centre : CropMode.Detect, side, noCache ? null : cacheDir, folds, Dfd.IO.FileId.Of(weights));
         using var pipe = noDetect ? null : FacePipeline.CreateDefault();
         var r = Common.WithProgress("encoding LFW", json, p => LfwVerify.Run(enc, pipe, lfw, pairsPath, opt, p));
 

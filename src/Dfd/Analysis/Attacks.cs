@@ -129,7 +129,7 @@ public static class Attacks
         return new AttackResult(goal, options, adv, templates, refs, trace);
     }
 
-    static double Verification(float[] a, float[] b) => Dfd.Evaluation.Verification.Cosine(a, b);
+    static double Verification(float[] a, float[] b) => Cosine.Of(a, b);
 
     /// <summary>∂Σᵢ cos(E(xᵢ), rᵢ)/∂x and the similarities, with a guard against non-finite gradients.</summary>
     static (Tensor Grad, double[] Similarity) Gradient(IEncoder enc, Tensor x, Tensor r)

@@ -66,15 +66,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
     public override Tensor forward(Tensor rgb255)
     {
         // Callers scope whole steps (see EncoderExtensions.Encode, Trainer).
-        return Templates(Normalize(rgb255));
-    }
-
-    // Built per call on the input's device: buffers would show up in the state dict the weight files are checked against.
-    static Tensor Normalize(Tensor rgb255)
-    {
-        var mean = torch.tensor(Config.Mean, device: rgb255.device).view(1, 3, 1, 1);
-        var invStd = torch.tensor(Config.Std.Select(s => 1f / s).ToArray(), device: rgb255.device).view(1, 3, 1, 1);
-        return (rgb255 - mean) * invStd;
+        return Templates(Config.Normalise(rgb255));
     }
 
     Tensor Templates(Tensor x)
@@ -93,7 +85,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
 
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
-        var x = F.relu(conv32_down.forward(Normalize(rgb255)));
+        var x = F.relu(conv32_down.forward(Config.Normalise(rgb255)));
         x = F.max_pool2d(x, 3, 2);
         var outs = new List<Tensor>();
         for (int i = 0; i < blocks.Count; i++)

@@ -25,7 +25,27 @@ public sealed record EncoderSpec(
     string Licence,
     string PublishedLfw,
     double Threshold1e3 = double.NaN,   // cosine threshold at FMR 1e-3, measured by dfd verify (see ThresholdSource)
-    string ThresholdSource = "not measured");
+    string ThresholdSource = "not measured")
+{
+    /// <summary>
+    /// RGB 0..255 crops [N,3,H,W] → what the network takes: the shape checked, channels in the model's order, then
+    /// (x − mean) · (1/std) per channel. The one normalisation every encoder uses, so a spec means the same everywhere.
+    /// </summary>
+    /// <exception cref="ArgumentException">The input is not [N,3,InputHeight,InputWidth].</exception>
+    public Tensor Normalise(Tensor rgb255)
+    {
+        if (rgb255.dim() != 4 || rgb255.shape[1] != 3 || rgb255.shape[2] != InputHeight || rgb255.shape[3] != InputWidth)
+            throw new ArgumentException($"{Name} takes [N,3,{InputHeight},{InputWidth}] RGB crops, got [{string.Join(",", rgb255.shape)}]");
+        using var scope = torch.NewDisposeScope();
+        var x = rgb255.dtype == ScalarType.Float32 ? rgb255 : rgb255.to_type(ScalarType.Float32);
+        if (Channels == ChannelOrder.BGR) x = x.flip(1);
+        // Built per call on the input's device: as module buffers they would show up in the state dicts that weight
+        // files are checked against.
+        var mean = torch.tensor(Mean, device: x.device).view(1, 3, 1, 1);
+        var invStd = torch.tensor(Std.Select(s => 1f / s).ToArray(), device: x.device).view(1, 3, 1, 1);
+        return ((x - mean) * invStd).MoveToOuterDisposeScope();
+    }
+}
 
 /// <summary>
 /// An FR model: aligned RGB crops (0..255, [N,3,H,W] float) → templates [N,D]. Normalisation happens inside

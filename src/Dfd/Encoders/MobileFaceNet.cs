@@ -23,7 +23,7 @@ namespace Dfd.Encoders;
 /// </code>
 /// Module names follow the original so its state dict loads one to one (batch norms in eval mode, eps 1e-5).
 /// </summary>
-public sealed class MobileFaceNet : Module<Tensor, Tensor>, IEncoder
+public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
 {
     public static readonly EncoderSpec Config = new(
         Name: "mobilefacenet-casia",
@@ -112,25 +112,22 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IEncoder
     public override Tensor forward(Tensor rgb255)
     {
         using var scope = torch.NewDisposeScope();
-        var x = Normalize(rgb255);
+        var x = Config.Normalise(rgb255);
         x = blocks.forward(dw_conv1.forward(conv1.forward(x)));
         x = linear1.forward(linear7.forward(conv2.forward(x)));
         return x.flatten(1).MoveToOuterDisposeScope();
     }
 
-    // RGB in, RGB to the network: (x − 127.5)/128 on every channel.
-    static Tensor Normalize(Tensor rgb255)
-    {
-        if (rgb255.dim() != 4 || rgb255.shape[1] != 3 || rgb255.shape[2] != Config.InputHeight || rgb255.shape[3] != Config.InputWidth)
-            throw new ArgumentException($"{Config.Name} takes [N,3,{Config.InputHeight},{Config.InputWidth}] RGB crops, got [{string.Join(",", rgb255.shape)}]");
-        return rgb255.Minus(Config.Mean[0]).Over(Config.Std[0]);
-    }
-
     /// <summary>Feature maps at the end of each resolution (56×48×64, 28×24×64, 14×12×128, 7×6×512), for perceptual losses.</summary>
-    public List<Tensor> Features(Tensor rgb255)
+    public List<Tensor> Features(Tensor rgb255) => ForwardWithFeatures(rgb255).Features;
+
+    public int FeatureMaps => 4;
+
+    /// <summary>The template and the four feature maps of one pass (the same layers, in the same order, as <see cref="forward"/>).</summary>
+    public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
         var outs = new List<Tensor>();
-        var x = dw_conv1.forward(conv1.forward(Normalize(rgb255)));
+        var x = dw_conv1.forward(conv1.forward(Config.Normalise(rgb255)));
         outs.Add(x);
         var bottlenecks = blocks.children().Cast<Module<Tensor, Tensor>>().ToList();
         int i = 0;
@@ -142,8 +139,9 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IEncoder
                 x = bottlenecks[i].forward(x);
             }
         }
-        outs.Add(conv2.forward(x));
-        return outs;
+        x = conv2.forward(x);
+        outs.Add(x);
+        return (linear1.forward(linear7.forward(x)).flatten(1), outs);
     }
 
     Tensor IEncoder.Forward(Tensor rgb255) => forward(rgb255);

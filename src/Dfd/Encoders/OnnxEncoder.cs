@@ -262,7 +262,7 @@ public sealed class OnnxEncoder : IEncoder
 
             var stem = opts.Name ?? Path.GetFileNameWithoutExtension(ModelPath);
             var key = string.Join("|", w, h, string.Join(",", opts.Mean!.Select(F)), string.Join(",", opts.Std!.Select(F)), channels, opts.Template, outputName);
-            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..8].ToLowerInvariant();
+            var hash = FileId.OfText(key, 8);
             Spec = new EncoderSpec(
                 Name: $"{Prefix}{stem}@{hash}",
                 Description: opts.Description ?? $"ONNX model {Path.GetFileName(ModelPath)}: {w}x{h} {channels}, mean [{string.Join(", ", opts.Mean!.Select(F))}], " +
@@ -326,24 +326,12 @@ public sealed class OnnxEncoder : IEncoder
         return runtime ? ForwardWithRuntime(rgb255) : ForwardWithInterpreter(rgb255);
     }
 
-    /// <summary>RGB 0..255 [N,3,H,W] → the model's input: channel order, then (x − mean) / std.</summary>
-    public Tensor Normalize(Tensor rgb255)
-    {
-        CheckInput(rgb255);
-        using var scope = torch.NewDisposeScope();
-        var x = rgb255.to_type(ScalarType.Float32);
-        if (Spec.Channels == ChannelOrder.BGR) x = x.flip(1);
-        var mean = torch.tensor(Spec.Mean, device: x.device).view(1, 3, 1, 1);
-        var std = torch.tensor(Spec.Std, device: x.device).view(1, 3, 1, 1);
-        return ((x - mean) / std).MoveToOuterDisposeScope();
-    }
-
     /// <summary>The differentiable path: <see cref="OnnxInterpreter"/> on <see cref="Device"/>.</summary>
     public Tensor ForwardWithInterpreter(Tensor rgb255)
     {
         var interp = Interpreter;
         using var scope = torch.NewDisposeScope();
-        var x = Normalize(rgb255.device == Device ? rgb255 : rgb255.to(Device));
+        var x = Spec.Normalise(rgb255.device == Device ? rgb255 : rgb255.to(Device));
         long n = x.shape[0];
         Tensor y;
         if (FixedBatch is int b && n != b)
@@ -370,7 +358,7 @@ public sealed class OnnxEncoder : IEncoder
         float[] input;
         using (torch.no_grad())
         using (var scope = torch.NewDisposeScope())
-            input = Normalize(rgb255.detach().cpu()).contiguous().data<float>().ToArray();
+            input = Spec.Normalise(rgb255.detach().cpu()).contiguous().data<float>().ToArray();
         int n = (int)rgb255.shape[0];
         var output = RunSession(input, n, Spec.InputWidth, Spec.InputHeight, out int dim);
         var t = torch.tensor(output, [n, dim]);
@@ -458,11 +446,6 @@ public sealed class OnnxEncoder : IEncoder
         return this;
     }
 
-    void CheckInput(Tensor x)
-    {
-        if (x.dim() != 4 || x.shape[1] != 3 || x.shape[2] != Spec.InputHeight || x.shape[3] != Spec.InputWidth)
-            throw new ArgumentException($"{Spec.Name} takes [N,3,{Spec.InputHeight},{Spec.InputWidth}] RGB crops, got [{string.Join(",", x.shape)}]");
-    }
 
     public void Dispose()
     {

@@ -47,7 +47,6 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
     readonly BatchNorm bn1;
     readonly List<Sequential> layers = [];
     readonly bool ceilMaxPool;
-    readonly float[] mean = Config.Mean;
 
     public EncoderSpec Spec => Config;
     public Device Device => conv1.weight!.device;
@@ -90,10 +89,7 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
     /// <summary>The template and the outputs of layer1..layer4 (56, 28, 14, 7 wide).</summary>
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
-        if (rgb255.dim() != 4 || rgb255.shape[1] != 3 || rgb255.shape[2] != Config.InputHeight || rgb255.shape[3] != Config.InputWidth)
-            throw new ArgumentException($"{Config.Name} takes [N,3,{Config.InputHeight},{Config.InputWidth}] RGB crops, got [{string.Join(",", rgb255.shape)}]");
-        var m = torch.tensor(mean).reshape(1, 3, 1, 1).to(rgb255.dtype, rgb255.device);
-        var x = F.relu(bn1.forward(conv1.forward(rgb255 - m)));
+        var x = F.relu(bn1.forward(conv1.forward(Config.Normalise(rgb255))));
         x = ceilMaxPool ? F.max_pool2d(x, 3, 2, 0, ceil_mode: true) : F.max_pool2d(x, 3, 2, 1);
         var features = new List<Tensor>();
         foreach (var layer in layers)

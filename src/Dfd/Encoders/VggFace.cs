@@ -47,7 +47,6 @@ public sealed class VggFace : Module<Tensor, Tensor>, IFeatureEncoder
 
     readonly List<List<Conv2d>> blocks = [];
     readonly Linear fc6, fc7;
-    readonly float[] mean = Config.Mean;
 
     public EncoderSpec Spec => Config;
     public Device Device => fc7.weight!.device;
@@ -83,11 +82,8 @@ public sealed class VggFace : Module<Tensor, Tensor>, IFeatureEncoder
     /// <summary>The template and the last ReLU output of each block (before its pool): 224, 112, 56, 28, 14 wide.</summary>
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
-        if (rgb255.dim() != 4 || rgb255.shape[1] != 3 || rgb255.shape[2] != Config.InputHeight || rgb255.shape[3] != Config.InputWidth)
-            throw new ArgumentException($"{Config.Name} takes [N,3,{Config.InputHeight},{Config.InputWidth}] RGB crops, got [{string.Join(",", rgb255.shape)}]");
         var features = new List<Tensor>();
-        var m = torch.tensor(mean).reshape(1, 3, 1, 1).to(rgb255.dtype, rgb255.device);
-        var x = rgb255 - m;
+        var x = Config.Normalise(rgb255);
         foreach (var convs in blocks)
         {
             foreach (var conv in convs) x = F.relu(conv.forward(x));

@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text.Json.Serialization;
 using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Imaging;
+using Dfd.IO;
 using Dfd.Training;
 using TorchSharp;
 
@@ -135,28 +135,6 @@ public static class DecoderEvaluation
 
     // ---------- the arithmetic (pure, tested on hand-made lists) ----------
 
-    /// <summary>Unit-length copies, in double (cosine then is a dot product).</summary>
-    public static double[][] Normalise(IReadOnlyList<float[]> t)
-    {
-        var r = new double[t.Count][];
-        for (int i = 0; i < t.Count; i++)
-        {
-            double s = 0;
-            foreach (var v in t[i]) s += (double)v * v;
-            if (s == 0 || !double.IsFinite(s)) throw new ArgumentException($"template {i} is zero or not finite; its cosine similarity is undefined");
-            double k = 1 / Math.Sqrt(s);
-            r[i] = t[i].Select(v => v * k).ToArray();
-        }
-        return r;
-    }
-
-    static double Dot(double[] a, double[] b)
-    {
-        double s = 0;
-        for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
-        return s;
-    }
-
     /// <summary>
     /// Scores of one model. <paramref name="identities"/> gives each image's person; a person's first image (in the
     /// given order) stands for them among the impostors.
@@ -166,17 +144,17 @@ public static class DecoderEvaluation
         int n = identities.Count;
         if (originals.Count != n || reconstructions.Count != n)
             throw new ArgumentException($"{originals.Count} original and {reconstructions.Count} reconstruction templates for {n} images");
-        var o = Normalise(originals);
-        var r = Normalise(reconstructions);
+        var o = Cosine.Unit(originals);
+        var r = Cosine.Unit(reconstructions);
         var people = People(identities);
         var first = people.Select(p => p[0]).ToArray();
         var impostor = new double[(long)first.Length * (first.Length - 1) / 2];
         long k = 0;
         for (int a = 0; a < first.Length; a++)
             for (int b = a + 1; b < first.Length; b++)
-                impostor[k++] = Dot(o[first[a]], o[first[b]]);
+                impostor[k++] = Cosine.Dot(o[first[a]], o[first[b]]);
         var typeI = new double[n];
-        for (int i = 0; i < n; i++) typeI[i] = Dot(r[i], o[i]);
+        for (int i = 0; i < n; i++) typeI[i] = Cosine.Dot(r[i], o[i]);
         var typeII = new List<double[]>();
         var genuine = new List<double[]>();
         foreach (var idx in people)
@@ -189,8 +167,8 @@ public static class DecoderEvaluation
                 for (int b = 0; b < idx.Length; b++)
                 {
                     if (a == b) continue;
-                    t2[u++] = Dot(r[idx[a]], o[idx[b]]);
-                    if (a < b) g[v++] = Dot(o[idx[a]], o[idx[b]]);
+                    t2[u++] = Cosine.Dot(r[idx[a]], o[idx[b]]);
+                    if (a < b) g[v++] = Cosine.Dot(o[idx[a]], o[idx[b]]);
                 }
             typeII.Add(t2);
             genuine.Add(g);
@@ -423,13 +401,6 @@ public static class DecoderEvaluation
         return (kind, items, sp, spPath, listed);
     }
 
-    public static string FileId(string? path)
-    {
-        if (path == null || !File.Exists(path)) return "";
-        using var f = File.OpenRead(path);
-        return Convert.ToHexString(SHA256.HashData(f))[..16].ToLowerInvariant();
-    }
-
     /// <summary>Reconstructions r = decoder(t), no gradients, in batches.</summary>
     public static List<RgbImage> Reconstruct(FaceDecoder dec, IReadOnlyList<float[]> templates, torch.Device? device = null, int batch = 32,
         IProgress<(int Done, int Total)>? progress = null)
@@ -481,7 +452,7 @@ public static class DecoderEvaluation
 
         // E0: aligned crops and templates of the test images; the reconstructions.
         using var enc0 = Registry.Create(spec0.Name, null, opt.Device);
-        string wid0 = FileId(Registry.WeightsPath(spec0.Name));
+        string wid0 = FileId.Of(Registry.WeightsPath(spec0.Name));
         var set0 = TrainingSet.Build(items, enc0, pipe, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"));
         if (set0.Count == 0) throw new InvalidDataException($"{opt.Data}: no face found in any of the {items.Count} test images");
         Lap("test_set_" + spec0.Name);
@@ -501,7 +472,7 @@ public static class DecoderEvaluation
             try
             {
                 var spec = enc.Spec;
-                var set = isE0 ? set0 : TrainingSet.Build(items, enc, pipe, opt.CacheDir, FileId(Registry.WeightsPath(name)), P($"aligning + encoding test set ({name})"));
+                var set = isE0 ? set0 : TrainingSet.Build(items, enc, pipe, opt.CacheDir, FileId.Of(Registry.WeightsPath(name)), P($"aligning + encoding test set ({name})"));
                 if (!isE0) Lap("test_set_" + name);
                 // Images present in both sets (detection does not depend on the template, so normally all).
                 var pairs = new List<(int I0, int I)>();
@@ -515,17 +486,17 @@ public static class DecoderEvaluation
                 var scores = Scores(ot, rt, ids);
                 if (warp is { } wp)
                 {
-                    var wo = Normalise(EncodeWithProgress(enc, pairs.Select(p => Warp.Affine(originals0[p.I0], wp, spec.InputWidth, spec.InputHeight)).ToList(),
+                    var wo = Cosine.Unit(EncodeWithProgress(enc, pairs.Select(p => Warp.Affine(originals0[p.I0], wp, spec.InputWidth, spec.InputHeight)).ToList(),
                         opt.Batch, P($"encoding warped originals ({name})")));
-                    var on = Normalise(ot);
+                    var on = Cosine.Unit(ot);
                     scores = new ModelScores
                     {
                         Impostor = scores.Impostor, TypeI = scores.TypeI, TypeII = scores.TypeII, Genuine = scores.Genuine, People = scores.People,
-                        WarpedOriginals = wo.Select((v, i) => Dot(v, on[i])).ToArray(),
+                        WarpedOriginals = wo.Select((v, i) => Cosine.Dot(v, on[i])).ToArray(),
                     };
                 }
                 results.Add(Summarise(scores, opt.Fmrs, name, isE0 ? "decoder's encoder (E0)" : "other FR model",
-                    isE0 ? wid0 : FileId(Registry.WeightsPath(name)), spec.InputWidth, spec.InputHeight, warp != null));
+                    isE0 ? wid0 : FileId.Of(Registry.WeightsPath(name)), spec.InputWidth, spec.InputHeight, warp != null));
                 Lap("score_" + name);
             }
             finally { if (!isE0) enc.Dispose(); }
@@ -534,7 +505,7 @@ public static class DecoderEvaluation
         // Sample faces: one image each of people spread over the list (or the first images, when people are few).
         var samples = SampleIndices(set0.Items.Select(i => i.Identity).ToList(), opt.SampleFaces);
         var meta = info.Metadata;
-        var decProv = new DecoderProvenance(Path.GetFullPath(decoderPath), FileId(decoderPath), new FileInfo(decoderPath).Length, info.Encoder,
+        var decProv = new DecoderProvenance(Path.GetFullPath(decoderPath), FileId.Of(decoderPath), new FileInfo(decoderPath).Length, info.Encoder,
             info.TemplateDim, $"{info.OutWidth}x{info.OutHeight}", meta.GetValueOrDefault("format", ""),
             int.TryParse(meta.GetValueOrDefault("epochs_done"), out var ep) ? ep : null,
             double.TryParse(meta.GetValueOrDefault("train_seconds"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ts) ? ts : null,

@@ -82,7 +82,7 @@ public static class LfwVerify
             var scored = list.Select(p =>
             {
                 var a = cache.Get(p.Path1, flip); var b = cache.Get(p.Path2, flip);
-                return (score: Verification.Cosine(a, b), same: p.Same, fold: p.Fold);
+                return (score: Cosine.Of(a, b), same: p.Same, fold: p.Fold);
             }).ToList();
             var gen = scored.Where(s => s.same).Select(s => s.score).ToList();
             var imp = scored.Where(s => !s.same).Select(s => s.score).ToList();

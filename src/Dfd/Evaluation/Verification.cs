@@ -35,21 +35,7 @@ public static class Verification
     /// <summary>Cosine similarity, accumulated in double.</summary>
     /// <exception cref="ArgumentException">Lengths differ, or a vector has zero norm (its direction is undefined, and a
     /// silent 0 or NaN would corrupt every metric downstream).</exception>
-    public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        if (a.Length != b.Length)
-            throw new ArgumentException($"vector lengths differ: {a.Length} and {b.Length}");
-        double dot = 0, aa = 0, bb = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            aa += (double)a[i] * a[i];
-            bb += (double)b[i] * b[i];
-        }
-        if (aa == 0 || bb == 0)
-            throw new ArgumentException("cosine similarity of a zero vector is undefined");
-        return dot / Math.Sqrt(aa * bb);
-    }
+    public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Dfd.Cosine.Of(a, b);
 
     /// <summary>
     /// The LFW View 2 protocol: for each fold k, the threshold that maximises accuracy on all other folds is applied

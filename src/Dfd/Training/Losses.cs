@@ -7,75 +7,95 @@ using F = TorchSharp.torch.nn.functional;
 namespace Dfd.Training;
 
 /// <summary>
-/// Weights of the loss terms. "Local" terms repeat the global ones inside the inner-face box (the paper's local loss).
-/// The defaults are the recipe of the shipped decoder; docs/ablation.md says what each term adds. Perceptual terms are
-/// off by default: on the encoder's own features they cost a second encoder pass per step and, in the first run,
-/// grew a fine grid texture in the reconstructions. They compare <see cref="PerceptualStages"/> feature maps starting
-/// at stage <see cref="PerceptualFrom"/> (1-based; dlib-resnet has five: 35², 17², 8², 4², 2²).
-/// <see cref="IdentityCentred"/> takes the identity term's cosine after subtracting the training set's mean template:
-/// dlib-resnet's templates share a large common part (two different people score 0.84 on average on the LFW test
-/// split), so the raw cosine barely moves with the part that tells people apart.
-/// <see cref="IdentityPerson"/> weighs a second identity term whose target is not the image's own template but its
-/// person's centre, the mean of all that person's training templates (plain and mirrored): type-II match rates compare
-/// a reconstruction with the person's <i>other</i> photos, and the own-template target teaches the decoder to copy
-/// this photo's pose and light as far as the template carries them. For a person with one image the centre is the
-/// mean of that image's plain and mirrored templates.
+/// Weights of the loss terms (0 turns a term off). "Local" terms repeat the global ones inside the inner-face box (the
+/// paper's local loss). The defaults are the recipe of the shipped decoder; docs/ablation.md says what each term adds.
+/// <see cref="IdentityPerson"/> weighs an identity term whose target is the image's person's centre, the mean of all
+/// that person's training templates (plain and mirrored), rather than the image's own template: type-II match rates
+/// compare a reconstruction with the person's <i>other</i> photos. For a person with one image the centre is the mean
+/// of that image's plain and mirrored templates.
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
     double Sobel = 0.5, double SobelLocal = 0.5,
     double Perceptual = 0.0, double PerceptualLocal = 0.0,
     double Identity = 0.5,
-    bool PixelL2 = false,
-    int PerceptualStages = 3,
     double Ssim = 0.5,
-    int PerceptualFrom = 1,
-    bool IdentityCentred = false,
     double IdentityPerson = 0.0)
 {
-    /// <summary>Every term on, for tests and ablations.</summary>
+    /// <summary>Every image and feature term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
 
-    /// <summary>The terms <see cref="With"/> sets, by the name <c>dfd train --loss</c> gives them.</summary>
-    static readonly Dictionary<string, Func<LossWeights, double, LossWeights>> setters = new()
+    public bool NeedsFeatures => Perceptual > 0 || PerceptualLocal > 0;
+}
+
+/// <summary>
+/// How the loss terms are computed, apart from how much each weighs. The perceptual terms compare <see cref="PerceptualStages"/>
+/// feature maps of the encoder, starting at stage <see cref="PerceptualFrom"/> (1-based; dlib-resnet has five: 35², 17²,
+/// 8², 4², 2²). <see cref="IdentityCentred"/> takes the identity cosine after subtracting the training set's mean
+/// template, for encoders whose templates share a large common part (dlib-resnet: two different people score 0.84 on
+/// average on the LFW test split).
+/// </summary>
+public sealed record LossOptions(bool PixelL2 = false, int PerceptualStages = 3, int PerceptualFrom = 1, bool IdentityCentred = false);
+
+/// <summary>The loss as <c>dfd train --loss name=number,...</c> gives it: weights and options in one list.</summary>
+public static class LossSpec
+{
+    static readonly Dictionary<string, Func<LossWeights, double, LossWeights>> weights = new()
     {
         ["pixel"] = (w, v) => w with { Pixel = v }, ["pixel_local"] = (w, v) => w with { PixelLocal = v },
         ["sobel"] = (w, v) => w with { Sobel = v }, ["sobel_local"] = (w, v) => w with { SobelLocal = v },
         ["perceptual"] = (w, v) => w with { Perceptual = v }, ["perceptual_local"] = (w, v) => w with { PerceptualLocal = v },
         ["identity"] = (w, v) => w with { Identity = v }, ["ssim"] = (w, v) => w with { Ssim = v },
-        ["l2"] = (w, v) => w with { PixelL2 = v != 0 }, ["identity_centred"] = (w, v) => w with { IdentityCentred = v != 0 },
         ["identity_person"] = (w, v) => w with { IdentityPerson = v },
-        ["stages"] = (w, v) => w with { PerceptualStages = (int)v }, ["stage_from"] = (w, v) => w with { PerceptualFrom = (int)v },
     };
 
-    /// <summary>Why the perceptual terms cannot run on an encoder with <paramref name="maps"/> feature maps; null when they can or are off.</summary>
-    public string? StageProblem(int maps) =>
-        (Perceptual > 0 || PerceptualLocal > 0) && (PerceptualFrom < 1 || PerceptualStages < 1 || PerceptualFrom + PerceptualStages - 1 > maps)
-            ? $"perceptual stages {PerceptualFrom}..{PerceptualFrom + PerceptualStages - 1} asked, but the encoder has {maps} feature maps"
-            : null;
+    static readonly Dictionary<string, Func<LossOptions, double, LossOptions>> options = new()
+    {
+        ["l2"] = (o, v) => o with { PixelL2 = v != 0 }, ["identity_centred"] = (o, v) => o with { IdentityCentred = v != 0 },
+        ["stages"] = (o, v) => o with { PerceptualStages = (int)v }, ["stage_from"] = (o, v) => o with { PerceptualFrom = (int)v },
+    };
+
+    public static IEnumerable<string> Names => weights.Keys.Concat(options.Keys);
 
     /// <summary>
-    /// These weights with some replaced, from <c>name=number,...</c> (e.g. <c>ssim=1,perceptual=1,stage_from=3</c>), as
-    /// <c>dfd train --loss</c> takes them. Weights must be finite and ≥ 0; <c>stages</c> and <c>stage_from</c> whole numbers ≥ 1.
+    /// <paramref name="w"/> and <paramref name="o"/> with some values replaced, from <c>name=number,...</c> (e.g.
+    /// <c>ssim=1,perceptual=1,stage_from=3</c>). Weights must be finite and ≥ 0; <c>stages</c> and <c>stage_from</c>
+    /// whole numbers ≥ 1; <c>l2</c> and <c>identity_centred</c> are switches (0 off, anything else on).
     /// </summary>
     /// <exception cref="FormatException">A part that is not name=number, an unknown name, or a value out of range.</exception>
-    public LossWeights With(string spec)
+    public static (LossWeights Weights, LossOptions Options) Parse(string spec, LossWeights? w = null, LossOptions? o = null)
     {
-        var w = this;
+        w ??= new(); o ??= new();
         foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var kv = part.Split('=', StringSplitOptions.TrimEntries);
             if (kv.Length != 2 || !double.TryParse(kv[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v))
                 throw new FormatException($"'{part}' is not name=number");
-            if (!setters.TryGetValue(kv[0], out var set))
-                throw new FormatException($"unknown term '{kv[0]}' ({string.Join(", ", setters.Keys)})");
+            if (!weights.ContainsKey(kv[0]) && !options.ContainsKey(kv[0]))
+                throw new FormatException($"unknown term '{kv[0]}' ({string.Join(", ", Names)})");
             if (!double.IsFinite(v) || v < 0)
                 throw new FormatException($"{kv[0]} must be a finite number ≥ 0, not {kv[1]}");
             if (kv[0] is "stages" or "stage_from" && (v < 1 || v != Math.Floor(v) || v > 1000))
                 throw new FormatException($"{kv[0]} must be a whole number ≥ 1, not {kv[1]}");
-            w = set(w, v);
+            if (weights.TryGetValue(kv[0], out var setW)) w = setW(w, v);
+            else o = options[kv[0]](o, v);
         }
-        return w;
+        return (w, o);
+    }
+
+    /// <summary>
+    /// Why these terms cannot run on <paramref name="encoder"/>; null when they can. Only the perceptual terms need more
+    /// than templates: feature maps, and as many as the stages ask.
+    /// </summary>
+    public static string? Problem(LossWeights w, LossOptions o, IEncoder encoder)
+    {
+        if (!w.NeedsFeatures) return null;
+        if (encoder is not IFeatureEncoder f)
+            return $"encoder '{encoder.Spec.Name}' exposes no feature maps for the perceptual terms; set perceptual=0,perceptual_local=0 in --loss";
+        int last = o.PerceptualFrom + o.PerceptualStages - 1;
+        return o.PerceptualFrom < 1 || o.PerceptualStages < 1 || last > f.FeatureMaps
+            ? $"perceptual stages {o.PerceptualFrom}..{last} asked (--loss stage_from, stages), but encoder '{encoder.Spec.Name}' has {f.FeatureMaps} feature maps"
+            : null;
     }
 }
 
@@ -115,18 +135,20 @@ public readonly record struct Box(int X0, int Y0, int X1, int Y1)
 /// <summary>The decoder's training loss: pixel, Sobel-gradient, perceptual (encoder features), identity; global and local.</summary>
 public sealed class DecoderLoss
 {
-    readonly IFeatureEncoder encoder;
+    readonly IEncoder encoder;
     readonly LossWeights w;
+    readonly LossOptions o;
     readonly Box inner;
     readonly Tensor? centre;
 
-    /// <param name="meanTemplate">The training set's mean template; needed when <see cref="LossWeights.IdentityCentred"/> is on.</param>
-    /// <exception cref="ArgumentException">The perceptual stages asked for lie past the encoder's feature maps, or a centred
+    /// <param name="meanTemplate">The training set's mean template; needed when <see cref="LossOptions.IdentityCentred"/> is on.</param>
+    /// <exception cref="ArgumentException">Perceptual terms on an encoder without (enough) feature maps, or a centred
     /// identity term without a mean template of the encoder's size.</exception>
-    public DecoderLoss(IFeatureEncoder encoder, LossWeights weights, Box inner, float[]? meanTemplate = null)
+    public DecoderLoss(IEncoder encoder, LossWeights weights, Box inner, float[]? meanTemplate = null, LossOptions? options = null)
     {
-        if (weights.StageProblem(encoder.FeatureMaps) is { } problem) throw new ArgumentException(problem);
-        if (weights.IdentityCentred && weights.Identity > 0)
+        o = options ?? new();
+        if (LossSpec.Problem(weights, o, encoder) is { } problem) throw new ArgumentException(problem);
+        if (o.IdentityCentred && weights.Identity > 0)
         {
             if (meanTemplate?.Length != encoder.Spec.EmbeddingSize)
                 throw new ArgumentException($"a centred identity term needs the mean template ({encoder.Spec.EmbeddingSize} values), got {meanTemplate?.Length.ToString() ?? "none"}");
@@ -135,7 +157,7 @@ public sealed class DecoderLoss
         (this.encoder, w, this.inner) = (encoder, weights, inner);
     }
 
-    /// <summary>The mean of templates [N][D], in double precision, for <see cref="LossWeights.IdentityCentred"/>.</summary>
+    /// <summary>The mean of templates [N][D], in double precision, for <see cref="LossOptions.IdentityCentred"/>.</summary>
     public static float[] MeanTemplate(IReadOnlyList<float[]> templates)
     {
         var sum = new double[templates[0].Length];
@@ -158,6 +180,7 @@ public sealed class DecoderLoss
     }
 
     public LossWeights Weights => w;
+    public LossOptions Options => o;
 
     /// <summary>Images in 0..255 [N,3,H,W]; <paramref name="targetTemplates"/> are the encoder's templates of the targets;
     /// <paramref name="personCentres"/> [N,D] their people's centres, needed when <see cref="LossWeights.IdentityPerson"/> is on.</summary>
@@ -177,16 +200,18 @@ public sealed class DecoderLoss
             if (w.Sobel > 0) terms["sobel"] = (gr - gt).abs().mean().Times(w.Sobel);
             if (w.SobelLocal > 0) terms["sobel_local"] = (inner.Crop(gr) - inner.Crop(gt)).abs().mean().Times(w.SobelLocal);
         }
-        if (w.Perceptual > 0 || w.PerceptualLocal > 0 || w.Identity > 0 || w.IdentityPerson > 0)
+        if (w.NeedsFeatures || w.Identity > 0 || w.IdentityPerson > 0)
         {
-            var (rt, rf) = encoder.ForwardWithFeatures(recon);
-            if (w.Perceptual > 0 || w.PerceptualLocal > 0)
+            // One pass gives the template and, where the perceptual terms need them, the feature maps.
+            var fenc = encoder as IFeatureEncoder;
+            var (rt, rf) = w.NeedsFeatures ? fenc!.ForwardWithFeatures(recon) : (encoder.Forward(recon), []);
+            if (w.NeedsFeatures)
             {
                 List<Tensor> tf;
-                using (torch.no_grad()) tf = encoder.ForwardWithFeatures(target).Features;
+                using (torch.no_grad()) tf = fenc!.ForwardWithFeatures(target).Features;
                 Tensor? g = null, l = null;
                 int width = (int)target.shape[3], height = (int)target.shape[2];
-                for (int i = w.PerceptualFrom - 1; i < w.PerceptualFrom - 1 + w.PerceptualStages; i++)
+                for (int i = o.PerceptualFrom - 1; i < o.PerceptualFrom - 1 + o.PerceptualStages; i++)
                 {
                     var gi = (rf[i] - tf[i]).abs().mean();
                     var li = (inner.CropScaled(rf[i], width, height) - inner.CropScaled(tf[i], width, height)).abs().mean();
@@ -230,7 +255,7 @@ public sealed class DecoderLoss
         return map.mean();
     }
 
-    Tensor Pixel(Tensor a, Tensor b) => w.PixelL2 ? (a - b).pow(Scalars.Of(2)).mean() : (a - b).abs().mean();
+    Tensor Pixel(Tensor a, Tensor b) => o.PixelL2 ? (a - b).pow(Scalars.Of(2)).mean() : (a - b).abs().mean();
 
     /// <summary>Horizontal and vertical Sobel responses per channel, stacked: [N,6,H,W] (replicate padding: no fake edges at the border).</summary>
     public static Tensor Sobel(Tensor x)

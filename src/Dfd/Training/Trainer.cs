@@ -22,25 +22,15 @@ public sealed record TrainConfig
     public int CheckpointEvery { get; init; } = 100;
     public DecoderConfig Decoder { get; init; } = new();
     public LossWeights Loss { get; init; } = new();
+    public LossOptions LossOptions { get; init; } = new();
     /// <summary>Warm start: a decoder file of the same shape and encoder whose weights the run starts from (path).</summary>
     public string? Init { get; init; }
 
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, Init = InitId });
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Init = InitId });
 
     /// <summary>The warm-start file by content, so a resumed run is refused if that file changed underneath it.</summary>
-    public string? InitId => Init == null ? null : $"{Path.GetFileName(Init)} sha256:{Hash(Init)}";
-
-    static readonly Dictionary<string, string> hashes = new();
-    static string Hash(string path)
-    {
-        lock (hashes)
-        {
-            if (hashes.TryGetValue(path, out var h)) return h;
-            using var f = File.OpenRead(path);
-            return hashes[path] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(f))[..16];
-        }
-    }
+    public string? InitId => Init == null ? null : $"{Path.GetFileName(Init)} sha256:{FileId.Of(Init)}";
 }
 
 public sealed class TrainingDivergedException(string message) : Exception(message);
@@ -52,7 +42,7 @@ public sealed record TrainStatus(int Epoch, int Epochs, int Step, int StepsPerEp
 /// A short regression loop in the manner of arcface_torch: seeded data order and flips per epoch, Adam, cosine LR,
 /// atomic checkpoints holding weights, BN statistics and optimiser moments, so --resume continues bit for bit.
 /// </summary>
-public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConfig cfg, string outPath, IReadOnlyDictionary<string, string> provenance)
+public sealed class Trainer(TrainingSet data, IEncoder encoder, TrainConfig cfg, string outPath, IReadOnlyDictionary<string, string> provenance)
 {
     public string CheckpointPath => outPath + ".ckpt";
     public string SamplesDir => Path.ChangeExtension(outPath, null) + "-samples";
@@ -80,7 +70,7 @@ public sealed class Trainer(TrainingSet data, IFeatureEncoder encoder, TrainConf
         }
 
         var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template),
-            cfg.Loss.IdentityCentred ? DecoderLoss.MeanTemplate([.. data.Templates, .. data.MirrorTemplates]) : null);
+            cfg.LossOptions.IdentityCentred ? DecoderLoss.MeanTemplate([.. data.Templates, .. data.MirrorTemplates]) : null, cfg.LossOptions);
         // Every item's person centre, one row per item, on the device once; each step gathers its batch's rows.
         using var centres = cfg.Loss.IdentityPerson > 0
             ? torch.tensor(DecoderLoss.PersonCentres(data.Items.Select(i => i.Identity).ToList(), data.Templates, data.MirrorTemplates)

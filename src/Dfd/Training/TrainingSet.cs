@@ -89,7 +89,7 @@ public sealed class TrainingSet
     {
         var sb = new StringBuilder($"{spec.Name}|{spec.InputWidth}x{spec.InputHeight}|{weightsId}|v1\n");
         foreach (var it in items) sb.Append(it.Path).Append('|').Append(it.Identity).Append('\n');
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..16].ToLowerInvariant();
+        return FileId.OfText(sb.ToString());
     }
 
     sealed record Index(List<string> Files, List<string> Identities, List<bool> Aligned, int Width, int Height, List<string[]> Skipped);

@@ -55,8 +55,8 @@ public class AttackTests(ITestOutputHelper log)
             // Measured 0.948–0.968 per face; each must drop clearly, and the mean below 0.97.
             Assert.True(r.FinalSimilarity[i] < 0.98, $"{AnalysisFixtures.Real[i]}: FGSM left cos at {r.FinalSimilarity[i]:F4}");
             // The returned templates are those of the returned images (batch vs single: float noise only).
-            Assert.Equal(Verification.Cosine(Model.Encode([r.Images[i]])[0], r.References[i]), r.FinalSimilarity[i], 4);
-            Assert.Equal(Verification.Cosine(r.Templates[i], r.References[i]), r.FinalSimilarity[i], 12);
+            Assert.Equal(Cosine.Of(Model.Encode([r.Images[i]])[0], r.References[i]), r.FinalSimilarity[i], 4);
+            Assert.Equal(Cosine.Of(r.Templates[i], r.References[i]), r.FinalSimilarity[i], 12);
         }
         Assert.True(r.FinalSimilarity.Average() < 0.97, $"FGSM mean cos {r.FinalSimilarity.Average():F4}");
     }
@@ -95,7 +95,7 @@ public class AttackTests(ITestOutputHelper log)
         var bush = AnalysisFixtures.Face("lfw-George_W_Bush_0001.rgb");
         var target = Model.Encode([AnalysisFixtures.Face("lfw-Aaron_Peirsol_0001.rgb")])[0];
         var r = Attacks.Pgd(Model, [bush], AttackGoal.Impersonate, AttackOptions.Pgd(4, steps: 5), [target]);
-        double start = Verification.Cosine(Model.Encode([bush])[0], target);
+        double start = Cosine.Of(Model.Encode([bush])[0], target);
         log.WriteLine($"Bush→Peirsol: cos {start:F4} → {r.FinalSimilarity[0]:F4}; trace {string.Join(" ", r.Trace.Select(t => t[0].ToString("F4")))}");
         Assert.Equal(start, r.Trace[0][0], 5);
         Assert.True(r.FinalSimilarity[0] > start + 0.02, $"impersonation moved cos only from {start:F4} to {r.FinalSimilarity[0]:F4}");

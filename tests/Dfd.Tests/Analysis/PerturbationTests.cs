@@ -107,8 +107,8 @@ public class PerturbationTests
         foreach (var img in same) Assert.Equal(face.Data, img.Data);
 
         var t = AnalysisFixtures.Model.Encode([face, same[0], same[6]]);
-        Assert.Equal(1.0, Verification.Cosine(t[0], t[1]));
-        Assert.Equal(1.0, Verification.Cosine(t[0], t[2]));
+        Assert.Equal(1.0, Cosine.Of(t[0], t[1]));
+        Assert.Equal(1.0, Cosine.Of(t[0], t[2]));
     }
 
     [Fact]

@@ -150,9 +150,9 @@ public class DecoderTests : IDisposable
     }
 
     /// <summary>The named loss term of a fresh trainer's first step (same seed, batch and initial decoder every call).</summary>
-    double FirstStepTerm(TrainingSet set, LossWeights weights, string term, string name)
+    double FirstStepTerm(TrainingSet set, LossWeights weights, string term, string name, LossOptions? options = null)
     {
-        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = weights };
+        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = weights, LossOptions = options ?? new() };
         double v = double.NaN;
         using (new Trainer(set, encoder.Value, cfg, Path.Combine(dir, name), new Dictionary<string, string>()) { MaxSteps = 1 }
                .Run(false, s => { if (s.Event == null && double.IsNaN(v)) v = s.Terms[term]; })) { }
@@ -170,7 +170,7 @@ public class DecoderTests : IDisposable
         Assert.Equal(rf.Count, encoder.Value.FeatureMaps);
         double Stage(int i) => (rf[i] - tf[i]).abs().mean().item<float>();
         var inner = Box.InnerFace(DlibResNet.Config.Template);
-        float Term(int from, int count) => new DecoderLoss(encoder.Value, new LossWeights(Perceptual: 1, PerceptualFrom: from, PerceptualStages: count), inner)
+        float Term(int from, int count) => new DecoderLoss(encoder.Value, new LossWeights(Perceptual: 1), inner, options: new LossOptions(PerceptualFrom: from, PerceptualStages: count))
             .Compute(y, x, t).Terms["perceptual"].item<float>();
         Assert.Equal(Stage(3) + Stage(4), Term(4, 2), 4);
         Assert.Equal(Stage(0) + Stage(1) + Stage(2), Term(1, 3), 4);
@@ -185,8 +185,9 @@ public class DecoderTests : IDisposable
         using var scope = torch.NewDisposeScope();
         var mean = DecoderLoss.MeanTemplate(set.Templates);
         var inner = Box.InnerFace(DlibResNet.Config.Template);
-        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 2, IdentityCentred: true);
-        var loss = new DecoderLoss(encoder.Value, w, inner, mean);
+        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 2);
+        var centred = new LossOptions(IdentityCentred: true);
+        var loss = new DecoderLoss(encoder.Value, w, inner, mean, centred);
 
         // By hand, in double: 1 − cos(r − μ, t − μ), averaged, times the weight.
         double expected = 2 * MeanCosineDistance(encoder.Value.ForwardWithFeatures(y).Template, set.Templates, mean);
@@ -194,14 +195,14 @@ public class DecoderTests : IDisposable
         Assert.True(loss.Compute(x, x, t).Terms["identity"].item<float>() < 1e-5);
 
         // Centring must change the number: the raw cosine of dlib templates sits near 1 for any face.
-        float raw = new DecoderLoss(encoder.Value, w with { IdentityCentred = false }, inner).Compute(y, x, t).Terms["identity"].item<float>();
+        float raw = new DecoderLoss(encoder.Value, w, inner).Compute(y, x, t).Terms["identity"].item<float>();
         Assert.True(expected > 1.5 * raw, $"centred {expected} vs raw {raw}");
 
         var m0 = set.Templates.Select(v => v[0]).ToArray();
         Assert.Equal(m0.Average(), mean[0], 5);
-        Assert.Throws<ArgumentException>(() => new DecoderLoss(encoder.Value, w, inner));
-        Assert.Throws<ArgumentException>(() => new DecoderLoss(encoder.Value, w, inner, new float[64]));
-        Assert.Equal(new LossWeights() with { IdentityCentred = true }, new LossWeights().With("identity_centred=1"));
+        Assert.Throws<ArgumentException>(() => new DecoderLoss(encoder.Value, w, inner, null, centred));
+        Assert.Throws<ArgumentException>(() => new DecoderLoss(encoder.Value, w, inner, new float[64], centred));
+        Assert.Equal((new LossWeights(), new LossOptions(IdentityCentred: true)), LossSpec.Parse("identity_centred=1"));
     }
 
     [Fact]
@@ -234,7 +235,7 @@ public class DecoderTests : IDisposable
 
         Assert.Throws<ArgumentException>(() => loss.Compute(y, x, t));
         Assert.Throws<ArgumentException>(() => DecoderLoss.PersonCentres(["a", "b"], set.Templates.Take(3).ToList(), set.MirrorTemplates.Take(3).ToList()));
-        Assert.Equal(new LossWeights() with { IdentityPerson = 0.5 }, new LossWeights().With("identity_person=0.5"));
+        Assert.Equal((new LossWeights() with { IdentityPerson = 0.5 }, new LossOptions()), LossSpec.Parse("identity_person=0.5"));
     }
 
     [Fact]
@@ -267,11 +268,15 @@ public class DecoderTests : IDisposable
     [Fact]
     public void LossWeightsParseTheTrainOption()
     {
-        var w = new LossWeights().With("ssim=1, perceptual=0.25,stage_from=3,stages=2,l2=1");
-        Assert.Equal(new LossWeights() with { Ssim = 1, Perceptual = 0.25, PerceptualFrom = 3, PerceptualStages = 2, PixelL2 = true }, w);
-        Assert.Equal(new LossWeights(), new LossWeights().With(""));
+        var (w, o) = LossSpec.Parse("ssim=1, perceptual=0.25,stage_from=3,stages=2,l2=1");
+        Assert.Equal(new LossWeights() with { Ssim = 1, Perceptual = 0.25 }, w);
+        Assert.Equal(new LossOptions(PixelL2: true, PerceptualStages: 2, PerceptualFrom: 3), o);
+        Assert.Equal((new LossWeights(), new LossOptions()), LossSpec.Parse(""));
+        // Values given start from the ones passed in, not from the defaults.
+        Assert.Equal(0.7, LossSpec.Parse("sobel=0.7", new LossWeights(Pixel: 3)).Weights.Sobel);
+        Assert.Equal(3, LossSpec.Parse("sobel=0.7", new LossWeights(Pixel: 3)).Weights.Pixel);
         foreach (var bad in new[] { "ssim", "ssim=x", "colour=1", "ssim=-1", "identity=NaN", "pixel=Infinity", "stages=0", "stage_from=2.5", "a=1=2" })
-            Assert.Throws<FormatException>(() => new LossWeights().With(bad));
+            Assert.Throws<FormatException>(() => LossSpec.Parse(bad));
     }
 
     [Fact]
@@ -373,7 +378,7 @@ public class DecoderTests : IDisposable
         // Same seed, same first batch, same initial decoder: the first step's identity term differs only by the centring.
         var set = Faces();
         double raw = FirstStepTerm(set, new LossWeights(), "identity", "raw.safetensors");
-        double centred = FirstStepTerm(set, new LossWeights(IdentityCentred: true), "identity", "centred.safetensors");
+        double centred = FirstStepTerm(set, new LossWeights(), "identity", "centred.safetensors", new LossOptions(IdentityCentred: true));
         Assert.True(double.IsFinite(centred) && centred > 1.5 * raw, $"centred {centred} vs raw {raw}");
     }
 

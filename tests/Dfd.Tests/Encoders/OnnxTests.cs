@@ -279,7 +279,7 @@ public class OnnxTests(ITestOutputHelper log)
         Assert.NotEqual(rgb.Spec.Name, bgr.Spec.Name);                   // caches keyed by name never mix them
         using var scope = torch.NewDisposeScope();
         var x = RandomImages(1, 96, 112, seed: 7);
-        var n = bgr.Normalize(x);
+        var n = bgr.Spec.Normalise(x);
         Assert.Equal((x[0, 2, 0, 0].item<float>() - 30f) / 128f, n[0, 0, 0, 0].item<float>(), 5);
     }
 

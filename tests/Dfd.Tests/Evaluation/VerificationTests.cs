@@ -8,12 +8,12 @@ public sealed class VerificationTests
     [Fact]
     public void Cosine_KnownValues()
     {
-        Assert.Equal(32 / Math.Sqrt(14 * 77), Verification.Cosine([1f, 2f, 3f], [4f, 5f, 6f]), 12);
-        Assert.Equal(1, Verification.Cosine([1f, 2f, 3f], [2f, 4f, 6f]), 12);
-        Assert.Equal(-1, Verification.Cosine([1f, -2f], [-3f, 6f]), 12);
-        Assert.Equal(0, Verification.Cosine([1f, 0f], [0f, 5f]), 12);
-        Assert.Throws<ArgumentException>(() => Verification.Cosine([1f, 2f], [1f, 2f, 3f]));
-        Assert.Throws<ArgumentException>(() => Verification.Cosine([0f, 0f], [1f, 2f]));
+        Assert.Equal(32 / Math.Sqrt(14 * 77), Cosine.Of([1f, 2f, 3f], [4f, 5f, 6f]), 12);
+        Assert.Equal(1, Cosine.Of([1f, 2f, 3f], [2f, 4f, 6f]), 12);
+        Assert.Equal(-1, Cosine.Of([1f, -2f], [-3f, 6f]), 12);
+        Assert.Equal(0, Cosine.Of([1f, 0f], [0f, 5f]), 12);
+        Assert.Throws<ArgumentException>(() => Cosine.Of([1f, 2f], [1f, 2f, 3f]));
+        Assert.Throws<ArgumentException>(() => Cosine.Of([0f, 0f], [1f, 2f]));
     }
 
     [Fact]
