@@ -1,6 +1,6 @@
 // Dfd.Bench --decoder: training steps/s and reconstructions/s of the TorchSharp decoder (Dfd.Decoder.FaceDecoder) with
 // the project's loss (Dfd.Training.DecoderLoss, LossWeights defaults: pixel, SSIM, Sobel, identity through the frozen
-// dlib-resnet) and the trainer's Adam, plus the cost of assembling a training batch from a TrainingSet.
+// dlib-resnet) and the trainer's Adam, plus the cost of assembling a training batch from a EncodedFaces.
 // Run through bench/decoder.sh, which puts it side by side with the same decoder and loss in PyTorch (bench/decoder.py).
 // One JSON line per measurement on stdout ("kind": train / recon / data / profile-phases / profile-layers); notes on stderr.
 //
@@ -13,7 +13,7 @@
 // decoder forward (train mode), DecoderLoss.Compute, finite-loss check, zero_grad, backward, finite-gradient check,
 // Adam step (the trainer's own Dfd.Training.Adam), .item() of every term. Inputs are seeded random:
 // images uniform 0..255, templates N(0,1) (the decoder L2-normalises them). Batch assembly is timed separately
-// ("data"), with the trainer's TrainingSet.Batch over a TrainingSet: a synthetic in-memory one always,
+// ("data"), with the trainer's EncodedFaces.Batch over a EncodedFaces: a synthetic in-memory one always,
 // and the cached LFW training set (~/.cache/dfd/trainsets/dlib-resnet-*.json, written by `dfd train`) when present.
 //
 // --dump DIR   writes the fresh decoder's weights, a seeded batch of 4, and this side's outputs (eval reconstruction,
@@ -202,9 +202,9 @@ static class DecoderBench
         return ms;
     }
 
-    // ---- data: batch assembly from a TrainingSet ----
+    // ---- data: batch assembly from a EncodedFaces ----
 
-    static TrainingSet SyntheticSet(int n, int w, int h, int d)
+    static EncodedFaces SyntheticSet(int n, int w, int h, int d)
     {
         var rng = new Random(77);
         var crops = new byte[n][];
@@ -217,7 +217,7 @@ static class DecoderBench
             tp[i] = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
             tm[i] = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         }
-        return new TrainingSet
+        return new EncodedFaces
         {
             Items = Enumerable.Range(0, n).Select(i => new FaceItem($"synthetic/{i}", $"id{i % 50}", true)).ToList(),
             Crops = crops, Templates = tp, MirrorTemplates = tm, Width = w, Height = h,
@@ -233,12 +233,12 @@ static class DecoderBench
         return best == null ? null : best.FullName[..^".json".Length];
     }
 
-    /// <summary>The trainer's cached LFW set (TrainingSet.LoadCache); <paramref name="limit"/> > 0 keeps the first images.</summary>
-    static TrainingSet LoadTrainset(string basePath, int limit)
+    /// <summary>The trainer's cached LFW set (EncodedFaces.LoadCache); <paramref name="limit"/> > 0 keeps the first images.</summary>
+    static EncodedFaces LoadTrainset(string basePath, int limit)
     {
-        var set = TrainingSet.LoadCache(basePath) ?? throw new InvalidDataException($"{basePath}: not a readable training-set cache");
+        var set = EncodedFaces.LoadCache(basePath) ?? throw new InvalidDataException($"{basePath}: not a readable training-set cache");
         if (limit <= 0 || limit >= set.Count) return set;
-        return new TrainingSet
+        return new EncodedFaces
         {
             Items = set.Items.Take(limit).ToList(), Crops = set.Crops.Take(limit).ToArray(),
             Templates = set.Templates.Take(limit).ToArray(), MirrorTemplates = set.MirrorTemplates.Take(limit).ToArray(),
@@ -246,7 +246,7 @@ static class DecoderBench
         };
     }
 
-    static void TimeData(string source, TrainingSet set, int batch, int iters, int repeats, Dictionary<string, object>? extra)
+    static void TimeData(string source, EncodedFaces set, int batch, int iters, int repeats, Dictionary<string, object>? extra)
     {
         var (order, flips) = Trainer.EpochPlan(1, true, 0, set.Count);
         int steps = set.Count / batch, s = 0;

@@ -58,3 +58,29 @@ public sealed class FacePipeline(YuNet detector) : IDisposable
 
     public void Dispose() => Detector.Dispose();
 }
+
+/// <summary>One file made into an encoder's input crop, or why not.</summary>
+/// <param name="Note">Set when it worked with a remark (e.g. several faces found, one taken).</param>
+public readonly record struct CropResult(RgbImage? Crop, string? Problem, string? Note = null);
+
+/// <summary>
+/// The one way a file becomes an encoder's crop, for every command that takes faces: with a detector, detect and
+/// align it to the encoder's template; without one, the file must already be an aligned crop of the encoder's size.
+/// </summary>
+public static class FaceInput
+{
+    public static CropResult Crop(string path, EncoderSpec spec, FacePipeline? detector, FacePick pick = FacePick.MostConfident)
+    {
+        if (detector != null)
+        {
+            var r = detector.AlignFile(path, spec.Template, pick == FacePick.All ? FacePick.MostConfident : pick);
+            return r.Status == AlignStatus.Aligned ? new(r.Crops[0], null, r.Message) : new(null, r.Message ?? r.Status.ToString());
+        }
+        RgbImage img;
+        try { img = ImageIO.Load(path); }
+        catch (ImageLoadException e) { return new(null, e.Problem); }
+        return img.Width == spec.InputWidth && img.Height == spec.InputHeight
+            ? new(img, null)
+            : new(null, $"{img.Width}×{img.Height}, not an aligned {spec.InputWidth}×{spec.InputHeight} {spec.Name} crop (without --aligned the detector aligns it)");
+    }
+}

@@ -143,7 +143,7 @@ static class AnalyzeCommand
     {
         path ??= DecoderFile.ShippedPath(enc.Spec.Name);
         if (path == null) { problems.Add($"no decoder for {enc.Spec.Name} (give --decoder): numbers only, no reconstructions"); return (null, null); }
-        return (DecoderFile.LoadFor(path, enc.Spec, device), path);
+        return (DecoderFile.Load(path, device, enc.Spec).Decoder, path);
     }
 
     /// <summary>A kind and its options, parsed up front so typos fail before any model loads.</summary>

@@ -19,7 +19,7 @@ static class DemoCommand
         using var enc = Common.Encoder(new Args(["--model", model, .. a.Opt("weights") is { } w ? new[] { "--weights", w } : []], new HashSet<string>()));
         a.CheckUnused();
         decPath ??= DecoderFile.ShippedPath(enc.Spec.Name);
-        using var dec = decPath != null ? DecoderFile.LoadFor(decPath, enc.Spec, device) : null;
+        using var dec = decPath != null ? DecoderFile.Load(decPath, device, enc.Spec).Decoder : null;
 
         var stages = new[] { "align", "reconstruct", "rotation", "occlusion", "fgsm" };
         var r = Common.WithProgress("demo", json, p =>

@@ -27,26 +27,9 @@ static class EncodeCommand
             for (int i = 0; i < files.Count; i++)
             {
                 p.Report((i, files.Count));
-                if (aligned)
-                {
-                    try
-                    {
-                        var img = ImageIO.Load(files[i]);
-                        if (img.Width != spec.InputWidth || img.Height != spec.InputHeight)
-                        {
-                            failures.Add(new(files[i], $"is {img.Width}x{img.Height}; --aligned expects {spec.InputWidth}x{spec.InputHeight} crops for {spec.Name}"));
-                            continue;
-                        }
-                        list.Add(img); kept.Add(files[i]);
-                    }
-                    catch (ImageLoadException e) { failures.Add(new(files[i], e.Problem)); }
-                }
-                else
-                {
-                    var r = pipe!.AlignFile(files[i], spec.Template);
-                    if (r.Status != AlignStatus.Aligned) { failures.Add(new(files[i], r.Message ?? r.Status.ToString())); continue; }
-                    list.Add(r.Crops[0]); kept.Add(files[i]);
-                }
+                var r = FaceInput.Crop(files[i], spec, pipe);
+                if (r.Crop is not { } crop) { failures.Add(new(files[i], r.Problem!)); continue; }
+                list.Add(crop); kept.Add(files[i]);
             }
             p.Report((files.Count, files.Count));
             return list;

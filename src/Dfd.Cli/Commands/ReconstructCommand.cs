@@ -23,8 +23,8 @@ static class ReconstructCommand
         var weights = a.Opt("weights");
         a.CheckUnused();
 
-        var (dec, info) = DecoderFile.Load(decPath, device);
-        using var _d = dec;
+        using var loaded = DecoderFile.Load(decPath, device);
+        var (dec, info) = loaded;
         Directory.CreateDirectory(output);
         var rows = new List<object>();
         var problems = new List<string>();
@@ -62,29 +62,18 @@ static class ReconstructCommand
         }
         else
         {
-            using var enc = Registry.Create(info.Encoder, weights, device);
-            if (enc.Spec.EmbeddingSize != info.TemplateDim)
-                throw new InvalidDataException($"{decPath}: decoder expects {info.TemplateDim}-D templates, encoder '{enc.Spec.Name}' makes {enc.Spec.EmbeddingSize}-D");
-            using var pipe = FacePipeline.CreateDefault();
+            using var model = FaceModel.FromDecoder(decPath, weights, device);
             names = []; originals = [];
             foreach (var f in Common.InputFiles(input))
             {
-                var r = pipe.AlignFile(f, enc.Spec.Template);
-                if (r.Status != AlignStatus.Aligned) { problems.Add($"{f}: {r.Message}"); continue; }
-                names.Add(Path.GetFileNameWithoutExtension(f)); originals.Add(r.Crops[0]);
+                var r = model.Crop(f);
+                if (r.Crop is not { } crop) { problems.Add($"{f}: {r.Problem}"); continue; }
+                names.Add(Path.GetFileNameWithoutExtension(f)); originals.Add(crop);
             }
-            templates = enc.Encode(originals);
+            templates = model.Encode(originals);
         }
 
-        var recon = new List<RgbImage>();
-        using (torch.no_grad())
-            for (int i = 0; i < templates.Length; i += 32)
-            {
-                using var scope = torch.NewDisposeScope();
-                int k = Math.Min(32, templates.Length - i);
-                var t = torch.tensor(templates.Skip(i).Take(k).SelectMany(x => x).ToArray(), new long[] { k, info.TemplateDim }).to(device);
-                recon.AddRange(Tensors.ToImages(dec.forward(t)));
-            }
+        var recon = dec.Reconstruct(templates);
         for (int i = 0; i < recon.Count; i++)
         {
             var path = Path.Combine(output, names[i] + ".png");

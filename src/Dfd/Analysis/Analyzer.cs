@@ -23,18 +23,9 @@ public static class AnalysisInputs
             if (list.Count >= limit) break;
             string name = Path.GetFileNameWithoutExtension(f);
             if (!seen.Add(name)) name = $"{name}~{list.Count}";
-            if (pipe == null)
-            {
-                RgbImage img;
-                try { img = ImageIO.Load(f); }
-                catch (ImageLoadException e) { problems.Add($"{f}: {e.Problem}"); continue; }
-                if (img.Width != spec.InputWidth || img.Height != spec.InputHeight) { problems.Add($"{f}: {img.Width}×{img.Height}, not an aligned {spec.InputWidth}×{spec.InputHeight} {spec.Name} crop (not aligned: let the detector align it)"); continue; }
-                list.Add(new(name, img));
-                continue;
-            }
-            var r = pipe.AlignFile(f, spec.Template, FacePick.MostCentral);
-            if (r.Status == AlignStatus.Aligned) list.Add(new(name, r.Crops[0]));
-            else problems.Add($"{f}: {r.Message}");
+            var r = FaceInput.Crop(f, spec, pipe, FacePick.MostCentral);
+            if (r.Crop is { } crop) list.Add(new(name, crop));
+            else problems.Add($"{f}: {r.Problem}");
         }
         return list;
     }
@@ -314,24 +305,9 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         return a.Select((x, i) => (float)(wa * x + wb * b[i])).ToArray();
     }
 
-    /// <summary>Templates → reconstructions, batched, no gradients.</summary>
-    public RgbImage[] Decode(IReadOnlyList<float[]> templates)
-    {
-        if (Decoder == null) throw new InvalidOperationException("no decoder");
-        Decoder.eval();
-        var outp = new List<RgbImage>();
-        var device = Decoder.parameters().First().device;
-        using (torch.no_grad())
-            for (int i = 0; i < templates.Count; i += Batch)
-            {
-                using var scope = torch.NewDisposeScope();
-                int k = Math.Min(Batch, templates.Count - i);
-                int d = templates[0].Length;
-                var t = torch.tensor(templates.Skip(i).Take(k).SelectMany(x => x).ToArray(), new long[] { k, d }).to(device);
-                outp.AddRange(Tensors.ToImages(Decoder.forward(t)));
-            }
-        return outp.ToArray();
-    }
+    /// <summary>Templates → reconstructions (see <see cref="Reconstruction.Reconstruct(FaceDecoder, IReadOnlyList{float[]}, int, IProgress{ValueTuple{int, int}}?)"/>).</summary>
+    public RgbImage[] Decode(IReadOnlyList<float[]> templates) =>
+        (Decoder ?? throw new InvalidOperationException("no decoder")).Reconstruct(templates, Batch).ToArray();
 
     /// <summary>Which detector quantity each geometric series moves, as a change from the clean crop.</summary>
     public static (string Quantity, Func<FaceGeometry, FaceGeometry, double> Delta, Func<double, double> OfStrength)? Quantity(string series) => series switch

@@ -131,6 +131,22 @@ public sealed record DecoderInfo(string Encoder, int TemplateDim, int OutWidth, 
 
 public sealed class DecoderFileException(string path, string problem) : Exception($"{path}: {problem}");
 
+/// <summary>A decoder loaded by <see cref="DecoderFile.Load"/>, with its file's description and the encoder it was checked against.</summary>
+public sealed record LoadedDecoder(FaceDecoder Decoder, DecoderInfo Info, Encoders.EncoderSpec? Encoder, string Path) : IDisposable
+{
+    /// <summary>Why <see cref="Encoder"/> is null: the registry could not build the encoder the file names.</summary>
+    public string? EncoderProblem { get; init; }
+
+    /// <summary>The encoder's spec, for callers that must encode with it.</summary>
+    /// <exception cref="DecoderFileException">The encoder the file names cannot be built here.</exception>
+    public Encoders.EncoderSpec RequireEncoder() => Encoder
+        ?? throw new DecoderFileException(Path, $"decoder inverts encoder '{Info.Encoder}', which this build cannot provide ({EncoderProblem})");
+
+    public void Deconstruct(out FaceDecoder decoder, out DecoderInfo info) { decoder = Decoder; info = Info; }
+
+    public void Dispose() => Decoder.Dispose();
+}
+
 public static class DecoderFile
 {
     public const string Format = "dfd-decoder";
@@ -138,28 +154,45 @@ public static class DecoderFile
     /// <summary>The shipped decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw.safetensors), or null.</summary>
     public static string? ShippedPath(string encoder) => Encoders.ModelPaths.Find($"dfd-{encoder}-lfw.safetensors");
 
-    /// <summary>Loads a decoder and refuses one made for another encoder or template size.</summary>
-    public static FaceDecoder LoadFor(string path, Encoders.EncoderSpec spec, Device? device = null)
+    /// <summary>
+    /// The one way to load a decoder for inference (eval mode, on <paramref name="device"/>). The file must be a Dfd
+    /// decoder, and it is checked against the encoder it inverts: <paramref name="encoder"/> when given (the name must
+    /// match), else the registry's spec of the encoder the file names. Template size and output crop must agree with it.
+    /// Where the registry cannot build the named encoder here (unknown name, an ONNX file absent), the decoder still
+    /// loads, unchecked, with <see cref="LoadedDecoder.Encoder"/> null and <see cref="LoadedDecoder.EncoderProblem"/> saying why.
+    /// </summary>
+    /// <exception cref="DecoderFileException">Missing, not a decoder, damaged, or made for another encoder.</exception>
+    public static LoadedDecoder Load(string path, Device? device = null, Encoders.EncoderSpec? encoder = null)
     {
-        var (dec, info) = Load(path, device);
-        if (info.Encoder == spec.Name && info.TemplateDim == spec.EmbeddingSize) return dec;
-        dec.Dispose();
-        throw new DecoderFileException(path, $"inverts '{info.Encoder}' ({info.TemplateDim}-D templates), not '{spec.Name}' ({spec.EmbeddingSize}-D)");
-    }
-
-    /// <summary>Loads a decoder for inference (eval mode). The file must be a Dfd decoder; <see cref="LoadFor"/> also checks its encoder.</summary>
-    public static (FaceDecoder Decoder, DecoderInfo Info) Load(string path, Device? device = null)
-    {
+        if (!File.Exists(path)) throw new DecoderFileException(path, "decoder file not found");
         var (tensors, meta) = Safetensors.Read(path);
         if (!meta.TryGetValue("format", out var fmt) || (fmt != Format && fmt != Format + "-checkpoint"))
             throw new DecoderFileException(path, meta.TryGetValue("format", out var f2)
                 ? $"is a '{f2}' file, not a Dfd decoder" : "is not a Dfd decoder (no 'format' metadata)");
         var info = InfoFrom(path, meta);
+        string? problem = null;
+        if (encoder != null)
+        {
+            if (info.Encoder != encoder.Name)
+                throw new DecoderFileException(path, $"inverts '{info.Encoder}' ({info.TemplateDim}-D templates), not '{encoder.Name}' ({encoder.EmbeddingSize}-D)");
+        }
+        else
+        {
+            try { encoder = Encoders.Registry.Spec(info.Encoder); }
+            catch (Exception e) when (e is Encoders.EncoderNotAvailableException or ModelFileException) { problem = e.Message; }
+        }
+        if (encoder != null)
+        {
+            if (encoder.EmbeddingSize != info.TemplateDim)
+                throw new DecoderFileException(path, $"decoder takes {info.TemplateDim}-D templates, but its encoder '{encoder.Name}' makes {encoder.EmbeddingSize}-D ones");
+            if (encoder.InputWidth != info.OutWidth || encoder.InputHeight != info.OutHeight)
+                throw new DecoderFileException(path, $"decoder makes {info.OutWidth}x{info.OutHeight} images, but its encoder '{encoder.Name}' takes {encoder.InputWidth}x{encoder.InputHeight} crops");
+        }
         var dec = new FaceDecoder(info.Config);
         AssignWeights(dec, tensors, path);
         dec.eval();
         if (device != null) dec.to(device);
-        return (dec, info);
+        return new LoadedDecoder(dec, info, encoder, path) { EncoderProblem = problem };
     }
 
     /// <summary>Loads a file's weights and BN statistics into a decoder, leaving out a checkpoint's optimiser state.</summary>

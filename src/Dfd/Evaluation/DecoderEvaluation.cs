@@ -334,26 +334,6 @@ public static class DecoderEvaluation
 
     // ---------- the whole run ----------
 
-    /// <summary>Loads a decoder and checks that its encoder exists and makes templates of the decoder's size.</summary>
-    public static (FaceDecoder Decoder, DecoderInfo Info, EncoderSpec Spec) LoadChecked(string path, torch.Device? device = null)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: decoder file not found");
-        var (dec, info) = DecoderFile.Load(path, device);
-        try
-        {
-            EncoderSpec spec;
-            try { spec = Registry.Spec(info.Encoder); }
-            catch (EncoderNotAvailableException e)
-            { throw new DecoderFileException(path, $"decoder inverts encoder '{info.Encoder}', which this build cannot evaluate with ({e.Message})"); }
-            if (spec.EmbeddingSize != info.TemplateDim)
-                throw new DecoderFileException(path, $"decoder takes {info.TemplateDim}-D templates, but its encoder '{spec.Name}' makes {spec.EmbeddingSize}-D ones");
-            if (spec.InputWidth != info.OutWidth || spec.InputHeight != info.OutHeight)
-                throw new DecoderFileException(path, $"decoder makes {info.OutWidth}x{info.OutHeight} images, but its encoder '{spec.Name}' takes {spec.InputWidth}x{spec.InputHeight} crops");
-            return (dec, info, spec);
-        }
-        catch { dec.Dispose(); throw; }
-    }
-
     /// <summary>The FR models to score with: E0 first, then the extras (default: mobilefacenet-casia where its weights are found).</summary>
     public static List<string> ModelList(string e0, IReadOnlyList<string>? extra)
     {
@@ -401,28 +381,6 @@ public static class DecoderEvaluation
         return (kind, items, sp, spPath, listed);
     }
 
-    /// <summary>Reconstructions r = decoder(t), no gradients, in batches.</summary>
-    public static List<RgbImage> Reconstruct(FaceDecoder dec, IReadOnlyList<float[]> templates, torch.Device? device = null, int batch = 32,
-        IProgress<(int Done, int Total)>? progress = null)
-    {
-        var list = new List<RgbImage>(templates.Count);
-        dec.eval();
-        using var _ = torch.no_grad();
-        for (int i = 0; i < templates.Count; i += batch)
-        {
-            using var scope = torch.NewDisposeScope();
-            int k = Math.Min(batch, templates.Count - i);
-            int d = templates[i].Length;
-            var flat = new float[k * d];
-            for (int j = 0; j < k; j++) templates[i + j].CopyTo(flat, j * d);
-            var t = torch.tensor(flat, new long[] { k, d });
-            if (device != null) t = t.to(device);
-            list.AddRange(Tensors.ToImages(dec.forward(t)));
-            progress?.Report((i + k, templates.Count));
-        }
-        return list;
-    }
-
     /// <summary>The fixed 5-point similarity from encoder <paramref name="from"/>'s crop to <paramref name="to"/>'s; null when they coincide.</summary>
     public static Similarity? CropToCrop(AlignmentTemplate from, AlignmentTemplate to)
     {
@@ -443,8 +401,9 @@ public static class DecoderEvaluation
         void Lap(string name) { stages[name] = Math.Round(stage.Elapsed.TotalSeconds, 2); stage.Restart(); }
         IProgress<(int, int)> P(string name) => new StageProgress(progress, name);
 
-        var (dec, info, spec0) = LoadChecked(decoderPath, opt.Device);
-        using var _dec = dec;
+        using var loaded = DecoderFile.Load(decoderPath, opt.Device);
+        var (dec, info) = loaded;
+        var spec0 = loaded.RequireEncoder();
         var models = ModelList(spec0.Name, opt.Models);
         var (kind, items, split, splitFile, listedPeople) = TestItems(opt.Data, opt.Split, opt.LimitPeople);
         using var pipe = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
@@ -453,10 +412,10 @@ public static class DecoderEvaluation
         // E0: aligned crops and templates of the test images; the reconstructions.
         using var enc0 = Registry.Create(spec0.Name, null, opt.Device);
         string wid0 = FileId.Of(Registry.WeightsPath(spec0.Name));
-        var set0 = TrainingSet.Build(items, enc0, pipe, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"));
+        var set0 = EncodedFaces.Build(items, enc0, pipe, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"));
         if (set0.Count == 0) throw new InvalidDataException($"{opt.Data}: no face found in any of the {items.Count} test images");
         Lap("test_set_" + spec0.Name);
-        var recon = Reconstruct(dec, set0.Templates, opt.Device, opt.Batch, P("decoding"));
+        var recon = dec.Reconstruct(set0.Templates, opt.Batch, P("decoding"));
         Lap("decode");
         var originals0 = Enumerable.Range(0, set0.Count).Select(set0.Image).ToList();
         var quality = Quality(recon, originals0, set0.Items.Select(i => i.Identity).ToList(), Box.InnerFace(spec0.Template));
@@ -472,7 +431,7 @@ public static class DecoderEvaluation
             try
             {
                 var spec = enc.Spec;
-                var set = isE0 ? set0 : TrainingSet.Build(items, enc, pipe, opt.CacheDir, FileId.Of(Registry.WeightsPath(name)), P($"aligning + encoding test set ({name})"));
+                var set = isE0 ? set0 : EncodedFaces.Build(items, enc, pipe, opt.CacheDir, FileId.Of(Registry.WeightsPath(name)), P($"aligning + encoding test set ({name})"));
                 if (!isE0) Lap("test_set_" + name);
                 // Images present in both sets (detection does not depend on the template, so normally all).
                 var pairs = new List<(int I0, int I)>();

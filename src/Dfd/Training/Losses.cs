@@ -234,17 +234,17 @@ public sealed class DecoderLoss
     }
 
     /// <summary>
-    /// Differentiable mean SSIM of images in 0..1, the same definition as <see cref="Evaluation.ImageQuality.Ssim(ReadOnlySpan{byte}, ReadOnlySpan{byte}, int, int, int)"/>
+    /// Differentiable mean SSIM of images in 0..1, the same definition as <see cref="ImageQuality.Ssim(ReadOnlySpan{byte}, ReadOnlySpan{byte}, int, int, int)"/>
     /// (11×11 Gaussian σ 1.5, valid region, population moments), so the term trains the number the evaluation reports.
     /// </summary>
     public static Tensor Ssim(Tensor a, Tensor b)
     {
-        var g = torch.tensor(Evaluation.ImageQuality.Window().Select(v => (float)v).ToArray(), device: a.device);
+        var g = torch.tensor(ImageQuality.Window().Select(v => (float)v).ToArray(), device: a.device);
         int k = (int)g.shape[0], c = (int)a.shape[1];
         var gx = g.view(1, 1, 1, k).repeat(c, 1, 1, 1);
         var gy = g.view(1, 1, k, 1).repeat(c, 1, 1, 1);
         Tensor Blur(Tensor x) => F.conv2d(F.conv2d(x, gx, groups: c), gy, groups: c);
-        double c1 = Math.Pow(Evaluation.ImageQuality.K1, 2), c2 = Math.Pow(Evaluation.ImageQuality.K2, 2);
+        double c1 = Math.Pow(ImageQuality.K1, 2), c2 = Math.Pow(ImageQuality.K2, 2);
         var (ua, ub) = (Blur(a), Blur(b));
         var (uaa, ubb, uab) = (ua * ua, ub * ub, ua * ub);
         var va = Blur(a * a) - uaa;

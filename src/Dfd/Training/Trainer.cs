@@ -1,10 +1,10 @@
+using Dfd.Datasets;
 using System.Diagnostics;
 using System.Text.Json;
 using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
-using Dfd.Reports;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -42,13 +42,13 @@ public sealed record TrainStatus(int Epoch, int Epochs, int Step, int StepsPerEp
 /// A short regression loop in the manner of arcface_torch: seeded data order and flips per epoch, Adam, cosine LR,
 /// atomic checkpoints holding weights, BN statistics and optimiser moments, so --resume continues bit for bit.
 /// </summary>
-public sealed class Trainer(TrainingSet data, IEncoder encoder, TrainConfig cfg, string outPath, IReadOnlyDictionary<string, string> provenance)
+public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg, string outPath, IReadOnlyDictionary<string, string> provenance)
 {
     public string CheckpointPath => outPath + ".ckpt";
     public string SamplesDir => Path.ChangeExtension(outPath, null) + "-samples";
     public string LogPath => Path.ChangeExtension(outPath, null) + "-log.jsonl";
 
-    public TrainingSet? Preview { get; init; }
+    public EncodedFaces? Preview { get; init; }
     public int MaxSteps { get; init; } = int.MaxValue; // stop early (tests: simulate a kill after N steps)
 
     public FaceDecoder Run(bool resume, Action<TrainStatus>? report = null, CancellationToken ct = default)
@@ -179,22 +179,11 @@ public sealed class Trainer(TrainingSet data, IEncoder encoder, TrainConfig cfg,
     }
 
     /// <summary>Originals above reconstructions for the first <paramref name="count"/> faces.</summary>
-    public static RgbImage SampleGrid(FaceDecoder dec, TrainingSet set, int count)
+    public static RgbImage SampleGrid(FaceDecoder dec, EncodedFaces set, int count)
     {
-        bool training = dec.training;
-        dec.eval();
-        try
-        {
-            using var scope = torch.NewDisposeScope();
-            using var _ = torch.no_grad();
-            int k = Math.Min(count, set.Count);
-            var originals = Enumerable.Range(0, k).Select(set.Image).ToList();
-            var t = torch.tensor(set.Templates.Take(k).SelectMany(x => x).ToArray(), new long[] { k, set.Templates[0].Length });
-            var dev = dec.parameters().First().device;
-            var recon = Tensors.ToImages(dec.forward(t.to(dev)));
-            return ImageGrid.Compose([originals, recon]);
-        }
-        finally { if (training) dec.train(); }
+        int k = Math.Min(count, set.Count);
+        var originals = Enumerable.Range(0, k).Select(set.Image).ToList();
+        return ImageGrid.Compose([originals, dec.Reconstruct(set.Templates.Take(k).ToList())]);
     }
 
     Dictionary<string, string> Metadata(int epoch, int step, double seconds)

@@ -23,12 +23,12 @@ public class DecoderTests : IDisposable
 
     static readonly DecoderConfig Tiny = new(Widths: [32, 16, 16], StartWidth: 32, RefineBlocks: 1, RefineDepth: 1);
 
-    static TrainingSet Faces(int copies = 1)
+    static EncodedFaces Faces(int copies = 1)
     {
         var fx = Path.Combine(TestPaths.RepoRoot, "tests", "Dfd.Tests", "Fixtures", "faceapi");
         var files = Directory.GetFiles(fx, "*.rgb").OrderBy(f => f, StringComparer.Ordinal).ToList();
         var imgs = Enumerable.Repeat(files, copies).SelectMany(f => f).Select(f => new RgbImage(150, 150, File.ReadAllBytes(f))).ToList();
-        return new TrainingSet
+        return new EncodedFaces
         {
             Items = imgs.Select((_, i) => new FaceItem($"img{i}", $"p{i}", true)).ToList(),
             Crops = imgs.Select(i => i.Data).ToArray(),
@@ -121,7 +121,7 @@ public class DecoderTests : IDisposable
     /// The first <paramref name="n"/> fixture faces, a mirrored and re-lit copy of them (scale, shift), and their templates.
     /// Call it outside a dispose scope: the first call loads the shared encoder, whose weights a scope would free.
     /// </summary>
-    static (TrainingSet Set, torch.Tensor X, torch.Tensor Y, torch.Tensor T) Altered(int n, float scale, float shift)
+    static (EncodedFaces Set, torch.Tensor X, torch.Tensor Y, torch.Tensor T) Altered(int n, float scale, float shift)
     {
         var set = Faces();
         var x = Tensors.FromImages(Enumerable.Range(0, n).Select(set.Image).ToList(), 150, 150);
@@ -150,7 +150,7 @@ public class DecoderTests : IDisposable
     }
 
     /// <summary>The named loss term of a fresh trainer's first step (same seed, batch and initial decoder every call).</summary>
-    double FirstStepTerm(TrainingSet set, LossWeights weights, string term, string name, LossOptions? options = null)
+    double FirstStepTerm(EncodedFaces set, LossWeights weights, string term, string name, LossOptions? options = null)
     {
         var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = weights, LossOptions = options ?? new() };
         double v = double.NaN;
@@ -243,7 +243,7 @@ public class DecoderTests : IDisposable
     {
         // Same seed, batch and initial decoder: the first step's person term changes when the four faces become one person.
         var distinct = Faces();
-        var shared = new TrainingSet
+        var shared = new EncodedFaces
         {
             Items = distinct.Items.Select(i => i with { Identity = "one" }).ToList(),
             Crops = distinct.Crops, Templates = distinct.Templates, MirrorTemplates = distinct.MirrorTemplates, Width = 150, Height = 150,
@@ -255,7 +255,7 @@ public class DecoderTests : IDisposable
 
         // Each face its own person, its mirror template replaced by the plain one: every centre is then the very target
         // template, so the person term must equal the own-template identity term of the same step (a wrong row fails this).
-        var own = new TrainingSet
+        var own = new EncodedFaces
         {
             Items = distinct.Items, Crops = distinct.Crops, Templates = distinct.Templates, MirrorTemplates = distinct.Templates, Width = 150, Height = 150,
         };
@@ -467,8 +467,8 @@ public class DecoderTests : IDisposable
 
         // A decoder made for another encoder is refused by name and template size.
         var shipped = Path.Combine(TestPaths.RepoRoot, "models", "dfd-dlib-resnet-lfw.safetensors");
-        using (DecoderFile.LoadFor(shipped, DlibResNet.Config)) { }
-        var other = Assert.Throws<DecoderFileException>(() => DecoderFile.LoadFor(shipped, DlibResNet.Config with { Name = "other", EmbeddingSize = 512 }));
+        using (DecoderFile.Load(shipped, encoder: DlibResNet.Config)) { }
+        var other = Assert.Throws<DecoderFileException>(() => DecoderFile.Load(shipped, encoder: DlibResNet.Config with { Name = "other", EmbeddingSize = 512 }));
         Assert.Contains("inverts 'dlib-resnet' (128-D templates), not 'other' (512-D)", other.Message);
     }
 }

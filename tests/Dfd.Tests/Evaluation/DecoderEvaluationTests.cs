@@ -273,17 +273,17 @@ public class DecoderEvaluationTests : IDisposable
     public void RefusesDecodersOfUnknownOrMismatchedEncoders()
     {
         var unknown = SaveDecoder("unknown.safetensors", Tiny, "no-such-encoder");
-        var e1 = Assert.Throws<DecoderFileException>(() => DecoderEvaluation.LoadChecked(unknown));
+        var e1 = Assert.Throws<DecoderFileException>(() => DecoderFile.Load(unknown).RequireEncoder());
         Assert.Contains(unknown, e1.Message);
         Assert.Contains("no-such-encoder", e1.Message);
 
         var wrongDim = SaveDecoder("dim.safetensors", Tiny with { TemplateDim = 64 }, "dlib-resnet");
-        var e2 = Assert.Throws<DecoderFileException>(() => DecoderEvaluation.LoadChecked(wrongDim));
+        var e2 = Assert.Throws<DecoderFileException>(() => DecoderFile.Load(wrongDim));
         Assert.Contains(wrongDim, e2.Message);
         Assert.Contains("64", e2.Message);
 
         var wrongSize = SaveDecoder("size.safetensors", Tiny with { OutWidth = 112, OutHeight = 112 }, "dlib-resnet");
-        var e3 = Assert.Throws<DecoderFileException>(() => DecoderEvaluation.LoadChecked(wrongSize));
+        var e3 = Assert.Throws<DecoderFileException>(() => DecoderFile.Load(wrongSize));
         Assert.Contains(wrongSize, e3.Message);
     }
 

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Dfd.Datasets;
@@ -8,13 +7,14 @@ using Dfd.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dfd.Training;
+namespace Dfd.Datasets;
 
 /// <summary>
-/// Aligned crops with the frozen encoder's templates of each crop and of its mirror image, computed once and cached
-/// on disk (raw uint8 crops + .npy templates + a JSON index), keyed by encoder weights and the file list.
+/// Aligned crops with an encoder's templates of each crop and of its mirror image, computed once and cached on disk
+/// (raw uint8 crops + .npy templates + a JSON index), keyed by encoder weights and the file list. Training reads its
+/// batches from one; evaluation scores one per FR model.
 /// </summary>
-public sealed class TrainingSet
+public sealed class EncodedFaces
 {
     public required List<FaceItem> Items { get; init; }
     public required byte[][] Crops { get; init; }         // HWC RGB, Width×Height
@@ -28,7 +28,7 @@ public sealed class TrainingSet
 
     public RgbImage Image(int i) => new(Width, Height, Crops[i]);
 
-    public static TrainingSet Build(IReadOnlyList<FaceItem> items, IEncoder encoder, FacePipeline? pipeline, string? cacheDir, string weightsId,
+    public static EncodedFaces Build(IReadOnlyList<FaceItem> items, IEncoder encoder, FacePipeline? pipeline, string? cacheDir, string weightsId,
         IProgress<(int Done, int Total)>? progress = null)
     {
         var spec = encoder.Spec;
@@ -48,26 +48,11 @@ public sealed class TrainingSet
             for (int k = i; k < Math.Min(i + batch, items.Count); k++)
             {
                 var it = items[k];
-                try
-                {
-                    RgbImage crop;
-                    if (it.Aligned)
-                    {
-                        crop = ImageIO.Load(it.Path);
-                        if (crop.Width != spec.InputWidth || crop.Height != spec.InputHeight)
-                        { skipped.Add((it.Path, $"aligned crop is {crop.Width}x{crop.Height}, {spec.Name} takes {spec.InputWidth}x{spec.InputHeight}")); continue; }
-                    }
-                    else
-                    {
-                        var r = pipeline!.AlignFile(it.Path, spec.Template, FacePick.MostCentral);
-                        if (r.Status != AlignStatus.Aligned) { skipped.Add((it.Path, r.Message ?? r.Status.ToString())); continue; }
-                        crop = r.Crops[0];
-                    }
-                    chunk.Add(crop);
-                    kept.Add(it);
-                    crops.Add(crop.Data);
-                }
-                catch (ImageLoadException e) { skipped.Add((it.Path, e.Problem)); }
+                var r = FaceInput.Crop(it.Path, spec, it.Aligned ? null : pipeline, FacePick.MostCentral);
+                if (r.Crop is not { } crop) { skipped.Add((it.Path, r.Problem!)); continue; }
+                chunk.Add(crop);
+                kept.Add(it);
+                crops.Add(crop.Data);
             }
             if (chunk.Count > 0)
             {
@@ -76,7 +61,7 @@ public sealed class TrainingSet
             }
             progress?.Report((Math.Min(i + batch, items.Count), items.Count));
         }
-        var set = new TrainingSet
+        var set = new EncodedFaces
         {
             Items = kept, Crops = crops.ToArray(), Templates = plain.ToArray(), MirrorTemplates = mirror.ToArray(),
             Width = spec.InputWidth, Height = spec.InputHeight, Skipped = skipped,
@@ -106,11 +91,11 @@ public sealed class TrainingSet
             Width, Height, Skipped.Select(s => new[] { s.File, s.Problem }).ToList())));
     }
 
-    static TrainingSet? TryLoad(string basePath, IReadOnlyList<FaceItem> items, EncoderSpec spec) =>
+    static EncodedFaces? TryLoad(string basePath, IReadOnlyList<FaceItem> items, EncoderSpec spec) =>
         LoadCache(basePath) is { } set && set.Width == spec.InputWidth && set.Height == spec.InputHeight ? set : null;
 
     /// <summary>A cached set (basePath.json, .templates.npy, .crops.bin), or null if absent or damaged.</summary>
-    public static TrainingSet? LoadCache(string basePath)
+    public static EncodedFaces? LoadCache(string basePath)
     {
         try
         {
@@ -120,7 +105,7 @@ public sealed class TrainingSet
             int n = idx.Files.Count, d = (int)shape[1], size = idx.Width * idx.Height * 3;
             var raw = File.ReadAllBytes(basePath + ".crops.bin");
             if (raw.Length != (long)n * size || shape[0] != 2 * n) return null;
-            return new TrainingSet
+            return new EncodedFaces
             {
                 Items = Enumerable.Range(0, n).Select(i => new FaceItem(idx.Files[i], idx.Identities[i], idx.Aligned[i])).ToList(),
                 Crops = Enumerable.Range(0, n).Select(i => raw.AsSpan(i * size, size).ToArray()).ToArray(),

@@ -1,6 +1,5 @@
-using Dfd.Imaging;
 
-namespace Dfd.Evaluation;
+namespace Dfd.Imaging;
 
 /// <summary>
 /// Pixel-level similarity of two 8-bit images of the same size: SSIM and PSNR, on byte arrays, no torch.

@@ -1,6 +1,5 @@
-using Dfd.Imaging;
 
-namespace Dfd.Reports;
+namespace Dfd.Imaging;
 
 public static class ImageGrid
 {
