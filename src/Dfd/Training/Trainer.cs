@@ -43,7 +43,7 @@ public sealed record TrainConfig
     }
 }
 
-public sealed class TrainingDivergedException(string message) : Exception(message);
+public sealed class TrainingDivergedException(string message) : DfdException(message);
 
 public sealed record TrainStatus(int Epoch, int Epochs, int Step, int StepsPerEpoch, double Loss, IReadOnlyDictionary<string, double> Terms,
     double ImagesPerSecond, string? Event = null);
