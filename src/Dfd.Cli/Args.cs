@@ -1,6 +1,7 @@
 namespace Dfd.Cli;
 
-public sealed class UsageException(string message) : Exception(message);
+/// <summary>The command line itself is wrong (exit code 2); other <see cref="DfdException"/>s are about the input (exit code 1).</summary>
+public sealed class UsageException(string message) : DfdException(message);
 
 /// <summary>--name value / --flag options and positional words; every option read is checked off so typos are caught.</summary>
 public sealed class Args
