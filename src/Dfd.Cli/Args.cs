@@ -8,6 +8,7 @@ public sealed class Args
 {
     readonly Dictionary<string, string?> options = new(StringComparer.Ordinal);
     readonly HashSet<string> used = new(StringComparer.Ordinal);
+    readonly HashSet<string> noValue = new(StringComparer.Ordinal);
     public List<string> Positional { get; } = [];
 
     public Args(IEnumerable<string> argv, IReadOnlySet<string> flags)
@@ -24,7 +25,8 @@ public sealed class Args
                 if (eq >= 0) { value = name[(eq + 1)..]; name = name[..eq]; }
                 else if (!flags.Contains(name))
                 {
-                    if (i + 1 >= list.Count) throw new UsageException($"option --{name} needs a value");
+                    // Last word and no value: a misspelt flag reads as unknown (CheckUnused), a real option as missing its value (Opt).
+                    if (i + 1 >= list.Count) { noValue.Add(name); continue; }
                     value = list[++i];
                 }
                 options[name] = value;
@@ -35,7 +37,12 @@ public sealed class Args
 
     public bool Flag(string name) { used.Add(name); return options.ContainsKey(name); }
 
-    public string? Opt(string name) { used.Add(name); return options.TryGetValue(name, out var v) ? v : null; }
+    public string? Opt(string name)
+    {
+        used.Add(name);
+        if (noValue.Contains(name)) throw new UsageException($"option --{name} needs a value");
+        return options.TryGetValue(name, out var v) ? v : null;
+    }
 
     public string Req(string name) => Opt(name) ?? throw new UsageException($"missing required option --{name}");
 
@@ -57,7 +64,7 @@ public sealed class Args
     /// <summary>Call after reading every option: an option nobody asked for is a typo, and silently ignoring it misleads.</summary>
     public void CheckUnused()
     {
-        var unknown = options.Keys.Where(k => !used.Contains(k)).ToList();
+        var unknown = options.Keys.Concat(noValue).Where(k => !used.Contains(k)).ToList();
         if (unknown.Count > 0) throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))}");
     }
 }
