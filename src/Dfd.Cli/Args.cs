@@ -1,12 +1,14 @@
 namespace Dfd.Cli;
 
-public sealed class UsageException(string message) : Exception(message);
+/// <summary>The command line itself is wrong (exit code 2); other <see cref="DfdException"/>s are about the input (exit code 1).</summary>
+public sealed class UsageException(string message) : DfdException(message);
 
 /// <summary>--name value / --flag options and positional words; every option read is checked off so typos are caught.</summary>
 public sealed class Args
 {
     readonly Dictionary<string, string?> options = new(StringComparer.Ordinal);
     readonly HashSet<string> used = new(StringComparer.Ordinal);
+    readonly HashSet<string> noValue = new(StringComparer.Ordinal);
     public List<string> Positional { get; } = [];
 
     public Args(IEnumerable<string> argv, IReadOnlySet<string> flags)
@@ -23,7 +25,8 @@ public sealed class Args
                 if (eq >= 0) { value = name[(eq + 1)..]; name = name[..eq]; }
                 else if (!flags.Contains(name))
                 {
-                    if (i + 1 >= list.Count) throw new UsageException($"option --{name} needs a value");
+                    // Last word and no value: a misspelt flag reads as unknown (CheckUnused), a real option as missing its value (Opt).
+                    if (i + 1 >= list.Count) { noValue.Add(name); continue; }
                     value = list[++i];
                 }
                 options[name] = value;
@@ -34,7 +37,12 @@ public sealed class Args
 
     public bool Flag(string name) { used.Add(name); return options.ContainsKey(name); }
 
-    public string? Opt(string name) { used.Add(name); return options.TryGetValue(name, out var v) ? v : null; }
+    public string? Opt(string name)
+    {
+        used.Add(name);
+        if (noValue.Contains(name)) throw new UsageException($"option --{name} needs a value");
+        return options.TryGetValue(name, out var v) ? v : null;
+    }
 
     public string Req(string name) => Opt(name) ?? throw new UsageException($"missing required option --{name}");
 
@@ -56,7 +64,7 @@ public sealed class Args
     /// <summary>Call after reading every option: an option nobody asked for is a typo, and silently ignoring it misleads.</summary>
     public void CheckUnused()
     {
-        var unknown = options.Keys.Where(k => !used.Contains(k)).ToList();
+        var unknown = options.Keys.Concat(noValue).Where(k => !used.Contains(k)).ToList();
         if (unknown.Count > 0) throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))}");
     }
 }

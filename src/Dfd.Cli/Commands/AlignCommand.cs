@@ -16,6 +16,7 @@ static class AlignCommand
         var spec = Registry.Spec(a.Req("model"));
         bool all = a.Flag("all-faces"), json = a.Flag("json");
         float score = (float)a.Double("score", 0.6);
+        if (!(score >= 0 && score <= 1)) throw new UsageException($"--score is a detector confidence in [0, 1], got {a.Opt("score")}");
         a.CheckUnused();
 
         var files = Common.InputFiles(input);
@@ -63,6 +64,13 @@ static class AlignCommand
             if (rows.Count > 40) t.AddRow($"… {rows.Count - 40} more in alignment.csv", "", "", "");
             AnsiConsole.Write(t);
             Console.WriteLine($"{summary.aligned} aligned, {summary.no_face} without a face, {summary.unreadable} unreadable → {output} (alignment.csv, alignment.json)");
+        }
+        // A batch with some failures is a result (alignment.csv says which); a run that aligned nothing is an error.
+        if (summary.aligned == 0)
+        {
+            var first = rows.First(r => r.status != "aligned");
+            throw new DfdException($"{first.file}: {first.message ?? first.status}" +
+                (rows.Count > 1 ? $" (no face aligned in any of {rows.Count} files; see {Path.Combine(output, "alignment.csv")})" : ""));
         }
         return 0;
     }

@@ -35,6 +35,11 @@ static class EncodeCommand
             return list;
         });
 
+        // Nothing to encode is an error, not an empty .npy: one file that does not decode should fail like a missing one.
+        if (crops.Count == 0)
+            throw new DfdException($"{failures[0].file}: {failures[0].problem}" +
+                (failures.Count > 1 ? $" (and {failures.Count - 1} more files failed: no face encoded, {output} not written)" : $" ({output} not written)"));
+
         var templates = Common.WithProgress("encoding", json, p =>
         {
             var res = new List<float[]>();

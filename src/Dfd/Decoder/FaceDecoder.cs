@@ -129,7 +129,7 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
 public sealed record DecoderInfo(string Encoder, int TemplateDim, int OutWidth, int OutHeight, string Normalisation,
     DecoderConfig Config, IReadOnlyDictionary<string, string> Metadata);
 
-public sealed class DecoderFileException(string path, string problem) : Exception($"{path}: {problem}");
+public sealed class DecoderFileException(string path, string problem) : DfdException($"{path}: {problem}");
 
 /// <summary>A decoder loaded by <see cref="DecoderFile.Load"/>, with its file's description and the encoder it was checked against.</summary>
 public sealed record LoadedDecoder(FaceDecoder Decoder, DecoderInfo Info, Encoders.EncoderSpec? Encoder, string Path) : IDisposable

@@ -4,7 +4,7 @@ using TorchSharp;
 
 namespace Dfd.Encoders;
 
-public sealed class EncoderNotAvailableException(string message) : Exception(message);
+public sealed class EncoderNotAvailableException(string message) : DfdException(message);
 
 /// <summary>
 /// Every encoder Dfd knows, by name, with its pretrained config; <see cref="Create"/> loads the weights. Besides the

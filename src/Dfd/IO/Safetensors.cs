@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 
 namespace Dfd.IO;
 
-public sealed class ModelFileException(string path, string problem) : Exception($"{path}: {problem}")
+public sealed class ModelFileException(string path, string problem) : DfdException($"{path}: {problem}")
 {
     public string Path { get; } = path;
 }

@@ -3,7 +3,7 @@ using SkiaSharp;
 namespace Dfd.Imaging;
 
 /// <summary>A file that cannot be used as an image; the message names the file and the problem.</summary>
-public sealed class ImageLoadException(string path, string problem) : Exception($"{path}: {problem}")
+public sealed class ImageLoadException(string path, string problem) : DfdException($"{path}: {problem}")
 {
     public string Path { get; } = path;
     public string Problem { get; } = problem;

@@ -33,7 +33,7 @@ public sealed record TrainConfig
     public string? InitId => Init == null ? null : $"{Path.GetFileName(Init)} sha256:{FileId.Of(Init)}";
 }
 
-public sealed class TrainingDivergedException(string message) : Exception(message);
+public sealed class TrainingDivergedException(string message) : DfdException(message);
 
 public sealed record TrainStatus(int Epoch, int Epochs, int Step, int StepsPerEpoch, double Loss, IReadOnlyDictionary<string, double> Terms,
     double ImagesPerSecond, string? Event = null);

@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+using Dfd.Cli.Commands;
+using Spectre.Console;
+
+namespace Dfd.Cli;
+
+/// <summary>The command table and the dispatch, with every error turned into one line on stderr and an exit code.</summary>
+public static class DfdCli
+{
+    public static IReadOnlyDictionary<string, (string Help, Func<string[], int> Run)> Commands { get; } =
+        new Dictionary<string, (string Help, Func<string[], int> Run)>(StringComparer.Ordinal)
+        {
+            ["demo"] = ("run the main job on the bundled sample faces", DemoCommand.Run),
+            ["models"] = ("list the encoders and their metadata", ModelsCommand.Run),
+            ["align"] = ("detect and align faces: --input <file|dir> --output <dir> --model <encoder>", AlignCommand.Run),
+            ["encode"] = ("templates of faces: --model <name> --input <file|dir> --output templates.npy", EncodeCommand.Run),
+            ["verify"] = ("LFW View-2 verification: --model <name> --lfw <dir> --pairs <pairs.txt>", VerifyCommand.Run),
+            ["split"] = ("write Dfd's identity-disjoint LFW split: --lfw <dir> --pairs <pairs.txt>", SplitCommand.Run),
+            ["train"] = ("train a decoder: --encoder <name> --data <dataset>... --out decoder.safetensors", TrainCommand.Run),
+            ["reconstruct"] = ("decode templates to faces: --decoder F --input <images|dir|templates.npy> --output <dir>", ReconstructCommand.Run),
+            ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Run),
+            ["analyze"] = ("perturb faces, follow and decode the template: analyze <kind> --encoder E --input <dir> --report <dir> (kinds: " + AnalyzeCommand.Kinds + ")", AnalyzeCommand.Run),
+            ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Run),
+        };
+
+    public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>
+    /// Runs one command line. Commands write to <see cref="Console"/> and <see cref="AnsiConsole"/>, so other writers
+    /// are installed there for the call (process-wide: one call at a time).
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (ReferenceEquals(stdout, Console.Out) && ReferenceEquals(stderr, Console.Error)) return Dispatch(args);
+        var (oldOut, oldErr, oldAnsi) = (Console.Out, Console.Error, AnsiConsole.Console);
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
+        });
+        try { return Dispatch(args); }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+            AnsiConsole.Console = oldAnsi;
+        }
+    }
+
+    static int Dispatch(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine("dfd — Deep Face Decoder toolkit\n\nusage: dfd <command> [options]   (every command takes --json)\n");
+            foreach (var (name, (help, _)) in Commands) Console.WriteLine($"  {name,-10} {help}");
+            return 0;
+        }
+        if (!Commands.TryGetValue(args[0], out var cmd))
+        {
+            Console.Error.WriteLine($"dfd: unknown command '{args[0]}' (try: {string.Join(", ", Commands.Keys)})");
+            return 2;
+        }
+        if (args.Skip(1).Any(a => a is "-h" or "--help"))
+        {
+            Console.WriteLine($"usage: dfd {args[0]} — {cmd.Help}");
+            return 0;
+        }
+        try
+        {
+            return cmd.Run(args[1..]);
+        }
+        catch (UsageException e) { return Fail(args[0], e.Message, 2); }
+        catch (DfdException e) { return Fail(args[0], e.Message, 1); }
+        // The framework's file errors name the file; they are about the user's paths, not a bug, so no stack trace either.
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException) { return Fail(args[0], e.Message, 1); }
+        // libtorch's own errors (TorchSharp raises them as ExternalException): one line, not a native stack trace. Checkpoints
+        // are written atomically, so training resumes from the last one.
+        catch (ExternalException e)
+        {
+            return Fail(args[0], $"libtorch failed: {e.Message.Split('\n')[0].Trim()}" +
+                (args[0] == "train" ? " (rerun with --resume to continue from the last checkpoint)" : ""), 1);
+        }
+    }
+
+    static int Fail(string command, string message, int code)
+    {
+        // One line, whatever the message: scripts read the last line of stderr, and a wrapped message reads as two errors.
+        var line = string.Join(" ", message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Console.Error.WriteLine($"dfd {command}: {line}");
+        return code;
+    }
+}

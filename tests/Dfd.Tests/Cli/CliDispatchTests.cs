@@ -1,0 +1,106 @@
+using Dfd.Cli;
+using Xunit;
+using static Dfd.Tests.Cli.CliRunner;
+
+namespace Dfd.Tests.Cli;
+
+/// <summary>The command table, help, and the checks every command makes on its command line before doing any work.</summary>
+public class CliDispatchTests
+{
+    [Theory]
+    [InlineData]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("help")]
+    public void HelpListsTheCommandsAndSucceeds(params string[] args)
+    {
+        var r = Run(args);
+        Assert.Equal(0, r.Code);
+        Assert.Equal("", r.Err);
+        Assert.Contains("usage: dfd <command>", r.Out);
+        foreach (var c in new[] { "align", "encode", "train", "reconstruct", "evaluate", "analyze" })
+            Assert.Matches($"(?m)^  {c} ", r.Out);
+    }
+
+    [Fact]
+    public void UnknownCommandExitsWithTwoAndNamesIt()
+    {
+        var r = Run("encdoe", "--input", "x");
+        AssertOneLineError(r, 2, "", "unknown command 'encdoe'", "encode");
+        Assert.Equal("", r.Out);
+    }
+
+    [Fact]
+    public void CommandHelpShowsItsOptionsWithoutRunningIt()
+    {
+        var r = Run("reconstruct", "--help");
+        Assert.Equal(0, r.Code);
+        Assert.Equal("", r.Err);
+        Assert.StartsWith("usage: dfd reconstruct", r.Out);
+        Assert.Contains("--decoder", r.Out);
+    }
+
+    [Fact]
+    public void UnknownOptionIsAUsageError()
+    {
+        var r = Run("models", "--verbose");
+        AssertOneLineError(r, 2, "models", "unknown option: --verbose");
+    }
+
+    [Theory]
+    [InlineData("align", "input")]
+    [InlineData("encode", "input")]
+    [InlineData("verify", "lfw")]
+    [InlineData("split", "lfw")]
+    [InlineData("train", "encoder")]
+    [InlineData("reconstruct", "decoder")]
+    [InlineData("evaluate", "decoder")]
+    public void MissingRequiredOptionIsNamed(string command, string option)
+    {
+        AssertOneLineError(Run(command), 2, command, $"missing required option --{option}");
+    }
+
+    [Fact]
+    public void EachRequiredOptionIsCheckedNotOnlyTheFirst()
+    {
+        AssertOneLineError(Run("encode", "--input", "x.jpg"), 2, "encode", "missing required option --output");
+        AssertOneLineError(Run("encode", "--input", "x.jpg", "--output", "t.npy"), 2, "encode", "missing required option --model");
+        AssertOneLineError(Run("reconstruct", "--decoder", "d.safetensors", "--input", "t.npy"), 2, "reconstruct", "missing required option --output");
+    }
+
+    [Fact]
+    public void TrainWithoutDataSaysWhichKindsItTakes()
+    {
+        AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--out", "d.safetensors"), 2, "train", "missing required option --data", "lfw:DIR");
+    }
+
+    [Fact]
+    public void ConvertNeedsItsSubcommand()
+    {
+        AssertOneLineError(Run("convert", "--manifest", "m.json", "--out", "o.safetensors"), 2, "convert", "usage: dfd convert faceapi");
+    }
+
+    [Fact]
+    public void OptionWithoutValueIsAUsageError()
+    {
+        AssertOneLineError(Run("encode", "--model", "dlib-resnet", "--input"), 2, "encode", "option --input needs a value");
+    }
+
+    [Fact]
+    public void UnknownEncoderIsNamedWithTheKnownOnes()
+    {
+        var r = Run("align", "--model", "facenet", "--input", "x.jpg", "--output", "out");
+        AssertOneLineError(r, 1, "align", "unknown encoder 'facenet'", "dlib-resnet");
+    }
+
+    [Fact]
+    public void EveryLibraryErrorTypeIsADfdException()
+    {
+        // The CLI prints a DfdException as one line; a library error type outside it would reach the user as a stack trace.
+        var types = typeof(DfdException).Assembly.GetTypes().Where(t => typeof(Exception).IsAssignableFrom(t)).ToList();
+        Assert.Contains(typeof(Dfd.Imaging.ImageLoadException), types);
+        Assert.True(types.Count >= 6, $"found only {types.Count} exception types");
+        Assert.All(types, t => Assert.True(typeof(DfdException).IsAssignableFrom(t), $"{t.FullName} does not derive from DfdException"));
+        Assert.True(typeof(DfdException).IsAssignableFrom(typeof(UsageException)));
+    }
+}

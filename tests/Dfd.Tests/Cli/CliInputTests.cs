@@ -1,0 +1,275 @@
+using Dfd.IO;
+using TorchSharp;
+using Xunit;
+using static Dfd.Tests.Cli.CliRunner;
+
+namespace Dfd.Tests.Cli;
+
+/// <summary>
+/// Commands given files that are missing, empty, corrupt or of the wrong kind: one line on stderr naming the file and
+/// the problem, exit code 1 (2 for a wrong command line), nothing written. The shipped dlib-resnet weights and decoder
+/// (models/) make these run without ../shared.
+/// </summary>
+public sealed class CliInputTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("dfd-cli-").FullName;
+
+    static string Decoder => Path.Combine(TestPaths.RepoRoot, "models", "dfd-dlib-resnet-lfw.safetensors");
+    static string EncoderWeights => Path.Combine(TestPaths.RepoRoot, "models", "dlib-resnet", "dlib-resnet.safetensors");
+    static string Sample => Path.Combine(TestPaths.RepoRoot, "samples", "Bill_Clinton_0001.jpg");
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    string P(string name) => Path.Combine(dir, name);
+
+    string Templates(string name, int rows, int dim)
+    {
+        var rng = new Random(1);
+        var data = Enumerable.Range(0, rows * dim).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray();
+        Npy.Write(P(name), data, [rows, dim]);
+        return P(name);
+    }
+
+    string CorruptJpeg(string name)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(P(name))!);
+        File.WriteAllText(P(name), "this is not a JPEG");
+        return P(name);
+    }
+
+    // ---- files that do not exist
+
+    [Fact]
+    public void EncodeMissingInputNamesIt()
+    {
+        AssertOneLineError(Run("encode", "--model", "dlib-resnet", "--input", P("nobody.jpg"), "--output", P("t.npy")), 1, "encode", P("nobody.jpg"));
+        Assert.False(File.Exists(P("t.npy")));
+    }
+
+    [Fact]
+    public void AlignMissingInputNamesIt()
+    {
+        AssertOneLineError(Run("align", "--model", "dlib-resnet", "--input", P("photos"), "--output", P("out")), 1, "align", P("photos"));
+    }
+
+    [Fact]
+    public void ReconstructMissingDecoderNamesIt()
+    {
+        var t = Templates("t.npy", 1, 128);
+        AssertOneLineError(Run("reconstruct", "--decoder", P("none.safetensors"), "--input", t, "--output", P("out")), 1, "reconstruct",
+            P("none.safetensors"), "not found");
+    }
+
+    [Fact]
+    public void ReconstructMissingTemplatesNamesThem()
+    {
+        AssertOneLineError(Run("reconstruct", "--decoder", Decoder, "--input", P("gone.npy"), "--output", P("out")), 1, "reconstruct",
+            P("gone.npy"), "not found");
+    }
+
+    [Fact]
+    public void EvaluateMissingDecoderNamesIt()
+    {
+        AssertOneLineError(Run("evaluate", "--decoder", P("d.safetensors"), "--data", "lfw:" + dir, "--report", P("r")), 1, "evaluate",
+            P("d.safetensors"));
+    }
+
+    [Fact]
+    public void SplitMissingPairsFileNamesIt()
+    {
+        AssertOneLineError(Run("split", "--lfw", dir, "--pairs", P("pairs.txt"), "--out", P("s.json")), 1, "split", P("pairs.txt"));
+    }
+
+    [Fact]
+    public void ConvertMissingManifestNamesIt()
+    {
+        AssertOneLineError(Run("convert", "faceapi", "--manifest", P("m.json"), "--out", P("o.safetensors")), 1, "convert", P("m.json"));
+    }
+
+    [Fact]
+    public void TrainMissingDatasetFolderNamesIt()
+    {
+        AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--data", "folder:" + P("faces"), "--out", P("d.safetensors"), "--split", "none"),
+            1, "train", P("faces"));
+    }
+
+    [SkippableFact]
+    public void VerifyMissingPairsFileNamesIt()
+    {
+        var lfw = TestPaths.SharedDir is { } s ? Path.Combine(s, "data", "lfw", "lfw-deepfunneled") : null;
+        Skip.If(lfw == null || !Directory.Exists(lfw), "needs ../shared/data/lfw");
+        AssertOneLineError(Run("verify", "--model", "dlib-resnet", "--lfw", lfw!, "--pairs", P("pairs.txt"), "--no-cache"), 1, "verify", P("pairs.txt"));
+    }
+
+    // ---- files of the wrong kind
+
+    [Fact]
+    public void ReconstructRejectsTemplatesOfAnotherDimension()
+    {
+        var t = Templates("t512.npy", 2, 512);
+        var r = Run("reconstruct", "--decoder", Decoder, "--input", t, "--output", P("out"));
+        AssertOneLineError(r, 1, "reconstruct", t, "512 dimensions", "128-D", "dlib-resnet");
+        Assert.False(File.Exists(P("out/grid.png")));
+    }
+
+    [Fact]
+    public void ReconstructRejectsATemplateFileThatIsNotAMatrix()
+    {
+        var t = P("flat.npy");
+        Npy.Write(t, new float[128], [128]);
+        AssertOneLineError(Run("reconstruct", "--decoder", Decoder, "--input", t, "--output", P("out")), 1, "reconstruct", t, "2-D");
+    }
+
+    [Fact]
+    public void ReconstructRejectsANonSafetensorsFileAsDecoder()
+    {
+        File.WriteAllText(P("notes.safetensors"), "not a model");
+        var t = Templates("t.npy", 1, 128);
+        AssertOneLineError(Run("reconstruct", "--decoder", P("notes.safetensors"), "--input", t, "--output", P("out")), 1, "reconstruct",
+            P("notes.safetensors"));
+    }
+
+    [Fact]
+    public void ReconstructRejectsEncoderWeightsAsDecoder()
+    {
+        var t = Templates("t.npy", 1, 128);
+        AssertOneLineError(Run("reconstruct", "--decoder", EncoderWeights, "--input", t, "--output", P("out")), 1, "reconstruct",
+            EncoderWeights, "not a Dfd decoder");
+    }
+
+    [Fact]
+    public void ReconstructDecodesTemplatesOfTheRightDimension()
+    {
+        // The control for the rejections above: the same call with a 128-D file succeeds.
+        var t = Templates("t.npy", 2, 128);
+        var r = Run("reconstruct", "--decoder", Decoder, "--input", t, "--output", P("out"));
+        Assert.True(r.Code == 0, r.Err);
+        Assert.True(File.Exists(P("out/row00000.png")));
+        Assert.True(File.Exists(P("out/row00001.png")));
+    }
+
+    [Fact]
+    public void EncodeEmptyFolderSaysSo()
+    {
+        Directory.CreateDirectory(P("empty"));
+        AssertOneLineError(Run("encode", "--model", "dlib-resnet", "--input", P("empty"), "--output", P("t.npy")), 2, "encode", P("empty"), "no images");
+    }
+
+    [Fact]
+    public void EncodeCorruptImageNamesItAndWritesNothing()
+    {
+        var bad = CorruptJpeg("bad.jpg");
+        AssertOneLineError(Run("encode", "--model", "dlib-resnet", "--input", bad, "--output", P("t.npy")), 1, "encode", bad, "not written");
+        Assert.False(File.Exists(P("t.npy")));
+        Assert.False(File.Exists(P("t.json")));
+    }
+
+    [Fact]
+    public void EncodeTruncatedImageNamesTheProblem()
+    {
+        var bytes = File.ReadAllBytes(Sample);
+        File.WriteAllBytes(P("cut.jpg"), bytes[..(bytes.Length / 3)]);
+        AssertOneLineError(Run("encode", "--model", "dlib-resnet", "--aligned", "--input", P("cut.jpg"), "--output", P("t.npy")), 1, "encode",
+            P("cut.jpg"), "truncated");
+    }
+
+    [Fact]
+    public void EncodeWritesTemplatesOfAGoodImage()
+    {
+        // The control for the failures above: a readable face gives one 128-D row.
+        var r = Run("encode", "--model", "dlib-resnet", "--input", Sample, "--output", P("t.npy"));
+        Assert.True(r.Code == 0, r.Err);
+        var (_, shape) = Npy.Read(P("t.npy"));
+        Assert.Equal([1L, 128L], shape);
+    }
+
+    [Fact]
+    public void EncodeUnknownOptionStopsBeforeWriting()
+    {
+        AssertOneLineError(Run("encode", "--model", "dlib-resnet", "--input", Sample, "--output", P("t.npy"), "--flipped"), 2, "encode",
+            "unknown option: --flipped");
+        Assert.False(File.Exists(P("t.npy")));
+    }
+
+    [Fact]
+    public void AlignCorruptImageNamesItAndStillWritesTheTable()
+    {
+        var bad = CorruptJpeg("bad.jpg");
+        AssertOneLineError(Run("align", "--model", "dlib-resnet", "--input", bad, "--output", P("out")), 1, "align", bad);
+        Assert.Contains("unreadable", File.ReadAllText(P("out/alignment.csv")));
+    }
+
+    [Fact]
+    public void AlignWithOneGoodImageSucceeds()
+    {
+        CorruptJpeg("in/bad.jpg");
+        File.Copy(Sample, P("in/good.jpg"));
+        var r = Run("align", "--model", "dlib-resnet", "--input", P("in"), "--output", P("out"));
+        Assert.True(r.Code == 0, r.Err);
+        Assert.True(File.Exists(P("out/good.png")));
+    }
+
+    [Theory]
+    [InlineData("5")]
+    [InlineData("-0.1")]
+    [InlineData("NaN")]
+    public void AlignRejectsAScoreOutsideZeroToOne(string score)
+    {
+        AssertOneLineError(Run("align", "--model", "dlib-resnet", "--input", Sample, "--output", P("out"), "--score", score), 2, "align", "--score", score);
+    }
+
+    // ---- training options, checked before any data is read
+
+    [Fact]
+    public void TrainRejectsAnUnknownLossTerm()
+    {
+        AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--data", "folder:" + dir, "--out", P("d.safetensors"), "--loss", "pixel=1,sharpness=2"),
+            2, "train", "--loss", "sharpness");
+    }
+
+    [Theory]
+    [InlineData("256,abc,64", "abc")]
+    [InlineData("256,0,64", "'0'")]
+    [InlineData("-16", "-16")]
+    [InlineData("256,,64", "''")]
+    public void TrainRejectsBadWidths(string widths, string named)
+    {
+        AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--data", "folder:" + dir, "--out", P("d.safetensors"), "--widths", widths),
+            2, "train", "--widths", named);
+    }
+
+    [Fact]
+    public void TrainRejectsANonNumericEpochCount()
+    {
+        AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--data", "folder:" + dir, "--out", P("d.safetensors"), "--epochs", "many"),
+            2, "train", "--epochs expects an integer, got 'many'");
+    }
+
+    // ---- devices
+
+    [SkippableTheory]
+    [InlineData("encode")]
+    [InlineData("reconstruct")]
+    [InlineData("train")]
+    public void CudaWithoutCudaSaysHowToBuildForIt(string command)
+    {
+        Skip.If(torch.cuda.is_available(), "this machine has CUDA");
+        var t = Templates("t.npy", 1, 128);
+        string[] args = command switch
+        {
+            "encode" => ["encode", "--model", "dlib-resnet", "--input", Sample, "--output", P("t2.npy"), "--device", "cuda"],
+            "reconstruct" => ["reconstruct", "--decoder", Decoder, "--input", t, "--output", P("out"), "--device", "cuda"],
+            _ => ["train", "--encoder", "dlib-resnet", "--data", "folder:" + dir, "--out", P("d.safetensors"), "--device", "cuda"],
+        };
+        AssertOneLineError(Run(args), 2, command, "--device cuda", "CUDA is not available", "-p:DfdTorch=cuda");
+        Assert.False(File.Exists(P("t2.npy")));
+    }
+
+    [Fact]
+    public void UnknownDeviceIsAUsageError()
+    {
+        var t = Templates("t.npy", 1, 128);
+        AssertOneLineError(Run("reconstruct", "--decoder", Decoder, "--input", t, "--output", P("out"), "--device", "tpu"), 2, "reconstruct",
+            "--device expects cpu or cuda[:N], got 'tpu'");
+    }
+}
