@@ -7,7 +7,7 @@ using TorchSharp;
 namespace Dfd;
 
 /// <summary>A photo in which the detector found no face.</summary>
-public sealed class NoFaceException(string what) : Exception($"{what}: no face found");
+public sealed class NoFaceException(string what) : DfdException($"{what}: no face found");
 
 /// <summary>
 /// An FR model with its decoder and a face detector: photo → aligned crop → template → reconstructed face, and
