@@ -23,6 +23,15 @@ public sealed record DemoResult(
 /// </summary>
 public static class Demo
 {
+    /// <summary>A short rotation sweep: what the decoder makes of a turned face.</summary>
+    public static AnalysisPlan Rotation { get; } = AnalysisKinds.Rotation.Plan(("min", -45), ("max", 45), ("step", 15));
+
+    /// <summary>A coarse occlusion map (fewer patches than `dfd analyze occlusion`'s default, for a laptop).</summary>
+    public static AnalysisPlan Occlusion { get; } = AnalysisKinds.Occlusion.Plan(("patch", 40), ("stride", 20), ("colour", "black"));
+
+    /// <summary>One FGSM example on the first face, dodging, a few ε.</summary>
+    public static AnalysisPlan Fgsm { get; } = AnalysisKinds.Fgsm.Plan(("eps", "0,2,4,8"), ("goal", "dodge"));
+
     /// <param name="progress">Called with a stage name and (done, total) within it.</param>
     public static DemoResult Run(string samples, string outDir, IEncoder enc, FaceDecoder? decoder, string? decoderPath,
         Action<string, int, int>? progress = null)
@@ -86,10 +95,7 @@ public static class Demo
             ImageIO.Save(ImageGrid.Compose([crops, recon]), Path.Combine(outDir, "reconstructions.png"));
             progress?.Invoke("reconstruct", n, n);
 
-            // A short rotation sweep: what the decoder makes of a turned face.
-            var rot = new Analyzer(enc, decoder, probe, Stage(progress, "rotation")).Sweep("rotation", inputs,
-                Enumerable.Range(-3, 7).Select(k => 15.0 * k).Select(d => new Perturbation("rotate", d, img => Perturbations.Rotate(img, d))).ToList(),
-                Path.GetFileName(decoderPath));
+            var rot = Rotation.Run(new Analyzer(enc, decoder, probe, Stage(progress, "rotation")), inputs, Path.GetFileName(decoderPath)).Single();
             AnalysisReport.Write([rot], Path.Combine(outDir, "rotation"), "Dfd demo: rotation", provenance, show: 3);
             var fit = rot.Fits.FirstOrDefault();
             analyses["rotation"] = new
@@ -100,26 +106,24 @@ public static class Demo
                 reconstructed_roll_slope = fit?.Slope,
             };
             sections.Add(("Rotation", "rotation", "rotation/rotate-strip.png",
-                $"Each face turned −45°…45° in 15° steps (columns), the turned input above its reconstruction. Mean cosine to the upright template: " +
+                $"Each face turned {Signed(Rotation.Range!.Min)}°…{Signed(Rotation.Range.Max)}° in {Rotation.Range.Step:0.##}° steps (columns), the turned input above its reconstruction. Mean cosine to the upright template: " +
                 string.Join(", ", rot.Points.Select(p => $"{p.Strength:0}°: {p.MeanSimilarity:F3}")) +
                 (fit != null && double.IsFinite(fit.Slope) ? $". The reconstructions turn {fit.Slope:F2}× as much as the inputs (face detector on both): {(Math.Abs(fit.Slope) < 0.3 ? "the template keeps little of the roll" : "the template keeps much of the roll")}." : ".")));
 
             // Occlusion: which parts of the face the template depends on.
-            var occ = new Analyzer(enc, decoder, null, Stage(progress, "occlusion")).Occlusion(inputs, 40, 20, Colour.Black, Path.GetFileName(decoderPath));
+            var occ = Occlusion.Run(new Analyzer(enc, decoder, null, Stage(progress, "occlusion")), inputs, Path.GetFileName(decoderPath)).Single();
             AnalysisReport.Write([occ], Path.Combine(outDir, "occlusion"), "Dfd demo: occlusion", provenance);
             var (px, py, pd) = occ.Occlusion!.Peak;
             analyses["occlusion"] = new
             {
-                patch = 40, stride = 20, peak_x = px, peak_y = py, peak_drop = Math.Round(pd, 4),
+                patch = Occlusion.Patch, stride = Occlusion.Stride, peak_x = px, peak_y = py, peak_drop = Math.Round(pd, 4),
                 named = occ.Points.ToDictionary(p => p.Series, p => Math.Round(p.MeanSimilarity, 4)),
             };
             sections.Add(("Occlusion", "occlusion", "occlusion/occlusion-heatmap.png",
-                $"A black 40×40 patch swept over the crop; colour = mean similarity drop where it lay (red: largest, at ({px},{py}), drop {pd:F3}). Named occluders, mean cosine: " +
+                $"A {ColourName(Occlusion.Colour)} {Occlusion.Patch}×{Occlusion.Patch} patch swept over the crop; colour = mean similarity drop where it lay (red: largest, at ({px},{py}), drop {pd:F3}). Named occluders, mean cosine: " +
                 string.Join(", ", occ.Points.Select(p => $"{p.Series["occlude:".Length..]} {p.MeanSimilarity:F3}")) + "."));
 
-            // One FGSM example: the first face, dodging, a few ε.
-            var fg = new Analyzer(enc, decoder, null, Stage(progress, "fgsm")).Attack("fgsm", [inputs[0]], AttackGoal.Dodge, [0, 2, 4, 8],
-                AttackOptions.Fgsm, null, Path.GetFileName(decoderPath));
+            var fg = Fgsm.Run(new Analyzer(enc, decoder, null, Stage(progress, "fgsm")), [inputs[0]], Path.GetFileName(decoderPath)).Single();
             AnalysisReport.Write([fg], Path.Combine(outDir, "fgsm"), "Dfd demo: FGSM", provenance, show: 1);
             analyses["fgsm"] = new
             {
@@ -128,7 +132,7 @@ public static class Demo
                 still_matches = fg.Points.Select(p => p.Match[0]).ToArray(),
             };
             sections.Add(("FGSM", "fgsm", "fgsm/fgsm-dodge-strip.png",
-                $"{inputs[0].Name} attacked with FGSM (dodging) at ε = 0, 2, 4, 8 grey levels, each image above the reconstruction of its template. Cosine to the clean template: " +
+                $"{inputs[0].Name} attacked with FGSM (dodging) at ε = {string.Join(", ", Fgsm.Epsilons.Select(e => e.ToString("0.##")))} grey levels, each image above the reconstruction of its template. Cosine to the clean template: " +
                 string.Join(", ", fg.Points.Select(p => $"ε {p.Strength:0}: {p.Similarity[0]:F3}{(p.Match[0] ? "" : " (no match)")}")) + "."));
         }
         else problems.Add($"no decoder for {spec.Name}: the demo shows templates and pair decisions only");
@@ -137,6 +141,11 @@ public static class Demo
         AtomicFile.WriteAllText(index, Page(names, sim, thr, spec, correct, total, problems, decoderPath, reconSim, sections));
         return new DemoResult(Path.GetFullPath(index), spec.Name, decoderPath, names.ToArray(), thr, spec.ThresholdSource, total, correct, sim, reconSim, analyses, problems);
     }
+
+    /// <summary>Negative numbers with a true minus sign, as typeset text.</summary>
+    static string Signed(double x) => x < 0 ? $"−{-x:0.##}" : $"{x:0.##}";
+
+    static string ColourName(Colour c) => c == Colour.Black ? "black" : c == Colour.Grey ? "grey" : c == Colour.White ? "white" : $"rgb({c.R},{c.G},{c.B})";
 
     /// <summary>LFW file names: Person_Name_0001 → Person_Name.</summary>
     public static string Person(string f) => f.Length > 5 && f[^5] == '_' ? f[..^5] : f;

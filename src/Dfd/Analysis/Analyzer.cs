@@ -309,17 +309,11 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
     public RgbImage[] Decode(IReadOnlyList<float[]> templates) =>
         (Decoder ?? throw new InvalidOperationException("no decoder")).Reconstruct(templates, Batch).ToArray();
 
-    /// <summary>Which detector quantity each geometric series moves, as a change from the clean crop.</summary>
-    public static (string Quantity, Func<FaceGeometry, FaceGeometry, double> Delta, Func<double, double> OfStrength)? Quantity(string series) => series switch
-    {
-        "rotate" => ("roll (degrees)", (g, c) => Wrap(g.Roll - c.Roll), s => s),
-        "translate-x" => ("landmark centre x (px)", (g, c) => g.CentreX - c.CentreX, s => s),
-        "translate-y" => ("landmark centre y (px)", (g, c) => g.CentreY - c.CentreY, s => s),
-        "scale" => ("log inter-ocular distance", (g, c) => Math.Log(g.InterOcular / c.InterOcular), s => Math.Log(s)),
-        _ => null,
-    };
-
-    static double Wrap(double deg) => deg > 180 ? deg - 360 : deg < -180 ? deg + 360 : deg;
+    /// <summary>Which detector quantity a geometric series moves (<see cref="AnalysisKinds"/>), as a change from the clean crop; null for the rest.</summary>
+    public static (string Quantity, Func<FaceGeometry, FaceGeometry, double> Delta, Func<double, double> OfStrength)? Quantity(string series) =>
+        AnalysisKinds.SeriesOf(series)?.Quantity is { } q and not GeometryQuantity.None
+            ? (GeometryQuantities.Label(q), (g, c) => GeometryQuantities.Delta(q, g, c), s => GeometryQuantities.OfStrength(q, s))
+            : null;
 
     void Fit(AnalysisResult r)
     {

@@ -97,27 +97,21 @@ public static class Perturbations
         return o;
     }
 
-    /// <summary>Integer steps from lo to hi inclusive (no floating-point drift: the k-th value is (lo + k·step)).</summary>
-    static IEnumerable<double> Range(int lo, int hi, int step, double unit = 1)
-    {
-        for (int v = lo; v <= hi; v += step) yield return v / unit;
-    }
-
-    /// <summary>Rotations, default −60…60° in steps of 10°.</summary>
+    /// <summary>Rotations, default −60…60° in steps of 10° (<see cref="AnalysisKinds.Rotation"/>).</summary>
     public static IEnumerable<Perturbation> Rotations(int minDegrees = -60, int maxDegrees = 60, int stepDegrees = 10) =>
-        Range(minDegrees, maxDegrees, stepDegrees).Select(d => new Perturbation("rotate", d, img => Rotate(img, d)));
+        AnalysisKinds.Rotation.Sweep(minDegrees, maxDegrees, stepDegrees);
 
     /// <summary>Horizontal shifts, default −20…20 px in steps of 5.</summary>
     public static IEnumerable<Perturbation> TranslationsX(int min = -20, int max = 20, int step = 5) =>
-        Range(min, max, step).Select(d => new Perturbation("translate-x", d, img => Translate(img, d, 0)));
+        Strengths.Range(min, max, step).Select(AnalysisKinds.Translation.Series.Single(s => s.Name == "translate-x").At);
 
     /// <summary>Vertical shifts, default −20…20 px in steps of 5.</summary>
     public static IEnumerable<Perturbation> TranslationsY(int min = -20, int max = 20, int step = 5) =>
-        Range(min, max, step).Select(d => new Perturbation("translate-y", d, img => Translate(img, 0, d)));
+        Strengths.Range(min, max, step).Select(AnalysisKinds.Translation.Series.Single(s => s.Name == "translate-y").At);
 
-    /// <summary>Scale factors in tenths, default 0.6…1.4 in steps of 0.1 (given as 6, 14, 1 tenths so 1.0 is exact).</summary>
+    /// <summary>Scale factors in tenths, default 0.6…1.4 in steps of 0.1 (given as 6, 14, 1 tenths).</summary>
     public static IEnumerable<Perturbation> Scales(int minTenths = 6, int maxTenths = 14, int stepTenths = 1) =>
-        Range(minTenths, maxTenths, stepTenths, 10).Select(f => new Perturbation("scale", f, img => Scale(img, f)));
+        AnalysisKinds.Scale.Sweep(minTenths / 10.0, maxTenths / 10.0, stepTenths / 10.0);
 
     /// <summary>The named occluders of a template, strength = the fraction of the crop each covers.</summary>
     public static IEnumerable<Perturbation> NamedOcclusions(AlignmentTemplate template, Colour colour) =>
@@ -129,9 +123,9 @@ public static class Perturbations
         Occluders.Sweep(width, height, patch, stride).Select(b => new Perturbation($"occlude:sweep@{b.X},{b.Y}",
             (double)b.Area / (width * height), img => Occlude(img, b, colour)));
 
-    /// <summary>All default geometric perturbations: rotations, x and y shifts, scales.</summary>
+    /// <summary>All default geometric perturbations: the default sweep of every kind in the table that has one.</summary>
     public static IEnumerable<Perturbation> DefaultGeometric() =>
-        Rotations().Concat(TranslationsX()).Concat(TranslationsY()).Concat(Scales());
+        AnalysisKinds.All.Where(k => k.Range != null).SelectMany(k => k.Sweep(k.Range!.Min, k.Range.Max, k.Range.Step));
 }
 
 /// <summary>Occluder boxes for a crop, derived from its alignment template or laid on a grid.</summary>

@@ -81,12 +81,12 @@ public static class AnalysisReport
             }
 
             html.Append("<h3>Numbers</h3><table><tr><th class=l>series</th><th>strength</th><th>mean cos</th><th>std</th><th>min</th><th>max</th><th>match rate</th>")
-                .Append(r.Kind is "fgsm" or "pgd" ? "<th>attack success</th>" : "").Append(r.Points.Any(p => p.SimilarityToSelf != null) ? "<th>mean cos to self / B</th>" : "").Append("</tr>");
+                .Append(AnalysisKinds.IsAttack(r.Kind) ? "<th>attack success</th>" : "").Append(r.Points.Any(p => p.SimilarityToSelf != null) ? "<th>mean cos to self / B</th>" : "").Append("</tr>");
             foreach (var p in r.Points)
             {
                 html.Append($"<tr><td class=l>{H(p.Series)}</td><td>{H(StrengthLabel(p.Series, p.Strength))}</td><td>{p.MeanSimilarity:F4}</td><td>{Std(p.Similarity):F4}</td>")
                     .Append($"<td>{p.Similarity.Min():F4}</td><td>{p.Similarity.Max():F4}</td><td>{P(p.MatchRate)}</td>");
-                if (r.Kind is "fgsm" or "pgd") html.Append($"<td>{P(Analyzer.SuccessRate(p))}</td>");
+                if (AnalysisKinds.IsAttack(r.Kind)) html.Append($"<td>{P(Analyzer.SuccessRate(p))}</td>");
                 if (r.Points.Any(q => q.SimilarityToSelf != null)) html.Append($"<td>{(p.SimilarityToSelf != null ? p.SimilarityToSelf.Average().ToString("F4", CultureInfo.InvariantCulture) : "")}</td>");
                 html.Append("</tr>");
             }
@@ -215,7 +215,7 @@ public static class AnalysisReport
     {
         var plt = new Plot();
         int k = 0;
-        bool attack = list.Any(c => c.Result.Kind is "fgsm" or "pgd");
+        bool attack = list.Any(c => AnalysisKinds.IsAttack(c.Result.Kind));
         foreach (var (r, s, pts) in list)
         {
             var line = plt.Add.ScatterLine(pts.Select(p => p.Strength).ToArray(),
@@ -233,26 +233,10 @@ public static class AnalysisReport
         return plt.GetImageBytes(900, 560, ImageFormat.Png);
     }
 
-    public static string Unit(string series) => series switch
-    {
-        "rotate" => "rotation (degrees)",
-        "translate-x" or "translate-y" => "shift (pixels of the aligned crop)",
-        "scale" => "scale factor",
-        _ when series.StartsWith("fgsm") || series.StartsWith("pgd") => "ε (grey levels of 255)",
-        _ when series.StartsWith("occlude") => "fraction of the crop covered",
-        _ => "strength",
-    };
+    /// <summary>The axis label of a series, from its kind's entry in <see cref="AnalysisKinds"/>; curves sharing it share a plot.</summary>
+    public static string Unit(string series) => AnalysisKinds.AxisLabel(series);
 
-    static string StrengthLabel(string series, double s) => series switch
-    {
-        "rotate" => $"{s:0.#}°",
-        "translate-x" or "translate-y" => $"{s:0.#} px",
-        "scale" => $"×{s:0.##}",
-        "interpolate" => $"{s:0.##} of the way to B",
-        _ when series.StartsWith("fgsm") || series.StartsWith("pgd") => $"ε {s:0.##}",
-        _ when series.StartsWith("occlude") => $"{100 * s:0.#}% covered",
-        _ => s.ToString("0.###", CultureInfo.InvariantCulture),
-    };
+    static string StrengthLabel(string series, double s) => AnalysisKinds.StrengthLabel(series, s);
 
     static string Show(object v) => v switch
     {
