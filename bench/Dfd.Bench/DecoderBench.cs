@@ -300,7 +300,7 @@ static class DecoderBench
         dec.zero_grad();
         var meta = new Dictionary<string, string>
         {
-            ["box"] = $"{box.X0},{box.Y0},{box.X1},{box.Y1}", ["parameters"] = dec.ParameterCount.ToString(),
+            ["box"] = $"{box.X},{box.Y},{box.Right},{box.Bottom}", ["parameters"] = dec.ParameterCount.ToString(),
             ["decoder_config"] = dec.Config.ToJson(), ["batch"] = n.ToString(),
         };
         Safetensors.Write(Path.Combine(dir, "decoder-check.safetensors"), tensors, meta);

@@ -68,7 +68,7 @@ public static class Demo
 
         int n = templates.Length;
         var sim = new double[n][];
-        for (int i = 0; i < n; i++) sim[i] = Enumerable.Range(0, n).Select(j => Verification.Cosine(templates[i], templates[j])).ToArray();
+        for (int i = 0; i < n; i++) sim[i] = Enumerable.Range(0, n).Select(j => Cosine.Of(templates[i], templates[j])).ToArray();
         double thr = spec.Threshold1e3;
         int correct = 0, total = 0;
         for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) { total++; if ((sim[i][j] >= thr) == (Person(names[i]) == Person(names[j]))) correct++; }
@@ -91,7 +91,7 @@ public static class Demo
             Directory.CreateDirectory(Path.Combine(outDir, "reconstructed"));
             for (int i = 0; i < n; i++) ImageIO.Save(recon[i], Path.Combine(outDir, "reconstructed", names[i] + ".png"));
             var rt = enc.Encode(recon);
-            reconSim = rt.Select((t, i) => Verification.Cosine(t, templates[i])).ToArray();
+            reconSim = rt.Select((t, i) => Cosine.Of(t, templates[i])).ToArray();
             ImageIO.Save(ImageGrid.Compose([crops, recon]), Path.Combine(outDir, "reconstructions.png"));
             progress?.Invoke("reconstruct", n, n);
 

@@ -137,7 +137,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         {
             var imgs = r.Clean.Select(p.Apply).ToArray();
             var t = Encoder.Encode(imgs);
-            var sims = t.Select((v, i) => Verification.Cosine(v, clean[i])).ToArray();
+            var sims = t.Select((v, i) => Cosine.Of(v, clean[i])).ToArray();
             var pt = new AnalysisPoint
             {
                 Series = p.Kind, Strength = p.Strength, Similarity = sims, Match = sims.Select(s => s >= Threshold).ToArray(),
@@ -186,7 +186,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
                 var b = chunk[j];
                 for (int i = 0; i < inputs.Count; i++)
                 {
-                    double drop = 1 - Verification.Cosine(t[j * inputs.Count + i], clean[i]);
+                    double drop = 1 - Cosine.Of(t[j * inputs.Count + i], clean[i]);
                     for (int y = b.Y; y < b.Bottom; y++) for (int x = b.X; x < b.Right; x++) heat[i][y * w + x] += drop;
                 }
             }
@@ -202,7 +202,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         {
             var imgs = r.Clean.Select(p.Apply).ToArray();
             var t = Encoder.Encode(imgs);
-            var sims = t.Select((v, i) => Verification.Cosine(v, clean[i])).ToArray();
+            var sims = t.Select((v, i) => Cosine.Of(v, clean[i])).ToArray();
             r.Points.Add(new AnalysisPoint
             {
                 Series = p.Kind, Strength = p.Strength, Similarity = sims, Match = sims.Select(s => s >= Threshold).ToArray(),
@@ -230,7 +230,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
             // By default each input targets the next input the model does not already match with it (another person,
             // as far as the model can tell); the plain next one only when every input matches.
             var of = targetOf ?? (i => Enumerable.Range(1, inputs.Count - 1).Select(k => (i + k) % inputs.Count)
-                .Cast<int?>().FirstOrDefault(j => Verification.Cosine(clean[i], clean[j!.Value]) < Threshold) ?? (i + 1) % inputs.Count);
+                .Cast<int?>().FirstOrDefault(j => Cosine.Of(clean[i], clean[j!.Value]) < Threshold) ?? (i + 1) % inputs.Count);
             targets = Enumerable.Range(0, inputs.Count).Select(i => clean[of(i)]).ToArray();
             r.Options["targets"] = Enumerable.Range(0, inputs.Count).Select(i => inputs[of(i)].Name).ToArray();
         }
@@ -240,7 +240,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
             var o = options(eps);
             var res = Attacks.Run(Encoder, r.Clean, goal, o, targets);
             var sims = res.FinalSimilarity;
-            var self = res.Templates.Select((v, i) => Verification.Cosine(v, clean[i])).ToArray();
+            var self = res.Templates.Select((v, i) => Cosine.Of(v, clean[i])).ToArray();
             var pt = new AnalysisPoint
             {
                 Series = $"{kind}:{goal.ToString().ToLowerInvariant()}", Strength = eps, Similarity = sims,
@@ -271,13 +271,13 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
     {
         if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "need at least 2 steps (A and B)");
         var r = Start("interpolate", [a, b], decoderName, out var clean);
-        var ta = Normalised(clean[0]); var tb = Normalised(clean[1]);
-        double omega = Math.Acos(Math.Clamp(Dot(ta, tb), -1, 1));
+        var ta = Cosine.Unit(clean[0]); var tb = Cosine.Unit(clean[1]);
+        double omega = Math.Acos(Math.Clamp(Cosine.Dot(ta, tb), -1, 1));
         for (int k = 0; k < steps; k++)
         {
             double s = k / (double)(steps - 1);
             var t = Slerp(ta, tb, s, omega);
-            double ca = Verification.Cosine(t, clean[0]), cb = Verification.Cosine(t, clean[1]);
+            double ca = Cosine.Of(t, clean[0]), cb = Cosine.Of(t, clean[1]);
             r.Points.Add(new AnalysisPoint
             {
                 Series = "interpolate", Strength = s, Similarity = [ca], Match = [ca >= Threshold], SimilarityToSelf = [cb],
@@ -289,14 +289,6 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         r.Options["angle_degrees"] = omega * 180 / Math.PI;
         return r;
     }
-
-    static float[] Normalised(float[] v)
-    {
-        double n = Math.Sqrt(v.Sum(x => (double)x * x));
-        return v.Select(x => (float)(x / n)).ToArray();
-    }
-
-    static double Dot(float[] a, float[] b) { double s = 0; for (int i = 0; i < a.Length; i++) s += (double)a[i] * b[i]; return s; }
 
     static float[] Slerp(float[] a, float[] b, double s, double omega)
     {

@@ -8,32 +8,6 @@ namespace Dfd.Analysis;
 /// <param name="Strength">Degrees, crop pixels, scale factor, or (for occlusions) the fraction of the crop covered.</param>
 public sealed record Perturbation(string Kind, double Strength, Func<RgbImage, RgbImage> Apply);
 
-/// <summary>A pixel rectangle, half-open: columns X..X+Width-1, rows Y..Y+Height-1.</summary>
-public readonly record struct Box(int X, int Y, int Width, int Height)
-{
-    public int Right => X + Width;
-    public int Bottom => Y + Height;
-    public int Area => Math.Max(0, Width) * Math.Max(0, Height);
-    public bool Contains(int x, int y) => x >= X && x < Right && y >= Y && y < Bottom;
-    public bool Contains(Vector2 p) => p.X >= X && p.X < Right && p.Y >= Y && p.Y < Bottom;
-
-    /// <summary>The part of this box inside a width×height image (possibly empty).</summary>
-    public Box Clip(int width, int height)
-    {
-        int x0 = Math.Clamp(X, 0, width), y0 = Math.Clamp(Y, 0, height);
-        int x1 = Math.Clamp(Right, 0, width), y1 = Math.Clamp(Bottom, 0, height);
-        return new(x0, y0, Math.Max(0, x1 - x0), Math.Max(0, y1 - y0));
-    }
-
-    /// <summary>The smallest box holding the real rectangle [x0,x1]×[y0,y1] (pixel centres at integers).</summary>
-    public static Box Enclosing(double x0, double y0, double x1, double y1)
-    {
-        int l = (int)Math.Floor(x0), t = (int)Math.Floor(y0);
-        int r = (int)Math.Ceiling(x1) + 1, b = (int)Math.Ceiling(y1) + 1;
-        return new(l, t, r - l, b - t);
-    }
-}
-
 public readonly record struct Colour(byte R, byte G, byte B)
 {
     public static Colour Black => new(0, 0, 0);

@@ -5,7 +5,6 @@ using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
-using Dfd.Training;
 using TorchSharp;
 
 namespace Dfd.Evaluation;
@@ -266,7 +265,7 @@ public static class DecoderEvaluation
         if (inner is { } b)
         {
             var q = Quality(reconstructions.Select(b.Crop).ToList(), originals.Select(b.Crop).ToList(), identities);
-            innerSsim = new(b.X0, b.Y0, b.X1, b.Y1, q.SsimMean, q.MeanFaceSsim, q.SamePersonSsim);
+            innerSsim = new(b.X, b.Y, b.Right, b.Bottom, q.SsimMean, q.MeanFaceSsim, q.SamePersonSsim);
         }
         return new QualityResult(n, ssim.Average(), Std(ssim), pm, ps, identical)
         {
@@ -464,15 +463,15 @@ public static class DecoderEvaluation
         // Sample faces: one image each of people spread over the list (or the first images, when people are few).
         var samples = SampleIndices(set0.Items.Select(i => i.Identity).ToList(), opt.SampleFaces);
         var meta = info.Metadata;
-        var decProv = new DecoderProvenance(Path.GetFullPath(decoderPath), FileId.Of(decoderPath), new FileInfo(decoderPath).Length, info.Encoder,
+        var decProv = new DecoderProvenance(RecordPath.Of(decoderPath), FileId.Of(decoderPath), new FileInfo(decoderPath).Length, info.Encoder,
             info.TemplateDim, $"{info.OutWidth}x{info.OutHeight}", meta.GetValueOrDefault("format", ""),
             int.TryParse(meta.GetValueOrDefault("epochs_done"), out var ep) ? ep : null,
             double.TryParse(meta.GetValueOrDefault("train_seconds"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ts) ? ts : null,
             meta.GetValueOrDefault("split"), meta.GetValueOrDefault("train_config"),
             meta.Where(kv => kv.Key != "epoch_sums").OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value));
-        var dataProv = new DataProvenance(opt.Data, kind, split?.Name, splitFile == null ? null : Path.GetFullPath(splitFile), items.Count,
+        var dataProv = new DataProvenance(opt.Data, kind, split?.Name, splitFile == null ? null : RecordPath.Of(splitFile), items.Count,
             listedPeople, opt.LimitPeople, set0.Count, set0.Items.Select(i => i.Identity).Distinct().Count(), set0.Skipped.Count,
-            set0.Skipped.Select(s => new[] { s.File, s.Problem }).ToList(), opt.CacheDir ?? "");
+            set0.Skipped.Select(s => new[] { s.File, s.Problem }).ToList(), opt.CacheDir == null ? "" : RecordPath.Of(opt.CacheDir));
         return new EvaluationResult(decProv, dataProv, spec0.Name, models, opt.Fmrs, results, quality,
             (opt.Device ?? torch.CPU).ToString(), stages, Math.Round(clock.Elapsed.TotalSeconds, 2), DateTime.UtcNow.ToString("o"))
         {

@@ -35,7 +35,7 @@ public static class Verification
     /// <summary>Cosine similarity, accumulated in double.</summary>
     /// <exception cref="ArgumentException">Lengths differ, or a vector has zero norm (its direction is undefined, and a
     /// silent 0 or NaN would corrupt every metric downstream).</exception>
-    public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Dfd.Cosine.Of(a, b);
+
 
     /// <summary>
     /// The LFW View 2 protocol: for each fold k, the threshold that maximises accuracy on all other folds is applied

@@ -99,39 +99,6 @@ public static class LossSpec
     }
 }
 
-/// <summary>Inner-face box in crop pixels: eyes to mouth with a margin, from the alignment template.</summary>
-public readonly record struct Box(int X0, int Y0, int X1, int Y1)
-{
-    public static Box InnerFace(AlignmentTemplate t, float margin = 0.3f)
-    {
-        float x0 = t.Points.Min(p => p.X), x1 = t.Points.Max(p => p.X);
-        float y0 = t.Points.Min(p => p.Y), y1 = t.Points.Max(p => p.Y);
-        float mx = (x1 - x0) * margin, my = (y1 - y0) * margin;
-        return new(Math.Max(0, (int)(x0 - mx)), Math.Max(0, (int)(y0 - my)),
-                   Math.Min(t.Width, (int)Math.Ceiling(x1 + mx)), Math.Min(t.Height, (int)Math.Ceiling(y1 + my)));
-    }
-
-    public Tensor Crop(Tensor x) => x[.., .., Y0..Y1, X0..X1];
-
-    public RgbImage Crop(RgbImage im)
-    {
-        if (X1 > im.Width || Y1 > im.Height) throw new ArgumentException($"box {X0},{Y0}–{X1},{Y1} lies outside a {im.Width}×{im.Height} image");
-        var r = new RgbImage(X1 - X0, Y1 - Y0);
-        for (int y = Y0; y < Y1; y++)
-            im.Data.AsSpan(im.Index(X0, y), r.Width * 3).CopyTo(r.Data.AsSpan(r.Index(0, y - Y0)));
-        return r;
-    }
-
-    /// <summary>The same box on a feature map of another size (rounded outward, at least one cell).</summary>
-    public Tensor CropScaled(Tensor f, int width, int height)
-    {
-        long h = f.shape[2], w = f.shape[3];
-        int y0 = (int)Math.Floor((double)Y0 * h / height), y1 = Math.Max(y0 + 1, (int)Math.Ceiling((double)Y1 * h / height));
-        int x0 = (int)Math.Floor((double)X0 * w / width), x1 = Math.Max(x0 + 1, (int)Math.Ceiling((double)X1 * w / width));
-        return f[.., .., y0..(int)Math.Min(y1, h), x0..(int)Math.Min(x1, w)];
-    }
-}
-
 /// <summary>The decoder's training loss: pixel, Sobel-gradient, perceptual (encoder features), identity; global and local.</summary>
 public sealed class DecoderLoss
 {

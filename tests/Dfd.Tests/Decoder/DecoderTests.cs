@@ -313,8 +313,8 @@ public class DecoderTests : IDisposable
     {
         var t = AlignmentTemplate.Dlib();
         var b = Box.InnerFace(t);
-        foreach (var p in t.Points) Assert.True(p.X > b.X0 && p.X < b.X1 && p.Y > b.Y0 && p.Y < b.Y1);
-        Assert.True(b.X1 - b.X0 < 150 && b.Y1 - b.Y0 < 150);
+        foreach (var p in t.Points) Assert.True(p.X > b.X && p.X < b.Right && p.Y > b.Y && p.Y < b.Bottom);
+        Assert.True(b.Width < 150 && b.Height < 150);
     }
 
     [Fact]

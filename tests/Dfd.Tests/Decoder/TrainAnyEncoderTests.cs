@@ -1,7 +1,7 @@
 using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
-using Dfd.IO;
+using Dfd.Imaging;
 using Dfd.Training;
 using TorchSharp;
 using Xunit;

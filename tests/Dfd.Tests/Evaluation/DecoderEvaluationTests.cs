@@ -73,12 +73,12 @@ public class DecoderEvaluationTests : IDisposable
 
         // Inner face: reconstructions and a person's second photo equal to the original inside the box and noise
         // outside score exactly 1 there, and less than 1 on the whole image.
-        var box = new Dfd.Training.Box(3, 5, 20, 19);
+        var box = Box.FromCorners(3, 5, 20, 19);
         RgbImage SameInside(RgbImage src)
         {
             var im = Noise();
-            for (int y = box.Y0; y < box.Y1; y++)
-                for (int x = box.X0; x < box.X1; x++)
+            for (int y = box.Y; y < box.Bottom; y++)
+                for (int x = box.X; x < box.Right; x++)
                     for (int ch = 0; ch < 3; ch++) im.Data[im.Index(x, y) + ch] = src.Data[src.Index(x, y) + ch];
             return im;
         }
@@ -104,11 +104,11 @@ public class DecoderEvaluationTests : IDisposable
     {
         var im = new RgbImage(4, 3);
         for (int i = 0; i < im.Data.Length; i++) im.Data[i] = (byte)i;
-        var c = new Dfd.Training.Box(1, 1, 3, 3).Crop(im);
+        var c = Box.FromCorners(1, 1, 3, 3).Crop(im);
         Assert.Equal((2, 2), (c.Width, c.Height));
         // Row 1, x 1..2 starts at (1·4 + 1)·3 = 15; row 2 at (2·4 + 1)·3 = 27.
         Assert.Equal(new byte[] { 15, 16, 17, 18, 19, 20, 27, 28, 29, 30, 31, 32 }, c.Data);
-        Assert.Throws<ArgumentException>(() => new Dfd.Training.Box(0, 0, 5, 3).Crop(im));
+        Assert.Throws<ArgumentException>(() => Box.FromCorners(0, 0, 5, 3).Crop(im));
     }
 
     [Fact]
