@@ -19,7 +19,9 @@ for v in order:
     if not os.path.exists(p): continue
     e = json.load(open(p))
     meta = e["decoder"].get("metadata", {})
-    loss = json.loads(meta.get("train_config", "{}")).get("Loss", {})
+    cfg = json.loads(meta.get("train_config", "{}"))
+    # Options (l2, stages, stage_from, identity_centred) sit apart from the weights since LossOptions; older files hold them in Loss.
+    loss = {**cfg.get("Loss", {}), **cfg.get("LossOptions", {})}
     own, cross = own_cross(e)
     q = e["quality"]
     if "mean_face_ssim" in q: floor = q
@@ -27,7 +29,7 @@ for v in order:
     cell = lambda m, k: f'{100 * rate(m)[k]:.1f}%' if m else "–"
     shape = json.loads(meta.get("decoder_config", "{}")).get("BlockWidths")
     perceptual = loss.get("Perceptual", 0) or loss.get("PerceptualLocal", 0)
-    terms = ", ".join(f"{k}={v}" for k, v in loss.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v and k not in ("PerceptualStages", "PerceptualFrom"))
+    terms = ", ".join(f"{k}={v}" for k, v in loss.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v and k not in ("PerceptualStages", "PerceptualFrom", "PixelL2", "IdentityCentred"))
     if perceptual:
         first = loss.get("PerceptualFrom", 1)
         terms += f" (feature maps {first}–{first + loss.get('PerceptualStages', 3) - 1} of 5)"

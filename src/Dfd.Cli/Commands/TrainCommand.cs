@@ -48,30 +48,8 @@ static class TrainCommand
         if (LossSpec.Problem(cfg.Loss, cfg.LossOptions, encoder) is { } problem) throw new UsageException($"--loss: {problem}");
 
         // Data: every --data set, minus LFW test people under the split.
-        LfwSplit? split = null;
-        if (splitOpt != "none")
-        {
-            var sp = splitOpt ?? LfwSplit.DefaultPath();
-            if (sp != null) split = LfwSplit.Load(sp);
-            else if (splitOpt != null) throw new FileNotFoundException($"{splitOpt}: split file not found");
-        }
-        var items = new List<FaceItem>();
-        var preview = new List<FaceItem>();
-        var dataDesc = new List<string>();
-        foreach (var ds in dataSpecs)
-        {
-            var (kind, list) = FaceDatasets.Open(ds);
-            if (kind == "lfw" && split != null)
-            {
-                preview.AddRange(list.Where(i => split.IsTest(i.Identity)).GroupBy(i => i.Identity).Select(g => g.First()).Take(8));
-                int before = list.Count;
-                list = list.Where(i => !split.IsTest(i.Identity)).ToList();
-                dataDesc.Add($"{(ds.StartsWith(kind + ":") ? ds : kind + ":" + ds)} ({list.Count} of {before} images; split {split.Name} holds out {before - list.Count})");
-            }
-            else dataDesc.Add($"{(ds.StartsWith(kind + ":") ? ds : kind + ":" + ds)} ({list.Count} images)");
-            items.AddRange(list);
-        }
-        if (items.Count > limit) items = items.Take(limit).ToList();
+        var (split, _) = LfwSplit.Resolve(splitOpt);
+        var (items, preview, dataDesc) = TrainingData.Assemble(dataSpecs, split, limit);
 
         using var pipe = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
         var wid = Dfd.IO.FileId.Of(Registry.WeightsPath(encName, a.Opt("weights")));

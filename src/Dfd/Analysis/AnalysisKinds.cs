@@ -102,7 +102,7 @@ public sealed record StrengthRange(double Min, double Max, double Step, string U
 public sealed record KindOption(string Name, string Shown, string? Default = null, string? Alias = null);
 
 /// <summary>A user's option is wrong (the CLI shows the message as a usage error).</summary>
-public sealed class AnalysisOptionException(string message) : ArgumentException(message);
+public sealed class AnalysisOptionException(string message) : DfdException(message);
 
 /// <summary>A kind's options as given (by the CLI's arguments, or in code), falling back to the declared defaults.</summary>
 public sealed class KindOptions(AnalysisKind kind, Func<string, string?> lookup)

@@ -44,6 +44,20 @@ public sealed record LfwSplit(string Name, string Description, string Pairs, int
 
     static readonly JsonSerializerOptions Options = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
+    /// <summary>
+    /// The split a <c>--split</c> option names: null → the committed one where found (else none), "none" → none, a
+    /// path → that file.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The named file does not exist.</exception>
+    public static (LfwSplit? Split, string? Path) Resolve(string? option)
+    {
+        if (option == "none") return (null, null);
+        var path = option ?? DefaultPath();
+        if (path == null) return (null, null);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: split file not found");
+        return (Load(path), path);
+    }
+
     /// <summary>The committed split file, found like the models folder.</summary>
     public static string? DefaultPath() => Encoders.ModelPaths.Roots()
         .Select(r => Path.Combine(Path.GetDirectoryName(r.TrimEnd('/'))!, "splits", DefaultName + ".json"))

@@ -37,12 +37,13 @@ public sealed record EncoderSpec(
         if (rgb255.dim() != 4 || rgb255.shape[1] != 3 || rgb255.shape[2] != InputHeight || rgb255.shape[3] != InputWidth)
             throw new ArgumentException($"{Name} takes [N,3,{InputHeight},{InputWidth}] RGB crops, got [{string.Join(",", rgb255.shape)}]");
         using var scope = torch.NewDisposeScope();
-        var x = rgb255.dtype == ScalarType.Float32 ? rgb255 : rgb255.to_type(ScalarType.Float32);
+        // Floating inputs keep their type (a double-precision model takes double crops); others become float32.
+        var x = torch.is_floating_point(rgb255) ? rgb255 : rgb255.to_type(ScalarType.Float32);
         if (Channels == ChannelOrder.BGR) x = x.flip(1);
         // Built per call on the input's device: as module buffers they would show up in the state dicts that weight
         // files are checked against.
-        var mean = torch.tensor(Mean, device: x.device).view(1, 3, 1, 1);
-        var invStd = torch.tensor(Std.Select(s => 1f / s).ToArray(), device: x.device).view(1, 3, 1, 1);
+        var mean = torch.tensor(Mean, device: x.device).view(1, 3, 1, 1).to_type(x.dtype);
+        var invStd = torch.tensor(Std.Select(s => 1f / s).ToArray(), device: x.device).view(1, 3, 1, 1).to_type(x.dtype);
         return ((x - mean) * invStd).MoveToOuterDisposeScope();
     }
 }

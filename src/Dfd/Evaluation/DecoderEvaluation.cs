@@ -358,13 +358,11 @@ public static class DecoderEvaluation
         var (kind, items) = FaceDatasets.Open(data);
         LfwSplit? sp = null;
         string? spPath = null;
-        if (kind == "lfw" && split != "none")
+        if (kind == "lfw")
         {
-            spPath = split ?? LfwSplit.DefaultPath();
-            if (spPath != null)
+            (sp, spPath) = LfwSplit.Resolve(split);
+            if (sp != null)
             {
-                if (!File.Exists(spPath)) throw new FileNotFoundException($"{spPath}: split file not found");
-                sp = LfwSplit.Load(spPath);
                 items = items.Where(i => sp.IsTest(i.Identity)).ToList();
                 if (items.Count == 0) throw new InvalidDataException($"{data}: none of the {sp.TestPeople} test people of split {sp.Name} is in this folder");
             }
