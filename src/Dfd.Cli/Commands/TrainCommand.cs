@@ -39,7 +39,7 @@ static class TrainCommand
                 StartWidth = a.Int("start-width", baseCfg.Decoder.StartWidth),
                 RefineBlocks = a.Int("refine", baseCfg.Decoder.RefineBlocks),
             },
-            Init = a.Opt("init") is { } init ? Path.GetFullPath(init) : null,
+            Init = a.Opt("init"),
         };
         int limit = a.Int("limit", int.MaxValue);
         var encoder = Common.Encoder(new Args(["--model", encName, .. Pass(a, "weights"), .. Pass(a, "device")], new HashSet<string>()));

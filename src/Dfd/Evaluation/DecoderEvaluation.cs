@@ -465,8 +465,8 @@ public static class DecoderEvaluation
             info.TemplateDim, $"{info.OutWidth}x{info.OutHeight}", meta.GetValueOrDefault("format", ""),
             int.TryParse(meta.GetValueOrDefault("epochs_done"), out var ep) ? ep : null,
             double.TryParse(meta.GetValueOrDefault("train_seconds"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ts) ? ts : null,
-            meta.GetValueOrDefault("split"), meta.GetValueOrDefault("train_config"),
-            meta.Where(kv => kv.Key != "epoch_sums").OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value));
+            meta.GetValueOrDefault("split"), meta.GetValueOrDefault("train_config") is { } tc ? RecordPath.Scrub(tc) : null,
+            meta.Where(kv => kv.Key != "epoch_sums").OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => RecordPath.Scrub(kv.Value)));
         var dataProv = new DataProvenance(opt.Data, kind, split?.Name, splitFile == null ? null : RecordPath.Of(splitFile), items.Count,
             listedPeople, opt.LimitPeople, set0.Count, set0.Items.Select(i => i.Identity).Distinct().Count(), set0.Skipped.Count,
             set0.Skipped.Select(s => new[] { s.File, s.Problem }).ToList(), opt.CacheDir == null ? "" : RecordPath.Of(opt.CacheDir));

@@ -18,4 +18,17 @@ public static class RecordPath
             return "~" + full[home.Length..];
         return path;
     }
+
+    /// <summary>
+    /// A recorded text (e.g. a decoder file's metadata, written on another run) with the working directory's and the
+    /// home folder's absolute prefixes written as in <see cref="Of"/>.
+    /// </summary>
+    public static string Scrub(string text)
+    {
+        var cwd = Path.GetFullPath(Directory.GetCurrentDirectory()).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        if (cwd.Length > 1) text = text.Replace(cwd, "", StringComparison.Ordinal);
+        if (!string.IsNullOrEmpty(home) && home != "/") text = text.Replace(home + Path.DirectorySeparatorChar, "~" + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        return text;
+    }
 }
