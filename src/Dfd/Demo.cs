@@ -79,8 +79,8 @@ public static class Demo
         var provenance = new Dictionary<string, object>
         {
             ["encoder"] = $"{spec.Name}: {spec.Description}",
-            ["decoder"] = decoderPath ?? "none",
-            ["inputs"] = $"{samples} ({n} faces)",
+            ["decoder"] = decoderPath == null ? "none" : RecordPath.Of(decoderPath),
+            ["inputs"] = $"{RecordPath.Of(samples)} ({n} faces)",
         };
         double[]? reconSim = null;
         var sections = new List<(string Title, string Dir, string Picture, string Text)>();

@@ -84,7 +84,7 @@ static class AnalyzeCommand
         {
             ["command"] = "dfd analyze " + string.Join(" ", argv),
             ["kind"] = kind == "compare" ? $"compare ({perturbation})" : kind,
-            ["inputs"] = files.Count == 1 ? files[0] : $"{files.Count} files",
+            ["inputs"] = files.Count == 1 ? Dfd.IO.RecordPath.Of(files[0]) : $"{files.Count} files",
             ["date (UTC)"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
         };
         using var detector = aligned && !measure ? null : FacePipeline.CreateDefault();
@@ -95,7 +95,7 @@ static class AnalyzeCommand
             var (dec, decPath) = LoadDecoder(decoders[e], enc, device, problems);
             using var _d = dec;
             provenance[$"encoder {enc.Spec.Name}"] = $"{enc.Spec.Description}; weights {enc.Spec.WeightsFile}; threshold {enc.Spec.Threshold1e3:F4} ({enc.Spec.ThresholdSource})";
-            provenance[$"decoder for {enc.Spec.Name}"] = decPath ?? "none";
+            provenance[$"decoder for {enc.Spec.Name}"] = decPath == null ? "none" : Dfd.IO.RecordPath.Of(decPath);
             var probe = measure ? new GeometryProbe(detector!.Detector, enc.Spec.Template) : null;
             var inputs = AnalysisInputs.Load(files, enc.Spec, pipe, limit, problems);
             if (inputs.Count == 0) throw new UsageException($"no face could be aligned from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
