@@ -53,6 +53,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
 
     public FaceDecoder Run(bool resume, Action<TrainStatus>? report = null, CancellationToken ct = default)
     {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         torch.manual_seed(cfg.Seed);
         var dec = new FaceDecoder(cfg.Decoder with { TemplateDim = encoder.Spec.EmbeddingSize, OutWidth = data.Width, OutHeight = data.Height });
         dec.to(encoder.Device);

@@ -411,6 +411,18 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void TrainingCreatesTheOutputFolder()
+    {
+        // dfd train --out runs/new/d.safetensors: the log, samples and checkpoint go beside it, in a folder not yet made.
+        var set = Faces();
+        var p = Path.Combine(dir, "new", "deeper", "d.safetensors");
+        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(Identity: 0) };
+        var t = new Trainer(set, encoder.Value, cfg, p, new Dictionary<string, string>());
+        using (t.Run(false)) { }
+        Assert.True(File.Exists(p) && File.Exists(t.LogPath) && File.Exists(t.CheckpointPath));
+    }
+
+    [Fact]
     public void ResumeRefusesOtherSettings()
     {
         var set = Faces();
