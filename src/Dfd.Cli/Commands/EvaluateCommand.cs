@@ -52,6 +52,18 @@ static class EvaluateCommand
             c.AddRow(Markup.Escape(m.Model), m.Images.ToString(), $"{m.People} ({m.PeopleWithTwoOrMore})",
                 F(m.MeanTypeI), F(m.MeanTypeII), F(m.MeanGenuine), F(m.MeanImpostor), m.MeanWarpedOriginals is { } w ? F(w) : "–");
         AnsiConsole.Write(c);
+        if (r.Results.Any(m => m.Identification != null || m.Frechet != null))
+        {
+            var idt = new Table().AddColumns("model", "rank-1: recon.", "originals", "mean face", "false matches @1e-3: recon.", "originals", "mean face", "Fréchet: recon.", "mean face", "orig. halves");
+            foreach (var m in r.Results)
+            {
+                var i = m.Identification; var f = m.Frechet;
+                idt.AddRow(Markup.Escape(m.Model), i != null ? $"[bold]{Pct(i.Rank1)}[/]" : "–", i != null ? Pct(i.Rank1Originals) : "–", i != null ? Pct(i.Rank1MeanFace) : "–",
+                    i != null ? $"[bold]{i.FalseMatches:E2}[/]" : "–", i != null ? i.FalseMatchesOriginals.ToString("E2") : "–", i != null ? i.FalseMatchesMeanFace.ToString("E2") : "–",
+                    f != null ? $"[bold]{F(f.Reconstructions)}[/]" : "–", f != null ? F(f.MeanFace) : "–", f != null ? F(f.OriginalsHalves) : "–");
+            }
+            AnsiConsole.Write(idt);
+        }
         var q = r.Quality;
         Console.WriteLine($"image similarity to the {r.Encoder} crops ({q.Images} images): SSIM {F(q.SsimMean)} ± {F(q.SsimStd)}, " +
             $"PSNR {(q.PsnrMeanDb is { } p ? $"{p:F2} dB ± {q.PsnrStdDb:F2}" : "+inf")}{(q.IdenticalImages > 0 ? $" ({q.IdenticalImages} identical)" : "")}" +
@@ -59,6 +71,8 @@ static class EvaluateCommand
             (q.SamePersonSsim is { } sp ? $"; another photo of the same person: SSIM {F(sp)} ({q.SamePersonPairs:N0} pairs, {q.SamePersonPeople} people)" : ""));
         if (q.PixelSpread is { } ps && q.PixelSpreadOriginals is { } pso)
             Console.WriteLine($"spread from face to face (pixel std over the images, 0–1): reconstructions {F(ps)}, originals {F(pso)} ({ps / pso:P0}; 0 = one face for everyone)");
+        if (q.Sharpness is { } sh)
+            Console.WriteLine($"detail (gradient energy over the originals'): whole crop {F(sh.Whole)}, inner face {F(sh.Inner)}; the mean face {F(sh.MeanFaceWhole)}, {F(sh.MeanFaceInner)} (1 = a photo's detail)");
         if (q.InnerFace is { } fi)
             Console.WriteLine($"inner face only (box x {fi.X0}–{fi.X1}, y {fi.Y0}–{fi.Y1}): SSIM {F(fi.Reconstructions)}" +
                 (fi.MeanFace is { } im ? $"; mean face {F(im)}" : "") + (fi.SamePerson is { } isp ? $"; another photo of the same person {F(isp)}" : ""));

@@ -49,7 +49,19 @@ public sealed record ModelResult(
     IReadOnlyList<RateAtFmr> Rates)
 {
     [JsonIgnore] public ModelScores? Scores { get; init; }
+
+    /// <summary>Rank-1 identification and false matches at FMR 1e-3 (null when the FMRs leave out 1e-3 or there is one person).</summary>
+    public IdentificationResult? Identification { get; init; }
+
+    /// <summary>Fréchet distance of this model's templates of reconstructions and originals.</summary>
+    public FrechetResult? Frechet { get; init; }
 }
+
+/// <summary>
+/// Detail drawn: mean <see cref="ImageQuality.GradientEnergy"/> of the reconstructions over that of the originals, on
+/// the whole crop and on the inner-face box; the same ratios for the mean face (the floor; 1 would be a photo's detail).
+/// </summary>
+public sealed record SharpnessResult(double Whole, double Inner, double MeanFaceWhole, double MeanFaceInner, double OriginalsWhole, double OriginalsInner);
 
 /// <summary>Reconstructions against the crops their templates came from. PSNR null = +∞ (identical images).</summary>
 public sealed record QualityResult(int Images, double SsimMean, double SsimStd, double? PsnrMeanDb, double? PsnrStdDb, int IdenticalImages)
@@ -80,6 +92,9 @@ public sealed record QualityResult(int Images, double SsimMean, double SsimStd, 
 
     /// <summary>The same SSIMs on the inner-face box only (eyes to mouth, as the local loss terms see it); null when not asked.</summary>
     public InnerFaceSsim? InnerFace { get; init; }
+
+    /// <summary>How much of the originals' detail the reconstructions draw; null when no inner-face box was given.</summary>
+    public SharpnessResult? Sharpness { get; init; }
 }
 
 /// <summary>SSIM of reconstructions, of the mean face and of another photo of the same person, on the inner-face box (crop pixels, end exclusive).</summary>
@@ -270,12 +285,27 @@ public static class DecoderEvaluation
         return new QualityResult(n, ssim.Average(), Std(ssim), pm, ps, identical)
         {
             InnerFace = innerSsim,
+            Sharpness = inner is { } box ? Sharpness(reconstructions, originals, mean, box) : null,
             Ssim = ssim, Psnr = psnr, MeanFaceSsim = floorSsim.Average(),
             MeanFacePsnrDb = floorPsnr.All(double.IsFinite) ? floorPsnr.Average() : null,
             SamePersonSsim = same is { Length: > 0 } ? same.Average(p => p.Average()) : null,
             SamePersonPeople = same?.Length ?? 0, SamePersonPairs = same?.Sum(p => (long)p.Length) ?? 0,
             PixelSpread = PixelSpreadOf(reconstructions), PixelSpreadOriginals = originalSums.Spread(),
         };
+    }
+
+    /// <summary>Mean gradient energies of reconstructions and of the mean face over the originals', whole and in <paramref name="inner"/>.</summary>
+    public static SharpnessResult Sharpness(IReadOnlyList<RgbImage> reconstructions, IReadOnlyList<RgbImage> originals, RgbImage meanFace, Box inner)
+    {
+        double Mean(IReadOnlyList<RgbImage> ims, Box? b)
+        {
+            var e = new double[ims.Count];
+            Parallel.For(0, ims.Count, i => e[i] = ImageQuality.GradientEnergy(ims[i], b));
+            return e.Average();
+        }
+        double ow = Mean(originals, null), oi = Mean(originals, inner);
+        return new SharpnessResult(Mean(reconstructions, null) / ow, Mean(reconstructions, inner) / oi,
+            ImageQuality.GradientEnergy(meanFace) / ow, ImageQuality.GradientEnergy(meanFace, inner) / oi, ow, oi);
     }
 
     /// <summary>Per person with ≥ 2 images: SSIM of every unordered pair among their first <see cref="SamePersonImages"/> images.</summary>
@@ -415,6 +445,7 @@ public static class DecoderEvaluation
         var recon = dec.Reconstruct(set0.Templates, opt.Batch, P("decoding"));
         Lap("decode");
         var originals0 = Enumerable.Range(0, set0.Count).Select(set0.Image).ToList();
+        var meanFace0 = MeanImage(originals0);
         var quality = Quality(recon, originals0, set0.Items.Select(i => i.Identity).ToList(), Box.InnerFace(spec0.Template));
         Lap("ssim_psnr");
 
@@ -451,8 +482,16 @@ public static class DecoderEvaluation
                         WarpedOriginals = wo.Select((v, i) => Cosine.Dot(v, on[i])).ToArray(),
                     };
                 }
-                results.Add(Summarise(scores, opt.Fmrs, name, isE0 ? "decoder's encoder (E0)" : "other FR model",
-                    isE0 ? wid0 : FileId.Of(Registry.WeightsPath(name)), spec.InputWidth, spec.InputHeight, warp != null));
+                var summary = Summarise(scores, opt.Fmrs, name, isE0 ? "decoder's encoder (E0)" : "other FR model",
+                    isE0 ? wid0 : FileId.Of(Registry.WeightsPath(name)), spec.InputWidth, spec.InputHeight, warp != null);
+                // The mean face goes the reconstructions' way: drawn in E0's crop, moved to this model's.
+                var meanT = enc.Encode([warp is { } mw ? Warp.Affine(meanFace0, mw, spec.InputWidth, spec.InputHeight) : meanFace0])[0];
+                var at1e3 = summary.Rates.FirstOrDefault(x => x.Fmr == 1e-3);
+                results.Add(summary with
+                {
+                    Identification = at1e3 != null && scores.People >= 2 ? Identification.Measure(ot, rt, meanT, ids, at1e3.Threshold) : null,
+                    Frechet = scores.People >= 4 ? Frechet.Measure(ot, rt, meanT, ids) : null,
+                });
                 Lap("score_" + name);
             }
             finally { if (!isE0) enc.Dispose(); }

@@ -123,4 +123,27 @@ public static class ImageQuality
         if (a.Length != n || b.Length != n)
             throw new ArgumentException($"a {width}x{height}x{channels} image holds {n} bytes; got {a.Length} and {b.Length}");
     }
+
+    /// <summary>
+    /// Detail in an image: the mean of gx² + gy² over the region, with gx, gy forward differences of luminance
+    /// (0.299 R + 0.587 G + 0.114 B, in 0–1) between neighbouring pixels inside it. A blurred face scores a fraction of a
+    /// photo's; the ratio of reconstructions' to originals' says how much of a photo's detail a decoder draws.
+    /// </summary>
+    public static double GradientEnergy(RgbImage im, Box? region = null)
+    {
+        var b = region ?? new Box(0, 0, im.Width, im.Height);
+        if (b.X < 0 || b.Y < 0 || b.Right > im.Width || b.Bottom > im.Height || b.Width < 2 || b.Height < 2)
+            throw new ArgumentException($"region {b} does not fit a {im.Width}×{im.Height} image with room for a difference");
+        double Y(int x, int y) { int k = im.Index(x, y); return (0.299 * im.Data[k] + 0.587 * im.Data[k + 1] + 0.114 * im.Data[k + 2]) / 255; }
+        double sum = 0;
+        long count = 0;
+        for (int y = b.Y; y < b.Bottom - 1; y++)
+            for (int x = b.X; x < b.Right - 1; x++)
+            {
+                double v = Y(x, y), gx = Y(x + 1, y) - v, gy = Y(x, y + 1) - v;
+                sum += gx * gx + gy * gy;
+                count++;
+            }
+        return sum / count;
+    }
 }

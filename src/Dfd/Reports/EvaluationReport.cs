@@ -181,6 +181,22 @@ public static class EvaluationReport
              .Append($"<td>{m.ImpostorComparisons:N0}</td><td>{m.TypeIIPairs:N0}</td><td>{m.GenuinePairs:N0}</td><td>{F(m.MeanTypeI)}</td><td>{F(m.MeanTypeII)}</td><td>{F(m.MeanGenuine)}</td><td>{F(m.MeanImpostor)}</td><td>{(m.MeanWarpedOriginals is { } mw ? F(mw) : "–")}</td></tr>");
         h.Append("</table>");
 
+        if (r.Results.Any(m => m.Identification != null || m.Frechet != null))
+        {
+            h.Append("<h2>Faces a person tells apart</h2><p class=\"note\"><b>Rank-1</b>: a gallery of one original per test person (the first by file name); each reconstruction of a person's <i>other</i> photos is searched in it, and counts when the most similar gallery face is the same person's. ")
+             .Append("The same search with the other original photos (what the model does on real photos) and with one mean face for every probe (chance). ")
+             .Append("<b>False matches</b>: the share of comparisons of each image with every other person's gallery original that reach the FMR 1e-3 threshold (originals: about 1e-3 by construction; a face that matches everyone scores high). ")
+             .Append("<b>Fréchet distance</b> between Gaussians fitted to the model's L2-normalised templates of the reconstructions and of the originals (means, covariances /(N−1), ‖μa−μb‖² + Tr(Σa+Σb−2(Σa^½ΣbΣa^½)^½)); beside it the mean face for all, and the originals of every other person against the rest.</p>")
+             .Append("<table><tr><th class=\"l\">model</th><th>gallery / probes</th><th>rank-1 recon.</th><th>rank-1 originals</th><th>rank-1 mean face</th><th>threshold</th><th>false matches recon.</th><th>originals</th><th>mean face</th><th>Fréchet recon.</th><th>mean face</th><th>originals halves</th></tr>");
+            foreach (var m in r.Results)
+            {
+                var i = m.Identification; var f = m.Frechet;
+                h.Append($"<tr><td class=\"l\">{H(m.Model)}</td><td>{(i != null ? $"{i.GalleryPeople:N0} / {i.Probes:N0}" : "–")}</td><td><b>{(i != null ? P(i.Rank1) : "–")}</b></td><td>{(i != null ? P(i.Rank1Originals) : "–")}</td><td>{(i != null ? P(i.Rank1MeanFace) : "–")}</td>")
+                 .Append($"<td>{(i != null ? F(i.Threshold) : "–")}</td><td><b>{(i != null ? F(i.FalseMatches, "E2") : "–")}</b></td><td>{(i != null ? F(i.FalseMatchesOriginals, "E2") : "–")}</td><td>{(i != null ? F(i.FalseMatchesMeanFace, "E2") : "–")}</td>")
+                 .Append($"<td><b>{(f != null ? F(f.Reconstructions) : "–")}</b></td><td>{(f != null ? F(f.MeanFace) : "–")}</td><td>{(f != null ? F(f.OriginalsHalves) : "–")}</td></tr>");
+            }
+            h.Append("</table>");
+        }
         var q = r.Quality;
         h.Append($"<h2>Image similarity</h2><p>Reconstructions against the {r.Encoder} crops their templates came from ({q.Images:N0} images): ")
          .Append($"<b>SSIM {F(q.SsimMean)}</b> (± {F(q.SsimStd)}), <b>PSNR {(q.PsnrMeanDb is { } pm ? F(pm, "F2") + " dB" : "+∞")}</b>")
@@ -189,6 +205,7 @@ public static class EvaluationReport
          .Append(q.MeanFaceSsim is { } mf ? $". The floor: the mean of these {q.Images:N0} originals, one image for every face, scores SSIM {F(mf)}, PSNR {(q.MeanFacePsnrDb is { } mp ? F(mp, "F2") + " dB" : "+∞")}" : "")
          .Append(q.SamePersonSsim is { } sp ? $". Another real photo of the same person (the originals of one person against each other, up to {DecoderEvaluation.SamePersonImages} images a person: {q.SamePersonPairs:N0} pairs of {q.SamePersonPeople:N0} people, averaged per person) scores SSIM {F(sp)}" : "")
          .Append(q.PixelSpread is { } ps && q.PixelSpreadOriginals is { } pso ? $". How much the faces differ from one another (each pixel's standard deviation over the images, averaged, 0–1): reconstructions {F(ps)}, originals {F(pso)} ({F(ps / pso, "P0")} of it; one face drawn for everyone would score 0)" : "")
+         .Append(q.Sharpness is { } sh ? $". Detail drawn (mean squared luminance gradient over the originals'): whole crop {F(sh.Whole)}, inner face {F(sh.Inner)}; the mean face {F(sh.MeanFaceWhole)} and {F(sh.MeanFaceInner)} (1 = a photo's detail)" : "")
          .Append(q.InnerFace is { } fi ? $". On the inner-face box only (x {fi.X0}–{fi.X1}, y {fi.Y0}–{fi.Y1}, eyes to mouth): reconstructions SSIM {F(fi.Reconstructions)}" +
              (fi.MeanFace is { } im ? $", the mean face {F(im)}" : "") + (fi.SamePerson is { } isp ? $", another photo of the same person {F(isp)}" : "") : "")
          .Append(".</p><p class=\"note\">SSIM: Wang et al. (2004), 11×11 Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03, L = 255, mean over the valid region and the RGB channels (as scikit-image with gaussian_weights=True, use_sample_covariance=False). PSNR: 10·log10(255²/MSE) per image, then the mean.</p>");
