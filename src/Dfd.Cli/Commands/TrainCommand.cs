@@ -40,6 +40,7 @@ static class TrainCommand
                 RefineBlocks = a.Int("refine", baseCfg.Decoder.RefineBlocks),
             },
             Init = a.Opt("init"),
+            Discriminator = ParseDiscriminator(a, baseCfg.Discriminator),
         };
         int limit = a.Int("limit", int.MaxValue);
         var encoder = Common.Encoder(new Args(["--model", encName, .. Pass(a, "weights"), .. Pass(a, "device")], new HashSet<string>()));
@@ -107,6 +108,36 @@ static class TrainCommand
         Console.WriteLine(json ? Common.ToJson(result) : $"done: {outPath} (samples in {trainer.SamplesDir}, losses in {trainer.LogPath})");
         dec.Dispose();
         return 0;
+    }
+
+    /// <summary>--disc-width 32 --disc-layers 3 --disc-lr 2e-4 --disc-loss hinge|lsq --feature-matching W --diffaug colour,translation,cutout|none.</summary>
+    static DiscriminatorConfig ParseDiscriminator(Args a, DiscriminatorConfig d)
+    {
+        var kind = a.Opt("disc-loss");
+        var aug = a.Opt("diffaug");
+        var parts = aug?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet() ?? [];
+        var known = new HashSet<string> { "colour", "color", "translation", "cutout", "none" };
+        if (parts.FirstOrDefault(p => !known.Contains(p)) is { } bad)
+            throw new UsageException($"--diffaug: unknown transform '{bad}' (colour, translation, cutout, or none)");
+        d = d with
+        {
+            Width = a.Int("disc-width", d.Width),
+            Layers = a.Int("disc-layers", d.Layers),
+            Lr = a.Double("disc-lr", d.Lr),
+            FeatureMatching = a.Double("feature-matching", d.FeatureMatching),
+            Loss = kind switch
+            {
+                null => d.Loss,
+                "hinge" => AdversarialLoss.Hinge,
+                "lsq" or "least-squares" => AdversarialLoss.LeastSquares,
+                _ => throw new UsageException($"--disc-loss: '{kind}' is not hinge or lsq"),
+            },
+        };
+        if (aug != null) d = d with { Colour = parts.Contains("colour") || parts.Contains("color"), Translation = parts.Contains("translation"), Cutout = parts.Contains("cutout") };
+        if (d.Width < 16 || d.Layers < 1 || d.Layers > 6) throw new UsageException($"--disc-width must be ≥ 16 and --disc-layers 1–6 (got {d.Width}, {d.Layers})");
+        if (!(d.Lr > 0) || !double.IsFinite(d.Lr)) throw new UsageException($"--disc-lr must be a positive number, not {d.Lr}");
+        if (!(d.FeatureMatching >= 0) || !double.IsFinite(d.FeatureMatching)) throw new UsageException($"--feature-matching must be a number ≥ 0, not {d.FeatureMatching}");
+        return d;
     }
 
     static string Terms(TrainStatus s) => string.Join(" ", s.Terms.Select(kv => $"{kv.Key} {kv.Value:F3}"));

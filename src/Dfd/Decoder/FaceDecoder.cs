@@ -195,9 +195,12 @@ public static class DecoderFile
         return new LoadedDecoder(dec, info, encoder, path) { EncoderProblem = problem };
     }
 
-    /// <summary>Loads a file's weights and BN statistics into a decoder, leaving out a checkpoint's optimiser state.</summary>
+    /// <summary>Prefixes of what a training checkpoint holds besides the decoder: optimiser moments, a discriminator and its optimiser's.</summary>
+    public static readonly string[] TrainingStatePrefixes = ["optim.", "disc.", "optimd."];
+
+    /// <summary>Loads a file's weights and BN statistics into a decoder, leaving out a checkpoint's training state.</summary>
     public static void AssignWeights(FaceDecoder dec, IReadOnlyDictionary<string, HostTensor> tensors, string path) =>
-        Encoders.StateDict.Assign(dec, tensors.Where(kv => !kv.Key.StartsWith("optim.", StringComparison.Ordinal))
+        Encoders.StateDict.Assign(dec, tensors.Where(kv => !TrainingStatePrefixes.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal)))
             .ToDictionary(kv => kv.Key, kv => kv.Value), path);
 
     public static DecoderInfo InfoFrom(string path, IReadOnlyDictionary<string, string> meta)

@@ -52,7 +52,7 @@ public static class Frechet
     /// <summary>Square root of a symmetric positive semi-definite matrix.</summary>
     static Tensor Sqrt(Tensor s)
     {
-        var sym = (s + s.t()).div(Scalars.Of(2.0));
+        var sym = s.Plus(s.t()).div(Scalars.Of(2.0));
         var (w, v) = torch.linalg.eigh(sym);
         return (v * w.clamp_min(Scalars.Of(0.0)).sqrt().unsqueeze(0)).matmul(v.t());
     }

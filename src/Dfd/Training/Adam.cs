@@ -5,17 +5,23 @@ using Dfd.IO;
 
 namespace Dfd.Training;
 
-/// <summary>Adam written out (β 0.9/0.999, ε 1e-8, bias-corrected), so its moments can be checkpointed and restored exactly.</summary>
-public sealed class Adam
+/// <summary>
+/// Adam written out (default β 0.9/0.999, ε 1e-8, bias-corrected), so its moments can be checkpointed and restored
+/// exactly; <paramref name="prefix"/> names its moments in a checkpoint, so two optimisers can share one file.
+/// </summary>
+public sealed class Adam(nn.Module module, double b1 = 0.9, double b2 = 0.999, string prefix = "optim.")
 {
-    readonly List<(string Name, Parameter P, Tensor M, Tensor V)> slots = [];
-    const double B1 = 0.9, B2 = 0.999, Eps = 1e-8;
+    readonly List<(string Name, Parameter P, Tensor M, Tensor V)> slots = Slots(module);
+    readonly double B1 = b1, B2 = b2;
+    const double Eps = 1e-8;
     public long StepCount { get; private set; }
 
-    public Adam(nn.Module module)
+    static List<(string, Parameter, Tensor, Tensor)> Slots(nn.Module module)
     {
+        var slots = new List<(string, Parameter, Tensor, Tensor)>();
         foreach (var (name, p) in module.named_parameters())
             slots.Add((name, p, torch.zeros_like(p).DetachFromDisposeScope(), torch.zeros_like(p).DetachFromDisposeScope()));
+        return slots;
     }
 
     public void Step(double lr)
@@ -41,8 +47,8 @@ public sealed class Adam
         var d = new Dictionary<string, HostTensor>();
         foreach (var (name, _, m, v) in slots)
         {
-            d["optim.m." + name] = new HostTensor(m.shape, m.cpu().contiguous().data<float>().ToArray());
-            d["optim.v." + name] = new HostTensor(v.shape, v.cpu().contiguous().data<float>().ToArray());
+            d[prefix + "m." + name] = new HostTensor(m.shape, m.cpu().contiguous().data<float>().ToArray());
+            d[prefix + "v." + name] = new HostTensor(v.shape, v.cpu().contiguous().data<float>().ToArray());
         }
         return d;
     }
@@ -52,8 +58,8 @@ public sealed class Adam
         using var _ = torch.no_grad();
         foreach (var (name, _, m, v) in slots)
         {
-            m.copy_(torch.tensor(t["optim.m." + name].Data, m.shape));
-            v.copy_(torch.tensor(t["optim.v." + name].Data, v.shape));
+            m.copy_(torch.tensor(t[prefix + "m." + name].Data, m.shape));
+            v.copy_(torch.tensor(t[prefix + "v." + name].Data, v.shape));
         }
         StepCount = step;
     }

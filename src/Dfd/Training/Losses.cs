@@ -12,7 +12,9 @@ namespace Dfd.Training;
 /// <see cref="IdentityPerson"/> weighs an identity term whose target is the image's person's centre, the mean of all
 /// that person's training templates (plain and mirrored), rather than the image's own template: type-II match rates
 /// compare a reconstruction with the person's <i>other</i> photos. For a person with one image the centre is the mean
-/// of that image's plain and mirrored templates.
+/// of that image's plain and mirrored templates. <see cref="Adv"/> weighs the adversarial term of a patch
+/// discriminator (<see cref="DiscriminatorConfig"/>), which the trainer adds: the decoder is pushed towards images the
+/// discriminator cannot tell from photos, not towards the average that pixel losses reward.
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
@@ -20,7 +22,8 @@ public sealed record LossWeights(
     double Perceptual = 0.0, double PerceptualLocal = 0.0,
     double Identity = 0.5,
     double Ssim = 0.5,
-    double IdentityPerson = 0.0)
+    double IdentityPerson = 0.0,
+    double Adv = 0.0)
 {
     /// <summary>Every image and feature term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
@@ -47,6 +50,7 @@ public static class LossSpec
         ["perceptual"] = (w, v) => w with { Perceptual = v }, ["perceptual_local"] = (w, v) => w with { PerceptualLocal = v },
         ["identity"] = (w, v) => w with { Identity = v }, ["ssim"] = (w, v) => w with { Ssim = v },
         ["identity_person"] = (w, v) => w with { IdentityPerson = v },
+        ["adv"] = (w, v) => w with { Adv = v },
     };
 
     static readonly Dictionary<string, Func<LossOptions, double, LossOptions>> options = new()

@@ -23,11 +23,13 @@ public sealed record TrainConfig
     public DecoderConfig Decoder { get; init; } = new();
     public LossWeights Loss { get; init; } = new();
     public LossOptions LossOptions { get; init; } = new();
+    /// <summary>The discriminator of the adversarial term; used when <see cref="LossWeights.Adv"/> &gt; 0.</summary>
+    public DiscriminatorConfig Discriminator { get; init; } = new();
     /// <summary>Warm start: a decoder file of the same shape and encoder whose weights the run starts from (path).</summary>
     public string? Init { get; init; }
 
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Init = InitId });
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Init = InitId });
 
     /// <summary>The warm-start file by content, so a resumed run is refused if that file changed underneath it.</summary>
     public string? InitId => Init == null ? null : $"{Path.GetFileName(Init)} sha256:{FileId.Of(Init)}";
@@ -58,11 +60,14 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         var dec = new FaceDecoder(cfg.Decoder with { TemplateDim = encoder.Spec.EmbeddingSize, OutWidth = data.Width, OutHeight = data.Height });
         dec.to(encoder.Device);
         var adam = new Adam(dec);
+        using var disc = cfg.Loss.Adv > 0 ? new PatchDiscriminator(cfg.Discriminator) : null;
+        disc?.to(encoder.Device);
+        var adamD = disc == null ? null : new Adam(disc, 0.5, 0.999, "optimd.");
         int startEpoch = 0, startStep = 0;
         double elapsed = 0;
         var sums = new Dictionary<string, double>();
         if (resume && File.Exists(CheckpointPath))
-            (startEpoch, startStep, elapsed, sums) = LoadCheckpoint(dec, adam);
+            (startEpoch, startStep, elapsed, sums) = LoadCheckpoint(dec, adam, disc, adamD);
         else
         {
             if (resume)
@@ -101,13 +106,16 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     var recon = dec.forward(t);
                     var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)i).ToArray(), device: encoder.Device));
                     var (total, terms) = loss.Compute(recon, x, t, c);
+                    long global = (long)epoch * steps + step;
+                    if (disc != null) total = AddAdversarial(disc, recon, x, total, terms, global);
                     if (!float.IsFinite(total.item<float>()))
                         throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");
                     dec.zero_grad();
+                    disc?.zero_grad();
                     total.backward();
-                    long global = (long)epoch * steps + step;
                     // Guard against the rare non-finite gradient from libtorch's CPU conv backward (see FaceDecoder):
                     // the step is skipped and counted rather than poisoning the weights.
+                    if (disc != null) terms["disc"] = DiscriminatorStep(disc, adamD!, recon.detach(), x, global, totalSteps);
                     if (Adam.GradientsFinite(dec)) adam.Step(Lr(global, totalSteps));
                     else { SkippedSteps++; report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, step + 1, steps, double.NaN, new Dictionary<string, double>(), 0, $"non-finite gradients at epoch {epoch + 1} step {step + 1}: step skipped")); }
                     foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v.item<float>();
@@ -123,7 +131,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                 {
                     int nextEpoch = epochEnd ? epoch + 1 : epoch, nextStep = epochEnd ? 0 : step + 1;
                     if (epochEnd) EndOfEpoch(dec, epoch, sums, elapsed + sw.Elapsed.TotalSeconds, report);
-                    SaveCheckpoint(dec, adam, nextEpoch, nextStep, elapsed + sw.Elapsed.TotalSeconds, epochEnd ? new() : sums);
+                    SaveCheckpoint(dec, adam, disc, adamD, nextEpoch, nextStep, elapsed + sw.Elapsed.TotalSeconds, epochEnd ? new() : sums);
                     if (epochEnd) sums = new();
                 }
             }
@@ -152,6 +160,46 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             $"warm start from {path} ({meta.GetValueOrDefault("total_epochs") ?? meta.GetValueOrDefault("epochs_done", "?")} epochs, " +
             $"{meta.GetValueOrDefault("total_train_seconds") ?? meta.GetValueOrDefault("train_seconds", "?")} s of training in all)"));
     }
+
+    /// <summary>
+    /// The decoder's side of the adversarial term on the discriminator's view of augmented reconstructions, and feature
+    /// matching (the same augmentation applied to the originals); added to <paramref name="total"/> and to the terms.
+    /// </summary>
+    Tensor AddAdversarial(PatchDiscriminator disc, Tensor recon, Tensor real, Tensor total, Dictionary<string, Tensor> terms, long global)
+    {
+        var d = cfg.Discriminator;
+        int seed = AugmentSeed(global, 0);
+        var fake = disc.forward(DiffAugment.Apply(recon, d, new Random(seed)));
+        var adv = PatchDiscriminator.GeneratorLoss(fake[^1], d.Loss).Times(cfg.Loss.Adv);
+        terms["adv"] = adv;
+        total = total.Plus(adv);
+        if (d.FeatureMatching > 0)
+        {
+            List<Tensor> r;
+            using (torch.no_grad()) r = disc.forward(DiffAugment.Apply(real, d, new Random(seed)));
+            Tensor? fm = null;
+            for (int i = 0; i < r.Count - 1; i++) { var li = (fake[i] - r[i]).abs().mean(); fm = fm is null ? li : fm.Plus(li); }
+            terms["feature_matching"] = fm!.Times(d.FeatureMatching);
+            total = total.Plus(terms["feature_matching"]);
+        }
+        return total;
+    }
+
+    /// <summary>One discriminator update on freshly augmented originals and (detached) reconstructions; returns its loss.</summary>
+    Tensor DiscriminatorStep(PatchDiscriminator disc, Adam adamD, Tensor fake, Tensor real, long global, long totalSteps)
+    {
+        var d = cfg.Discriminator;
+        disc.zero_grad();
+        var lr = disc.forward(DiffAugment.Apply(real, d, new Random(AugmentSeed(global, 1))))[^1];
+        var lf = disc.forward(DiffAugment.Apply(fake, d, new Random(AugmentSeed(global, 2))))[^1];
+        var loss = PatchDiscriminator.DiscriminatorLoss(lr, lf, d.Loss);
+        loss.backward();
+        if (Adam.GradientsFinite(disc)) adamD.Step(d.Lr * Lr(global, totalSteps) / cfg.Lr);
+        return loss.detach();
+    }
+
+    /// <summary>Augmentation draws depend only on (seed, step, which): a resumed run augments as the uninterrupted one.</summary>
+    int AugmentSeed(long global, int which) => unchecked((int)(cfg.Seed * 1_000_003L + global * 31 + which));
 
     double Lr(long step, long total) => cfg.MinLr + 0.5 * (cfg.Lr - cfg.MinLr) * (1 + Math.Cos(Math.PI * step / Math.Max(1, total)));
 
@@ -214,16 +262,23 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         return m;
     }
 
-    void SaveCheckpoint(FaceDecoder dec, Adam adam, int epoch, int step, double seconds, Dictionary<string, double> sums)
+    void SaveCheckpoint(FaceDecoder dec, Adam adam, PatchDiscriminator? disc, Adam? adamD, int epoch, int step, double seconds, Dictionary<string, double> sums)
     {
         var meta = Metadata(epoch, step, seconds);
         meta["fingerprint"] = cfg.Fingerprint();
         meta["adam_step"] = adam.StepCount.ToString();
         meta["epoch_sums"] = JsonSerializer.Serialize(sums);
-        DecoderFile.Save(CheckpointPath, dec, meta, adam.State());
+        var state = adam.State();
+        if (disc != null)
+        {
+            foreach (var (k, v) in StateDict.ToHost(disc)) state["disc." + k] = v;
+            foreach (var (k, v) in adamD!.State()) state[k] = v;
+            meta["adam_step_disc"] = adamD.StepCount.ToString();
+        }
+        DecoderFile.Save(CheckpointPath, dec, meta, state);
     }
 
-    (int Epoch, int Step, double Seconds, Dictionary<string, double> Sums) LoadCheckpoint(FaceDecoder dec, Adam adam)
+    (int Epoch, int Step, double Seconds, Dictionary<string, double> Sums) LoadCheckpoint(FaceDecoder dec, Adam adam, PatchDiscriminator? disc, Adam? adamD)
     {
         var (tensors, meta) = Safetensors.Read(CheckpointPath);
         if (meta.GetValueOrDefault("format") != DecoderFile.Format + "-checkpoint")
@@ -234,6 +289,12 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             throw new DecoderFileException(CheckpointPath, $"was made with other settings; resume needs the same batch, lr, seed, decoder and loss.\n  checkpoint: {meta.GetValueOrDefault("fingerprint")}\n  now:        {cfg.Fingerprint()}");
         DecoderFile.AssignWeights(dec, tensors, CheckpointPath);
         adam.Load(tensors, long.Parse(meta["adam_step"]));
+        if (disc != null)
+        {
+            StateDict.Assign(disc, tensors.Where(kv => kv.Key.StartsWith("disc.", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key["disc.".Length..], kv => kv.Value), CheckpointPath);
+            adamD!.Load(tensors, long.Parse(meta["adam_step_disc"]));
+        }
         var sums = JsonSerializer.Deserialize<Dictionary<string, double>>(meta.GetValueOrDefault("epoch_sums", "{}")) ?? new();
         return (int.Parse(meta["epochs_done"]), int.Parse(meta["step_in_epoch"]),
             double.Parse(meta["train_seconds"], System.Globalization.CultureInfo.InvariantCulture), sums);

@@ -423,6 +423,70 @@ public class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void AdversarialResumeContinuesBitForBit()
+    {
+        // The discriminator's weights and Adam moments and the augmentation draws must all come back on --resume.
+        var set = Faces(2);
+        var cfg = new TrainConfig
+        {
+            Epochs = 2, Batch = 4, Lr = 2e-3, Decoder = Tiny, CheckpointEvery = 3,
+            Loss = new LossWeights(Perceptual: 0, PerceptualLocal: 0, Identity: 0, Adv: 0.1),
+            Discriminator = new DiscriminatorConfig(Width: 16, Layers: 2, FeatureMatching: 1),
+        };
+        var meta = new Dictionary<string, string>();
+        var terms = new HashSet<string>();
+        var first = new Trainer(set, encoder.Value, cfg, Path.Combine(dir, "adv-a.safetensors"), meta);
+        using var straight = first.Run(false, s => { foreach (var k in s.Terms.Keys) terms.Add(k); });
+        Assert.Superset(new HashSet<string> { "adv", "disc", "feature_matching" }, terms);
+
+        var b = Path.Combine(dir, "adv-b.safetensors");
+        using (new Trainer(set, encoder.Value, cfg, b, meta) { MaxSteps = 4 }.Run(false)) { }
+        var second = new Trainer(set, encoder.Value, cfg, b, meta);
+        using var resumed = second.Run(true);
+
+        var sa = StateDict.ToHost(straight);
+        var sb = StateDict.ToHost(resumed);
+        foreach (var k in sa.Keys) Assert.Equal(sa[k].Data, sb[k].Data);
+        var (ca, _) = Safetensors.Read(first.CheckpointPath);
+        var (cb, _) = Safetensors.Read(second.CheckpointPath);
+        var discKeys = ca.Keys.Where(k => k.StartsWith("disc.") || k.StartsWith("optimd.")).ToList();
+        Assert.NotEmpty(discKeys);
+        foreach (var k in discKeys) Assert.Equal(ca[k].Data, cb[k].Data);
+        // The checkpoint still opens as a decoder; the finished file holds no discriminator.
+        using (DecoderFile.Load(first.CheckpointPath)) { }
+        Assert.DoesNotContain(Safetensors.Read(Path.Combine(dir, "adv-a.safetensors")).Tensors.Keys, k => k.StartsWith("disc."));
+        // Without the adversarial term a different decoder comes out: the term reaches the decoder.
+        using var plain = new Trainer(set, encoder.Value, cfg with { Loss = cfg.Loss with { Adv = 0 } }, Path.Combine(dir, "plain.safetensors"), meta).Run(false);
+        var sp = StateDict.ToHost(plain);
+        Assert.Contains(sa.Keys, k => !sa[k].Data.SequenceEqual(sp[k].Data));
+    }
+
+    [Fact]
+    public void DiffAugmentIsSeededAndDifferentiable()
+    {
+        var set = Faces();
+        using var scope = torch.NewDisposeScope();
+        var (x, _) = set.Batch([0, 1, 2], new bool[set.Count]);
+        x.requires_grad = true;
+        var cfg = new DiscriminatorConfig();
+        var a = DiffAugment.Apply(x, cfg, new Random(7));
+        var b = DiffAugment.Apply(x, cfg, new Random(7));
+        var c = DiffAugment.Apply(x, cfg, new Random(8));
+        Assert.Equal(x.shape, a.shape);
+        Assert.Equal(a.detach().data<float>().ToArray(), b.detach().data<float>().ToArray());
+        Assert.True((a - c).abs().max().item<float>() > 10, "another seed, the same augmentation");
+        a.sum().backward();
+        Assert.True(x.grad!.abs().sum().item<float>() > 0);
+        // Everything off: the images come back (to float rounding).
+        var none = DiffAugment.Apply(x.detach(), cfg with { Colour = false, Translation = false, Cutout = false }, new Random(7));
+        Assert.True((none - x.detach()).abs().max().item<float>() < 1e-3);
+        // Cutout alone blanks a quarter of the crop, give or take the part that falls off the edge.
+        var cut = DiffAugment.Apply(x.detach().Plus(1.0), cfg with { Colour = false, Translation = false }, new Random(3));
+        double zeros = cut.eq(Scalars.Of(0.0)).to_type(torch.ScalarType.Float32).mean().item<float>();
+        Assert.InRange(zeros, 0.05, 0.26);
+    }
+
+    [Fact]
     public void ResumeRefusesOtherSettings()
     {
         var set = Faces();
