@@ -41,6 +41,7 @@ static class TrainCommand
             },
             Init = a.Opt("init"),
             Discriminator = ParseDiscriminator(a, baseCfg.Discriminator),
+            Augment = ParseAugment(a.Opt("augment")),
         };
         int limit = a.Int("limit", int.MaxValue);
         var encoder = Common.Encoder(new Args(["--model", encName, .. Pass(a, "weights"), .. Pass(a, "device")], new HashSet<string>()));
@@ -138,6 +139,29 @@ static class TrainCommand
         if (!(d.Lr > 0) || !double.IsFinite(d.Lr)) throw new UsageException($"--disc-lr must be a positive number, not {d.Lr}");
         if (!(d.FeatureMatching >= 0) || !double.IsFinite(d.FeatureMatching)) throw new UsageException($"--feature-matching must be a number ≥ 0, not {d.FeatureMatching}");
         return d;
+    }
+
+    /// <summary>--augment on | degrees=5,shift=0.03,zoom=0.05,photometric=0.1 (unnamed ones keep these defaults).</summary>
+    static AugmentConfig? ParseAugment(string? s)
+    {
+        if (s == null || s == "off") return null;
+        var c = new AugmentConfig();
+        if (s == "on") return c;
+        foreach (var part in s.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = part.Split('=', StringSplitOptions.TrimEntries);
+            if (kv.Length != 2 || !double.TryParse(kv[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v) || v < 0)
+                throw new UsageException($"--augment: '{part}' is not name=number ≥ 0 (degrees, shift, zoom, photometric), 'on' or 'off'");
+            c = kv[0] switch
+            {
+                "degrees" => c with { Degrees = v },
+                "shift" => v < 0.5 ? c with { Shift = v } : throw new UsageException("--augment: shift is a fraction of the side, below 0.5"),
+                "zoom" => v < 0.5 ? c with { Zoom = v } : throw new UsageException("--augment: zoom is a fraction, below 0.5"),
+                "photometric" => v <= 1 ? c with { Photometric = v } : throw new UsageException("--augment: photometric is at most 1"),
+                _ => throw new UsageException($"--augment: unknown setting '{kv[0]}' (degrees, shift, zoom, photometric)"),
+            };
+        }
+        return c;
     }
 
     static string Terms(TrainStatus s) => string.Join(" ", s.Terms.Select(kv => $"{kv.Key} {kv.Value:F3}"));

@@ -14,7 +14,9 @@ namespace Dfd.Training;
 /// compare a reconstruction with the person's <i>other</i> photos. For a person with one image the centre is the mean
 /// of that image's plain and mirrored templates. <see cref="Adv"/> weighs the adversarial term of a patch
 /// discriminator (<see cref="DiscriminatorConfig"/>), which the trainer adds: the decoder is pushed towards images the
-/// discriminator cannot tell from photos, not towards the average that pixel losses reward.
+/// discriminator cannot tell from photos, not towards the average that pixel losses reward. <see cref="Frequency"/>
+/// weighs the focal frequency loss (<see cref="DecoderLoss.FocalFrequency"/>), which weighs the spectrum's hard, mostly
+/// high, frequencies up where pixel losses let a decoder give them up.
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
@@ -23,7 +25,8 @@ public sealed record LossWeights(
     double Identity = 0.5,
     double Ssim = 0.5,
     double IdentityPerson = 0.0,
-    double Adv = 0.0)
+    double Adv = 0.0,
+    double Frequency = 0.0)
 {
     /// <summary>Every image and feature term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
@@ -51,6 +54,7 @@ public static class LossSpec
         ["identity"] = (w, v) => w with { Identity = v }, ["ssim"] = (w, v) => w with { Ssim = v },
         ["identity_person"] = (w, v) => w with { IdentityPerson = v },
         ["adv"] = (w, v) => w with { Adv = v },
+        ["frequency"] = (w, v) => w with { Frequency = v },
     };
 
     static readonly Dictionary<string, Func<LossOptions, double, LossOptions>> options = new()
@@ -165,6 +169,7 @@ public sealed class DecoderLoss
         if (w.Pixel > 0) terms["pixel"] = Pixel(r, t).Times(w.Pixel);
         if (w.PixelLocal > 0) terms["pixel_local"] = Pixel(inner.Crop(r), inner.Crop(t)).Times(w.PixelLocal);
         if (w.Ssim > 0) terms["ssim"] = Ssim(r, t).Rsub(1).Times(w.Ssim);
+        if (w.Frequency > 0) terms["frequency"] = FocalFrequency(r, t).Times(w.Frequency);
         if (w.Sobel > 0 || w.SobelLocal > 0)
         {
             var (gr, gt) = (Sobel(r), Sobel(t));
@@ -224,6 +229,25 @@ public sealed class DecoderLoss
         // (2 μa μb + C1)(2 σab + C2) / ((μa² + μb² + C1)(σa² + σb² + C2))
         var map = uab.Times(2).Plus(c1) * cov.Times(2).Plus(c2) / (uaa.Plus(ubb).Plus(c1) * va.Plus(vb).Plus(c2));
         return map.mean();
+    }
+
+    /// <summary>
+    /// Focal frequency loss (Jiang et al., ICCV 2021) of images in 0..1: the squared distance of the orthonormal 2-D
+    /// spectra per channel, each frequency weighted by its own distance (α = 1), normalised by the image's largest
+    /// and detached, so the frequencies the decoder gets most wrong count most.
+    /// </summary>
+    public static Tensor FocalFrequency(Tensor a, Tensor b)
+    {
+        var d = torch.view_as_real(torch.fft.fft2(a, norm: FFTNormType.Ortho) - torch.fft.fft2(b, norm: FFTNormType.Ortho));
+        var dist = (d * d).sum([-1L]);                                   // |Fa − Fb|² per frequency
+        Tensor weight;
+        using (torch.no_grad())
+        {
+            var amp = dist.sqrt();
+            var max = amp.amax([-2L, -1L], keepdim: true).clamp_min(Scalars.Of(1e-12));
+            weight = (amp / max).detach();
+        }
+        return (weight * dist).mean();
     }
 
     Tensor Pixel(Tensor a, Tensor b) => o.PixelL2 ? (a - b).pow(Scalars.Of(2)).mean() : (a - b).abs().mean();

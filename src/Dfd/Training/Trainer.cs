@@ -25,11 +25,17 @@ public sealed record TrainConfig
     public LossOptions LossOptions { get; init; } = new();
     /// <summary>The discriminator of the adversarial term; used when <see cref="LossWeights.Adv"/> &gt; 0.</summary>
     public DiscriminatorConfig Discriminator { get; init; } = new();
+    /// <summary>Augment each batch's photos and encode them again (null: the cached photos and templates as they are).</summary>
+    public AugmentConfig? Augment { get; init; }
     /// <summary>Warm start: a decoder file of the same shape and encoder whose weights the run starts from (path).</summary>
     public string? Init { get; init; }
 
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Init = InitId });
+    /// <remarks>Settings at their type's default (0, false, null) are left out, so a setting added later with such a
+    /// default does not stop older checkpoints from resuming.</remarks>
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId }, FingerprintJson);
+
+    static readonly JsonSerializerOptions FingerprintJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault };
 
     /// <summary>The warm-start file by content, so a resumed run is refused if that file changed underneath it.</summary>
     public string? InitId => Init == null ? null : $"{Path.GetFileName(Init)} sha256:{FileId.Of(Init)}";
@@ -103,10 +109,15 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     var idx = order.AsSpan(step * cfg.Batch, cfg.Batch).ToArray();
                     var (x, t) = data.Batch(idx, flips);
                     x = x.to(encoder.Device); t = t.to(encoder.Device);
+                    long global = (long)epoch * steps + step;
+                    if (cfg.Augment is { } aug)
+                    {
+                        x = aug.Apply(x, new Random(AugmentSeed(global, 3)));
+                        using (torch.no_grad()) t = encoder.Forward(x).detach();
+                    }
                     var recon = dec.forward(t);
                     var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)i).ToArray(), device: encoder.Device));
                     var (total, terms) = loss.Compute(recon, x, t, c);
-                    long global = (long)epoch * steps + step;
                     if (disc != null) total = AddAdversarial(disc, recon, x, total, terms, global);
                     if (!float.IsFinite(total.item<float>()))
                         throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");

@@ -425,19 +425,21 @@ public class DecoderTests : IDisposable
     [Fact]
     public void AdversarialResumeContinuesBitForBit()
     {
-        // The discriminator's weights and Adam moments and the augmentation draws must all come back on --resume.
+        // The discriminator's weights and Adam moments, the augmentation draws and the re-encoded templates of
+        // augmented photos must all come back on --resume.
         var set = Faces(2);
         var cfg = new TrainConfig
         {
             Epochs = 2, Batch = 4, Lr = 2e-3, Decoder = Tiny, CheckpointEvery = 3,
-            Loss = new LossWeights(Perceptual: 0, PerceptualLocal: 0, Identity: 0, Adv: 0.1),
+            Loss = new LossWeights(Perceptual: 0, PerceptualLocal: 0, Identity: 0, Adv: 0.1, Frequency: 1),
             Discriminator = new DiscriminatorConfig(Width: 16, Layers: 2, FeatureMatching: 1),
+            Augment = new AugmentConfig(),   // its draws and re-encoding must come back on resume too
         };
         var meta = new Dictionary<string, string>();
         var terms = new HashSet<string>();
         var first = new Trainer(set, encoder.Value, cfg, Path.Combine(dir, "adv-a.safetensors"), meta);
         using var straight = first.Run(false, s => { foreach (var k in s.Terms.Keys) terms.Add(k); });
-        Assert.Superset(new HashSet<string> { "adv", "disc", "feature_matching" }, terms);
+        Assert.Superset(new HashSet<string> { "adv", "disc", "feature_matching", "frequency" }, terms);
 
         var b = Path.Combine(dir, "adv-b.safetensors");
         using (new Trainer(set, encoder.Value, cfg, b, meta) { MaxSteps = 4 }.Run(false)) { }
