@@ -38,6 +38,7 @@ static class TrainCommand
                     : throw new UsageException($"--widths: '{w}' is not a positive whole number (e.g. --widths 256,128,64,32,16)")).ToArray(),
                 StartWidth = a.Int("start-width", baseCfg.Decoder.StartWidth),
                 RefineBlocks = a.Int("refine", baseCfg.Decoder.RefineBlocks),
+                ShuffleBlocks = a.Int("shuffle-blocks", baseCfg.Decoder.ShuffleBlocks),
             },
             Init = a.Opt("init"),
             Discriminator = ParseDiscriminator(a, baseCfg.Discriminator),
