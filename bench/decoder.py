@@ -330,7 +330,7 @@ def check_csharp(dec, loss, dump_dir, tol_recon, tol_loss, tol_grad_img, tol_gra
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Data: the equivalent of Trainer.Batch over the TrainingSet arrays, in numpy
+# Data: the equivalent of Trainer.Batch over the EncodedFaces arrays, in numpy
 
 def synthetic_set(n, w=150, h=150, d=128):
     rng = np.random.default_rng(77)

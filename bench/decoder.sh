@@ -2,7 +2,7 @@
 # Decoder training steps/s and reconstructions/s: the TorchSharp decoder + loss + the trainer's Adam
 # (bench/Dfd.Bench --decoder, on src/Dfd's FaceDecoder and DecoderLoss) against the same decoder, loss and Adam in
 # PyTorch (bench/decoder.py), side by side, with 2 and 1 intra-op threads; plus the cost of producing a training
-# batch from a TrainingSet (data loading), and with PROFILE=1 where the time of a step goes.
+# batch from a EncodedFaces (data loading), and with PROFILE=1 where the time of a step goes.
 #
 #   bench/decoder.sh                          # build Release, cross-check the two, time, print + write the table
 #   THREADS="2 1" ROUNDS=2 bench/decoder.sh   # thread counts (one table each) and interleaved rounds (defaults)
@@ -196,11 +196,11 @@ for th in threads:
 drows = [r for r in ts + py if r.get("kind") == "data"]
 if drows:
     L += ["### Data loading: producing one training batch", "",
-          f"Time to assemble a batch of {batch} from a TrainingSet held in memory, as Trainer.Batch does it (crops → "
+          f"Time to assemble a batch of {batch} from a EncodedFaces held in memory, as Trainer.Batch does it (crops → "
           "mirrored where the epoch plan flips them → [N,3,150,150] float tensor; templates or mirror templates → "
-          "[N,128]). TorchSharp runs the trainer's own code (TrainingSet.Batch) over a synthetic set "
+          "[N,128]). TorchSharp runs the trainer's own code (EncodedFaces.Batch) over a synthetic set "
           "(random crops) and over the cached LFW set when there is one; PyTorch runs the numpy equivalent "
-          "(fancy indexing, flip, NCHW float copy), for scale. The cache load (TrainingSet's reader, once per run) "
+          "(fancy indexing, flip, NCHW float copy), for scale. The cache load (EncodedFaces's reader, once per run) "
           "is listed too; building the cache the first time (alignment + two encoder passes per image) is not timed here.", "",
           "| implementation | source | set size | threads | ms per batch (median) | best | CPU ms | % of a training step (same threads) | cache load s |",
           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
