@@ -34,11 +34,22 @@ declare -A LOSS=(
   [pixel-only]="pixel_local=0,sobel=0,sobel_local=0,ssim=0,identity=0"
   [ssim-2]="ssim=2"
   [wide]=""
+  [adv]="adv=0.05"
+  [adv-fm]="adv=0.05"
+  [frequency]="frequency=1"
+  [augment]=""
+  [shuffle]=""
+  [sharp]="adv=0.05,frequency=1"
 )
 # Variants that change the decoder's shape rather than the loss.
 declare -A EXTRA=(
   [wide]="--widths 256,192,96,48,32"
+  [adv-fm]="--feature-matching 1"
+  [augment]="--augment on"
+  [shuffle]="--shuffle-blocks 2"
+  [sharp]="--augment on --shuffle-blocks 2 --feature-matching 1"
 )
+# Issue 17's variants (sharper, more individual faces): run with VARIANTS="recipe adv adv-fm frequency augment shuffle sharp".
 ALL="recipe ssim-2 wide no-identity plus-perceptual perceptual-deep identity-1 deep-identity-1 deep-no-ssim deep-centred no-ssim no-local no-sobel pixel-only"
 ORDER=${VARIANTS:-$ALL}
 

@@ -13,6 +13,14 @@ def rate(model, fmr=1e-3):
 def own_cross(e):
     models = {m["model"]: m for m in e["results"]}
     return models.get("dlib-resnet"), models.get("mobilefacenet-casia")
+def extra(e, cross):
+    """Issue 17's measures where the evaluation has them: spread, detail (whole / inner), cross rank-1."""
+    q = e["quality"]
+    sp = f'{q["pixel_spread"]:.3f}' if q.get("pixel_spread") is not None else "–"
+    sh = q.get("sharpness")
+    dt = f'{sh["whole"]:.2f} / {sh["inner"]:.2f}' if sh else "–"
+    r1 = f'{100 * cross["identification"]["rank1"]:.1f}%' if cross and cross.get("identification") else "–"
+    return f"{sp} | {dt} | {r1}"
 rows, floor, ssims = [], None, []
 for v in order:
     p = os.path.join(root, v, "eval.json")
@@ -35,8 +43,11 @@ for v in order:
         terms += f" (feature maps {first}–{first + loss.get('PerceptualStages', 3) - 1} of 5)"
     if loss.get("IdentityCentred"):
         terms += "; identity cosine around the training set's mean template"
+    if cfg.get("Augment"): terms += "; photos augmented and re-encoded"
+    if cfg.get("Discriminator") and loss.get("Adv"): terms += f"; discriminator {cfg['Discriminator']}"
+    if (cfg.get("Decoder") or {}).get("ShuffleBlocks"): terms += f"; pixel shuffle in the top {cfg['Decoder']['ShuffleBlocks']} blocks"
     rows.append(f'| {v} | {terms}; widths {shape}, {int(meta.get("parameters", 0)) / 1e6:.1f} M params | {float(meta.get("train_seconds", "nan")) / 60:.0f} | {cell(own, "type_i")} | {cell(own, "type_ii")} | '
-                f'{cell(cross, "type_i")} | {cell(cross, "type_ii")} | {q["ssim_mean"]:.3f} | {q["psnr_mean_db"]:.2f} |')
+                f'{cell(cross, "type_i")} | {cell(cross, "type_ii")} | {q["ssim_mean"]:.3f} | {q["psnr_mean_db"]:.2f} | {extra(e, cross)} |')
 def numbers(path):
     e = json.load(open(path))
     own, cross = own_cross(e)
@@ -63,8 +74,8 @@ it does not predict the numbers of a full run. "train min" is wall time, which d
 2 cores and on the allocator (runs before `./dfd` set glibc's huge-page tunable took about 2.5x as long); the work
 per variant is the same {int(epochs) * 330} steps.
 
-| variant | loss weights | train min | own type I | own type II | cross type I | cross type II | SSIM | PSNR dB |
-|---|---|---|---|---|---|---|---|---|
+| variant | loss weights | train min | own type I | own type II | cross type I | cross type II | SSIM | PSNR dB | spread | detail whole / inner | cross rank-1 |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 """ + "\n".join(rows) + "\n" + (f"""
 The floor on the same faces: one image, the pixel mean of these test originals, scores SSIM {floor["mean_face_ssim"]:.3f} and
 PSNR {floor["mean_face_psnr_db"]:.2f} dB against them (`dfd evaluate` reports it). The variants' SSIM lies between
