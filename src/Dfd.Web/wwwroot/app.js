@@ -119,7 +119,7 @@ function showFace(f) {
   }
   if (!$("interp-b").value || $("interp-b").value === $("interp-a").value) $("interp-b").value = loaded.length > 1 ? loaded[loaded.length - 2].id : f.id;
   $("interp-a").value = f.id;
-  $("heatmap-out").innerHTML = "";
+  for (const id of ["explore-out", "heatmap-out", "attack-out"]) $(id).innerHTML = "";
   perturb(); attack(); interpolate();
 }
 
@@ -136,6 +136,7 @@ const perturb = live(async () => {
   const req = { face: face.id, rotation: +$("rotation").value, shift_x: +$("shift-x").value, shift_y: +$("shift-y").value,
     scale: +$("scale").value, occluder: occluder() };
   const r = await api("/api/perturb", req);
+  if (r.face !== face.id) return;   // another face was picked meanwhile; its own request follows
   last.explore = r;
   $("explore-out").innerHTML = r.results.map((o, k) => `<div data-encoder="${o.encoder}">` +
     fig(o.image, o.encoder + ": perturbed crop", `perturb-image-${k}`, "draggable") + fig(o.reconstruction, "reconstruction of its template", `perturb-recon-${k}`) +
@@ -177,6 +178,7 @@ const attack = live(async () => {
   const req = { face: face.id, method: $("method").value, goal, epsilon: +$("epsilon").value, steps: +$("steps").value, amplify: +$("amplify").value };
   if (goal === "impersonate") req.target = $("target").value;
   const r = await api("/api/attack", req);
+  if (r.face !== face.id) return;
   last.attack = r;
   $("attack-out").innerHTML = r.results.map(a => `<div>` + fig(a.result.image, a.result.encoder + ": adversarial crop") +
     fig(a.difference, `difference ×${r.amplify}`) + fig(a.result.reconstruction, "reconstruction of its template") +
