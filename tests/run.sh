@@ -9,7 +9,7 @@ case ":${GLIBC_TUNABLES:-}:" in *glibc.malloc.hugetlb*) ;; *) export GLIBC_TUNAB
 # where it is missing and apt is at hand as root (CI); elsewhere that one test skips and says why.
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "run.sh: installing chromium for the browser test (apt-get install -y chromium)" >&2
-  { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; } >/dev/null 2>&1 \
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; } >/dev/null 2>&1 \
     || echo "run.sh: could not install chromium; the browser test will skip" >&2
 fi
 results="$(mktemp -d)"

@@ -331,7 +331,8 @@ public sealed class DfdServer : IAsyncDisposable
         cosine = o.Cosine, match = o.Match, threshold = double.IsFinite(o.Threshold) ? o.Threshold : (double?)null,
     };
 
-    public static string DataUrl(RgbImage img) => "data:image/png;base64," + Convert.ToBase64String(ImageIO.Encode(img));
+    /// <summary>A PNG data URL; zlib level 1, as a slider update's two PNGs would otherwise cost as much as the decoder.</summary>
+    public static string DataUrl(RgbImage img) => "data:image/png;base64," + Convert.ToBase64String(ImageIO.EncodePng(img, 1));
 
     static IResult Json(object o) => Results.Text(JsonSerializer.Serialize(o, ApiJson.Options), "application/json; charset=utf-8");
 
