@@ -44,7 +44,9 @@ static class ServeCommand
         {
             server.StartAsync().GetAwaiter().GetResult();
             var url = server.Address;
-            if (json) Console.WriteLine(Common.ToJson(new { url, host, encoders, side_by_side = server.Explorer.SideBySide, samples }));
+            // One line, so that a script reading the output can take the address from its first line.
+            if (json) Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { url, host, encoders, side_by_side = server.Explorer.SideBySide, samples },
+                new System.Text.Json.JsonSerializerOptions(Common.Json) { WriteIndented = false }));
             else
             {
                 Console.WriteLine($"dfd serve: {url}  (encoders: {string.Join(", ", encoders)}; Ctrl+C stops)");
