@@ -148,6 +148,7 @@ public sealed class DfdServer : IAsyncDisposable
             Limits.Check("patch", r.Patch, Limits.Patch);
             Limits.Check("stride", r.Stride, Limits.Stride);
             ApiJson.Colour(r.Colour);
+            Explorer.CheckHeatmap(r);
             var f = Explorer.Get(r.Face);
             return await Work(ctx, () => new
             {

@@ -181,6 +181,19 @@ public sealed class Explorer : IDisposable
     /// <summary>The named occluders (Occluders.Named), as the page lists them.</summary>
     public IReadOnlyList<string> OccluderNames => Occluders.Named(Models[0].Spec.Template).Select(n => n.Name).ToList();
 
+    /// <summary>Most patch positions a heat map may sweep: each is one encoder pass, and the worker cannot be interrupted.</summary>
+    public const int MaxSweep = 400;
+
+    /// <summary>Checks patch and stride against every encoder's crop before any work is queued.</summary>
+    public void CheckHeatmap(HeatmapRequest r)
+    {
+        foreach (var m in Models)
+        {
+            int n = Occluders.Sweep(m.Spec.InputWidth, m.Spec.InputHeight, Math.Min(r.Patch, Math.Min(m.Spec.InputWidth, m.Spec.InputHeight)), r.Stride).Count();
+            if (n > MaxSweep) throw new ApiException(400, $"patch {r.Patch} at stride {r.Stride} sweeps {n} positions of {m.Spec.Name}'s crop; at most {MaxSweep} (use a larger stride)");
+        }
+    }
+
     /// <summary>The occlusion heat map of each encoder's clean crop (a patch swept over it; the mean drop in cosine per pixel).</summary>
     public List<(string Encoder, RgbImage Map, OcclusionMap Numbers)> Heatmap(LoadedFace f, HeatmapRequest r)
     {

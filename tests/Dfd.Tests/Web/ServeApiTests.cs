@@ -237,6 +237,7 @@ public class ServeApiTests(ServeFixture fx) : IClassFixture<ServeFixture>
         Refused(await fx.Post("/api/perturb", new { face = id, occluder = new { name = "eyes", colour = "mauve" } }), 400, "colour");
         Refused(await fx.Post("/api/heatmap", new { face = id, patch = 1 }), 400, "patch");
         Refused(await fx.Post("/api/heatmap", new { face = id, stride = 0 }), 400, "stride");
+        Refused(await fx.Post("/api/heatmap", new { face = id, patch = 4, stride = 2 }), 400, "positions", "at most 400");
         Refused(await fx.Post("/api/attack", new { face = id, epsilon = 100 }), 400, "epsilon");
         Refused(await fx.Post("/api/attack", new { face = id, method = "cw" }), 400, "method");
         Refused(await fx.Post("/api/attack", new { face = id, goal = "hide" }), 400, "goal");
