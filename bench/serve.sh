@@ -38,7 +38,8 @@ dragged slider; each timed from send to the whole JSON answer, which holds the p
 |---:|---:|---:|---:|
 | {s['median_ms']:.1f} ms | {s['p90_ms']:.1f} ms | {s['min_ms']:.1f} ms | {s['max_ms']:.1f} ms |
 
-Parts of one update, in-process (median ms): """ + ", ".join(f"{k} {v}" for k, v in s["parts_median_ms"].items()) + f"""
+Parts of one update, in-process, timed after the HTTP requests (median ms; at another moment of the other processes'
+load, so compare them with each other rather than with the figures above): """ + ", ".join(f"{k} {v}" for k, v in s["parts_median_ms"].items()) + f"""
 
 **{l['clients']} clients for {l['seconds']} s** (each its own X-Dfd-Client id, perturb requests back to back):
 
