@@ -63,6 +63,20 @@ public class ServeBrowserTests
         var shot = Path.Combine(TestPaths.RepoRoot, "out", "serve.png");
         Directory.CreateDirectory(Path.GetDirectoryName(shot)!);
         await page.ScreenshotAsync(shot, new ScreenshotOptions { FullPage = true });
+
+        // A picture without a face, uploaded through the file input: the page says so in words.
+        var grey = new Dfd.Imaging.RgbImage(120, 90);
+        Array.Fill(grey.Data, (byte)128);
+        var file = Path.Combine(Path.GetTempPath(), $"dfd-serve-test-{Guid.NewGuid():N}.png");
+        Dfd.Imaging.ImageIO.Save(grey, file);
+        try
+        {
+            var input = await page.QuerySelectorAsync("#upload");
+            await input.UploadFileAsync(file);
+            await page.WaitForFunctionAsync("() => document.querySelector('#status').className === 'error'", new WaitForFunctionOptions { Timeout = 30_000 });
+            Assert.Contains("no face found", await page.EvaluateExpressionAsync<string>("document.querySelector('#status').textContent"));
+        }
+        finally { File.Delete(file); }
         Assert.Empty(errors);
     }
 }
