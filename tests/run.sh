@@ -5,6 +5,13 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Transparent huge pages for glibc's large malloc chunks: ~3x faster training steps (see ../dfd).
 case ":${GLIBC_TUNABLES:-}:" in *glibc.malloc.hugetlb*) ;; *) export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" ;; esac
+# The browser test of `dfd serve` drives Debian's headless Chromium (the system's; nothing is downloaded). Install it
+# where it is missing and apt is at hand as root (CI); elsewhere that one test skips and says why.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "run.sh: installing chromium for the browser test (apt-get install -y chromium)" >&2
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; } >/dev/null 2>&1 \
+    || echo "run.sh: could not install chromium; the browser test will skip" >&2
+fi
 results="$(mktemp -d)"
 dotnet test "$root/tests/Dfd.Tests/Dfd.Tests.csproj" -c Release -nologo \
   --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"

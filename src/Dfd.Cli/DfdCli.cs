@@ -20,6 +20,7 @@ public static class DfdCli
             ["reconstruct"] = ("decode templates to faces: --decoder F --input <images|dir|templates.npy> --output <dir>", ReconstructCommand.Run),
             ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Run),
             ["analyze"] = ("perturb faces, follow and decode the template: analyze <kind> --encoder E --input <dir> --report <dir> (kinds: " + AnalyzeCommand.Kinds + ")", AnalyzeCommand.Run),
+            ["serve"] = ("the explorer in the browser: serve [--encoder a,b] [--decoder d1,d2] [--port 5117] [--host 127.0.0.1] [--samples dir]", ServeCommand.Run),
             ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Run),
         };
 

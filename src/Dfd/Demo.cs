@@ -23,6 +23,15 @@ public sealed record DemoResult(
 /// </summary>
 public static class Demo
 {
+    /// <summary>The bundled samples/ folder (the one holding samples/README.md) above the program or the working directory, or null.</summary>
+    public static string? FindSamples()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+            for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "samples", "README.md"))) return Path.Combine(d.FullName, "samples");
+        return null;
+    }
+
     /// <summary>A short rotation sweep: what the decoder makes of a turned face.</summary>
     public static AnalysisPlan Rotation { get; } = AnalysisKinds.Rotation.Plan(("min", -45), ("max", 45), ("step", 15));
 

@@ -56,11 +56,5 @@ static class DemoCommand
         return 0;
     }
 
-    static string FindSamples()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-            for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "samples", "README.md"))) return Path.Combine(d.FullName, "samples");
-        throw new UsageException("bundled samples/ folder not found; give --input <dir>");
-    }
+    static string FindSamples() => Demo.FindSamples() ?? throw new UsageException("bundled samples/ folder not found; give --input <dir>");
 }

@@ -271,12 +271,11 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
     {
         if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "need at least 2 steps (A and B)");
         var r = Start("interpolate", [a, b], decoderName, out var clean);
-        var ta = Cosine.Unit(clean[0]); var tb = Cosine.Unit(clean[1]);
-        double omega = Math.Acos(Math.Clamp(Cosine.Dot(ta, tb), -1, 1));
+        double omega = Angle(clean[0], clean[1]);
         for (int k = 0; k < steps; k++)
         {
             double s = k / (double)(steps - 1);
-            var t = Slerp(ta, tb, s, omega);
+            var t = Between(clean[0], clean[1], s);
             double ca = Cosine.Of(t, clean[0]), cb = Cosine.Of(t, clean[1]);
             r.Points.Add(new AnalysisPoint
             {
@@ -288,6 +287,19 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         r.Options["steps"] = steps;
         r.Options["angle_degrees"] = omega * 180 / Math.PI;
         return r;
+    }
+
+    /// <summary>The angle between two templates, in radians.</summary>
+    public static double Angle(float[] a, float[] b) => Math.Acos(Math.Clamp(Cosine.Dot(Cosine.Unit(a), Cosine.Unit(b)), -1, 1));
+
+    /// <summary>
+    /// The point a fraction <paramref name="s"/> (0 = A, 1 = B) along the great circle between the normalised
+    /// templates, as <see cref="Interpolate"/> decodes it.
+    /// </summary>
+    public static float[] Between(float[] a, float[] b, double s)
+    {
+        if (a.Length != b.Length) throw new ArgumentException($"templates of {a.Length} and {b.Length} values");
+        return Slerp(Cosine.Unit(a), Cosine.Unit(b), s, Angle(a, b));
     }
 
     static float[] Slerp(float[] a, float[] b, double s, double omega)

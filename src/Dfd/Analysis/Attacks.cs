@@ -55,6 +55,20 @@ public sealed record AttackResult(
 /// </summary>
 public static class Attacks
 {
+    /// <summary>
+    /// What an attack changed, made visible: mid-grey plus <paramref name="gain"/> times the per-channel difference
+    /// (adversarial − clean), clamped to 0..255. Same-sized images only.
+    /// </summary>
+    public static RgbImage Difference(RgbImage clean, RgbImage adversarial, double gain)
+    {
+        if (clean.Width != adversarial.Width || clean.Height != adversarial.Height)
+            throw new ArgumentException($"images differ in size: {clean.Width}×{clean.Height} and {adversarial.Width}×{adversarial.Height}");
+        var d = new RgbImage(clean.Width, clean.Height);
+        for (int i = 0; i < d.Data.Length; i++)
+            d.Data[i] = (byte)Math.Clamp((int)Math.Round(128 + gain * (adversarial.Data[i] - clean.Data[i])), 0, 255);
+        return d;
+    }
+
     public static AttackResult Fgsm(IEncoder enc, IReadOnlyList<RgbImage> images, AttackGoal goal, double epsilon,
         IReadOnlyList<float[]>? targets = null) =>
         Run(enc, images, goal, AttackOptions.Fgsm(epsilon), targets);

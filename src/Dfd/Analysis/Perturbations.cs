@@ -45,7 +45,17 @@ public static class Perturbations
     /// <summary>Rotation and scale about the crop centre in one resampling: p goes to c + factor·R(θ)(p − c).</summary>
     public static RgbImage RotateScale(RgbImage img, double degrees, double factor) => About(img, degrees, factor);
 
-    static RgbImage About(RgbImage img, double degrees, double factor)
+    /// <summary>
+    /// Rotation and scale about the crop centre, then a shift by (dx, dy) crop pixels, in one resampling:
+    /// p goes to c + factor·R(θ)(p − c) + (dx, dy). All at rest (0°, ×1, 0 px) returns a byte-identical copy.
+    /// </summary>
+    public static RgbImage Transform(RgbImage img, double degrees, double factor, double dx, double dy)
+    {
+        if (!(factor > 0) || double.IsInfinity(factor)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "scale factor must be positive and finite");
+        return About(img, degrees, factor, dx, dy);
+    }
+
+    static RgbImage About(RgbImage img, double degrees, double factor, double dx = 0, double dy = 0)
     {
         double th = degrees * Math.PI / 180;
         // Exact values at the multiples of 90° keep 0° (and 90°, 180°) free of rounding noise.
@@ -53,7 +63,7 @@ public static class Perturbations
         double sin = degrees % 90 == 0 ? Math.Round(Math.Sin(th)) : Math.Sin(th);
         double a = factor * cos, b = -factor * sin;   // Similarity's [a −b; b a] = s·[cos sin; −sin cos]
         var c = Centre(img);
-        var t = new Similarity(a, b, c.X - (a * c.X - b * c.Y), c.Y - (b * c.X + a * c.Y));
+        var t = new Similarity(a, b, c.X - (a * c.X - b * c.Y) + dx, c.Y - (b * c.X + a * c.Y) + dy);
         return Warp.Affine(img, t, img.Width, img.Height);
     }
 

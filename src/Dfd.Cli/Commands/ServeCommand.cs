@@ -1,0 +1,67 @@
+using System.Net;
+using Dfd.Web;
+
+namespace Dfd.Cli.Commands;
+
+/// <summary>`dfd serve`: opens the models and runs the explorer (Dfd.Web) until Ctrl+C.</summary>
+static class ServeCommand
+{
+    public static int Run(string[] argv) => Run(argv, null);
+
+    /// <param name="stop">Ends the server when set (tests); otherwise Ctrl+C or SIGTERM does.</param>
+    public static int Run(string[] argv, CancellationToken? stop)
+    {
+        var a = new Args(argv, new HashSet<string> { "json" });
+        bool json = a.Flag("json");
+        var encoders = (a.Opt("encoder") ?? "dlib-resnet").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var decoders = a.Opt("decoder")?.Split(',', StringSplitOptions.TrimEntries);
+        var host = a.Opt("host") ?? "127.0.0.1";
+        int port = a.Int("port", 5117);
+        var samples = a.Opt("samples") ?? Demo.FindSamples();
+        var device = Common.Device(a);
+        a.CheckUnused();
+        if (encoders.Length == 0) throw new UsageException("--encoder names no encoder");
+        if (encoders.Distinct().Count() != encoders.Length) throw new UsageException("--encoder names an encoder twice");
+        if (decoders != null && decoders.Length != encoders.Length)
+            throw new UsageException($"--decoder gives {decoders.Length} decoder(s) for {encoders.Length} encoder(s): one per encoder, in order (empty for the shipped one)");
+        if (port is < 0 or > 65535) throw new UsageException($"--port must lie in 0..65535, got {port}");
+        if (host != "localhost" && !IPAddress.TryParse(host, out _)) throw new UsageException($"--host expects an IP address (or localhost), got '{host}'");
+        if (samples != null && !Directory.Exists(samples)) throw new UsageException($"--samples {samples}: no such folder");
+
+        var models = new List<FaceModel>();
+        try
+        {
+            for (int i = 0; i < encoders.Length; i++)
+                models.Add(FaceModel.Open(encoders[i], decoder: decoders?[i] is { Length: > 0 } d ? d : null, device: device));
+        }
+        catch { foreach (var m in models) m.Dispose(); throw; }
+
+        var options = new ServeOptions { Host = host, Port = port };
+        if (!options.IsLoopback)
+            Console.Error.WriteLine($"dfd serve: warning: listening on {host}, not only this machine: anyone who can reach it can upload faces and see their reconstructions (there is no login; faces are biometric data)");
+        var server = DfdServer.Create(new Explorer(models, samples), options);
+        try
+        {
+            server.StartAsync().GetAwaiter().GetResult();
+            var url = server.Address;
+            // One line, so that a script reading the output can take the address from its first line.
+            if (json) Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { url, host, encoders, side_by_side = server.Explorer.SideBySide, samples },
+                new System.Text.Json.JsonSerializerOptions(Common.Json) { WriteIndented = false }));
+            else
+            {
+                Console.WriteLine($"dfd serve: {url}  (encoders: {string.Join(", ", encoders)}; Ctrl+C stops)");
+                Console.WriteLine("uploaded photos stay in this process's memory and are never written to disk");
+            }
+            Console.Out.Flush();
+            using var done = new ManualResetEventSlim();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; done.Set(); };
+            Console.CancelKeyPress += onCancel;
+            using var reg = stop?.Register(done.Set);
+            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; done.Set(); });
+            done.Wait();
+            Console.CancelKeyPress -= onCancel;
+        }
+        finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+        return 0;
+    }
+}
