@@ -78,6 +78,19 @@ public static partial class AnalysisReport
             .Append($"<p>A row per model ({H(string.Join(", ", with.Select(r => r.Encoder)))}): the mean similarity drop (1 − cos) where a {o.Patch}×{o.Patch} patch (stride {o.Stride}, in the model's own crop pixels) lay, on the mean face, then the first inputs; each map from blue (no drop) to red (its own largest drop). Most damaging place: ")
             .Append(H(string.Join("; ", with.Select(r => { var (x, y, d) = r.Occlusion!.Peak; return $"{r.Encoder} ({x}, {y}) of {r.Clean[0].Width}×{r.Clean[0].Height}, drop {d:F3}"; }))))
             .Append($".</p><img src=\"{png}\" alt=\"occlusion heat maps\">");
+
+        var named = with[0].Points.Select(p => p.Series).Distinct().ToList();
+        if (named.Count == 0) return;
+        html.Append("<h3>Named occluders</h3><p>Mean cosine to the clean template and match rate at each model's threshold; each occluder covers the same part of the face in every model's crop (a different share of it).</p>")
+            .Append("<table><tr><th class=l>occluder</th>").Append(string.Concat(with.Select(r => $"<th>{H(r.Encoder)}</th>"))).Append("</tr>");
+        foreach (var s in named)
+        {
+            html.Append($"<tr><td class=l>{H(s)}</td>");
+            foreach (var r in with)
+                html.Append(r.Points.FirstOrDefault(p => p.Series == s) is { } p ? $"<td>{p.MeanSimilarity:F3} ({P(p.MatchRate)})</td>" : "<td>–</td>");
+            html.Append("</tr>");
+        }
+        html.Append("</table>");
     }
 
     /// <summary>
@@ -89,9 +102,10 @@ public static partial class AnalysisReport
         var lead = perModel[0];
         var groups = lead.Series.Select(g => g.Key).ToList();
         bool single = lead.Series.All(g => g.Count() == 1) && groups.Count > 1;
-        List<(string Name, List<(string Series, double Strength)> Cols)> strips = single
-            ? [("named occluders", lead.Points.Select(p => (p.Series, p.Strength)).ToList())]
-            : groups.Select(s => (s, lead.Points.Where(p => p.Series == s).OrderBy(p => p.Strength).Select(p => (p.Series, p.Strength)).ToList())).ToList();
+        // A column is a series and a rank in it, not a strength: a named occluder covers a different share of each crop.
+        List<(string Name, List<(string Series, int Rank)> Cols)> strips = single
+            ? [("named occluders", groups.Select(g => (g, 0)).ToList())]
+            : groups.Select(s => (s, Enumerable.Range(0, lead.Points.Count(p => p.Series == s)).Select(j => (s, j)).ToList())).ToList();
         var withImages = perModel.FirstOrDefault(r => r.Points.Any(p => p.Images != null));
         var decoded = perModel.Where(r => r.Points.Any(p => p.Reconstructions != null)).ToList();
         if (withImages == null && decoded.Count == 0) return;
@@ -99,7 +113,7 @@ public static partial class AnalysisReport
 
         foreach (var (name, cols) in strips)
         {
-            AnalysisPoint? At(AnalysisResult r, (string Series, double Strength) k) => r.Points.FirstOrDefault(p => p.Series == k.Series && p.Strength == k.Strength);
+            AnalysisPoint? At(AnalysisResult r, (string Series, int Rank) k) => r.Points.Where(p => p.Series == k.Series).OrderBy(p => p.Strength).ElementAtOrDefault(k.Rank);
             var rows = new List<IReadOnlyList<RgbImage?>>();
             for (int i = 0; i < n; i++)
             {
@@ -107,9 +121,9 @@ public static partial class AnalysisReport
                 else if (lead.Kind == "interpolate") rows.Add(cols.Select((k, j) => j == 0 ? lead.Clean[0] : j == cols.Count - 1 ? lead.Clean[1] : null).ToList());
                 foreach (var r in decoded) rows.Add(cols.Select(k => At(r, k)?.Reconstructions?[i]).ToList());
             }
-            var png = $"compare-{Safe(name).Replace(':', '-').Replace(' ', '-')}-strip.png";
+            var png = $"compare-{FileSafe(name.Replace(' ', '-'))}-strip.png";
             ImageIO.Save(Grid(rows, rowHeight), Path.Combine(dir, png));
-            string columns = single ? string.Join(", ", cols.Select(k => k.Series)) : string.Join(", ", cols.Select(k => StrengthLabel(k.Series, k.Strength)));
+            string columns = single ? string.Join(", ", cols.Select(k => k.Series)) : string.Join(", ", cols.Select(k => StrengthLabel(k.Series, At(lead, k)!.Strength)));
             string inputRow = withImages != null
                 ? $"the perturbed input as {withImages.Encoder} sees it ({Size(withImages)} crop; the other models perturb their own crops of the same photo)"
                 : lead.Kind == "interpolate" ? $"faces A and B at the ends ({lead.Encoder}'s {Size(lead)} crop)" : "";
@@ -154,7 +168,7 @@ public static partial class AnalysisReport
                     rows.Add(rp.Select(q => q?.Images?[i]).ToList());
                     if (r.Points.Any(q => q.Reconstructions != null)) rows.Add(rp.Select(q => q?.Reconstructions?[i]).ToList());
                 }
-            var png = $"transfer-{Safe(src.Encoder)}-{Safe(series).Replace(':', '-')}-strip.png";
+            var png = TransferStrip(src);
             ImageIO.Save(Grid(rows, rowHeight), Path.Combine(dir, png));
             string recs(AnalysisResult r) => r.Points.Any(q => q.Reconstructions != null) ? $", then its reconstruction by {r.Encoder}'s decoder" : $" ({r.Encoder} has no decoder)";
             html.Append($"<p>Columns: {H(string.Join(", ", pts.Select(p => StrengthLabel(p.Series, p.Strength))))}. Rows per face: the adversarial image in {H(src.Encoder)}'s {Size(src)} crop{H(recs(src))}")
@@ -162,6 +176,10 @@ public static partial class AnalysisReport
                 .Append($". {n} of {src.Inputs.Length} faces shown, scaled to {rowHeight} px rows.</p><img src=\"{png}\" alt=\"transfer strip\">");
         }
     }
+
+    /// <summary>The file name of the strip of an attack crafted on <paramref name="crafted"/>'s model and its transfers.</summary>
+    public static string TransferStrip(AnalysisResult crafted) =>
+        $"transfer-{FileSafe(crafted.Encoder)}-{FileSafe(crafted.Points.FirstOrDefault()?.Series ?? crafted.Kind)}-strip.png";
 
     static string Size(AnalysisResult r) => $"{r.Clean[0].Width}×{r.Clean[0].Height}";
 

@@ -27,7 +27,7 @@ public static partial class AnalysisReport
         Directory.CreateDirectory(dir);
         var html = Head(title, provenance);
         Curves(html, results, dir);
-        foreach (var r in results) Section(html, r, dir, results.Count > 1 ? Safe(r.Encoder) + "-" : "", show, images: true);
+        foreach (var r in results) Section(html, r, dir, results.Count > 1 ? FileSafe(r.Encoder) + "-" : "", show, images: true);
         return Finish(html, dir, Json(results, provenance));
     }
 
@@ -270,6 +270,8 @@ public static partial class AnalysisReport
 
     static double Std(double[] v) { double m = v.Average(); return Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / v.Length); }
     static string Safe(string name) => new(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or ':' ? c : '_').ToArray());
+    /// <summary>A name as part of a file name and a relative link: no ':' (onnx:… encoders), which a browser would read as a URL scheme.</summary>
+    static string FileSafe(string name) => Safe(name).Replace(':', '-');
     static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
     static string P(double x) => (100 * x).ToString("F1", CultureInfo.InvariantCulture) + "%";
     static string F(double x, string f = "F4") => double.IsFinite(x) ? x.ToString(f, CultureInfo.InvariantCulture) : "–";
