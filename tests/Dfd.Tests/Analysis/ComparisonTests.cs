@@ -27,7 +27,8 @@ public class ComparisonTests : IDisposable
         {
             int w = Spec.InputWidth, h = Spec.InputHeight;
             var c = x[.., .., (h / 4)..(3 * h / 4), (w / 4)..(3 * w / 4)];
-            var ramp = linspace(0, 1, c.shape[3]).reshape(1, 1, 1, -1);
+            int n = (int)c.shape[3];
+            var ramp = tensor(Enumerable.Range(0, n).Select(i => (float)i / (n - 1)).ToArray()).reshape(1, 1, 1, -1);
             var m = c.mul(ramp).mean([2, 3]);
             return cat([m, full(x.shape[0], 1, Scalars.Of(60))], 1);
         }
