@@ -199,15 +199,16 @@ public static class Demo
         {
             ["compared with"] = string.Join(", ", others.Select(m => $"{m.Spec.Name} (decoder {m.DecoderName ?? "none"})")),
         };
-        var cmp = new Comparison(models, pipe.Detector, (_, d, t) => progress?.Invoke("compare", d, t));
+        var cmp = new Comparison(models, pipe.Detector);
+        void Report(string _, int done, int total) => progress?.Invoke("compare", done, total);
         var inputs = cmp.Align(files, pipe, CompareFaces, problems);
         if (inputs[0].Count < 2) { problems.Add("fewer than two faces aligned for every model: no comparison"); return; }
         var names = string.Join(" vs ", models.Select(m => m.Spec.Name));
 
-        var rot = cmp.Run(Rotation, inputs);
+        var rot = cmp.Run(Rotation, inputs, progress: Report);
         AnalysisReport.WriteComparison(rot, Path.Combine(outDir, "compare-rotation"), $"Dfd demo: rotation, {names}", prov, show: 2);
         var slopes = rot.Results.ToDictionary(r => r.Encoder, r => r.Fits.FirstOrDefault()?.Slope);
-        var fg = cmp.Run(Fgsm, inputs, measure: false);
+        var fg = cmp.Run(Fgsm, inputs, measure: false, Report);
         AnalysisReport.WriteComparison(fg, Path.Combine(outDir, "compare-fgsm"), $"Dfd demo: FGSM transfer, {names}", prov, show: 2);
         analyses["compare"] = new
         {

@@ -115,7 +115,7 @@ static class AnalyzeCommand
             if (inputs[0].Count == 0) throw new UsageException($"no face could be aligned for every model from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
             if (plan.Kind.ImagePair && inputs[0].Count != 2) throw new UsageException($"{perturbation} needs a face in both images: " + string.Join("; ", problems));
             var c = Common.WithProgress($"compare {perturbation}", json, p =>
-                new Comparison(cmp.Models, cmp.Detector, (_, done, total) => p.Report((done, total))).Run(plan, inputs, measure));
+                cmp.Run(plan, inputs, measure, (_, done, total) => p.Report((done, total))));
             if (!json) foreach (var r in c.Results.Concat(c.Transfers)) Print(r);
             foreach (var pr in problems) c.Results[0].Notes.Add("skipped " + pr);
             var index = AnalysisReport.WriteComparison(c, report, $"Dfd comparison: {perturbation}, {string.Join(" vs ", c.Models)}", provenance, show);

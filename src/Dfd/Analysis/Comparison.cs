@@ -47,22 +47,18 @@ public sealed class Comparison
 {
     readonly IReadOnlyList<ComparedModel> models;
     readonly YuNet? detector;
-    readonly Action<string, int, int>? progress;
 
     /// <param name="detector">Measures sweep geometry (<see cref="GeometryProbe"/>, each model's template); null: none.</param>
-    /// <param name="progress">Called with a stage ("rotation · dlib-resnet", "transfer fgsm:dodge · A → B") and (done, total).</param>
-    public Comparison(IReadOnlyList<ComparedModel> models, YuNet? detector = null, Action<string, int, int>? progress = null)
+    public Comparison(IReadOnlyList<ComparedModel> models, YuNet? detector = null)
     {
         if (models.Count < 2) throw new ArgumentException("a comparison needs at least two models", nameof(models));
         var dup = models.GroupBy(m => m.Spec.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup != null) throw new ArgumentException($"model {dup.Key} is listed twice", nameof(models));
         this.models = models;
         this.detector = detector;
-        this.progress = progress;
     }
 
     public IReadOnlyList<ComparedModel> Models => models;
-    public YuNet? Detector => detector;
 
     /// <summary>
     /// Each model's aligned crops of the same files (<see cref="AnalysisInputs.Load"/> per model), kept to the faces
@@ -93,14 +89,19 @@ public sealed class Comparison
     /// same faces in the same order; image-pair kinds take two), then, for attacks, the transfers.
     /// </summary>
     /// <param name="measure">false skips the face-detector geometry of sweeps.</param>
-    public ComparisonResult Run(AnalysisPlan plan, IReadOnlyList<IReadOnlyList<AnalysisInput>> inputs, bool measure = true)
+    /// <param name="progress">Called with a stage ("rotation · dlib-resnet", "transfer fgsm:dodge · A → B") and (done, total) within it.</param>
+    public ComparisonResult Run(AnalysisPlan plan, IReadOnlyList<IReadOnlyList<AnalysisInput>> inputs, bool measure = true,
+        Action<string, int, int>? progress = null)
     {
         if (inputs.Count != models.Count) throw new ArgumentException($"{inputs.Count} input lists for {models.Count} models", nameof(inputs));
         var names = inputs[0].Select(i => i.Name).ToList();
         if (inputs.Any(l => !l.Select(i => i.Name).SequenceEqual(names)))
             throw new ArgumentException("every model needs its crops of the same faces in the same order", nameof(inputs));
         var c = new ComparisonResult { Kind = plan.Kind.Name, Models = models.Select(m => m.Spec.Name).ToArray() };
-        var analyzers = models.Select((m, k) => Analyzer(m, $"{plan.Kind.Name} · {m.Spec.Name}", measure)).ToList();
+        Analyzer AnalyzerFor(ComparedModel m, string stage, bool measure) =>
+            new(m.Encoder, m.Decoder, measure && detector != null ? new GeometryProbe(detector, m.Spec.Template) : null,
+                progress == null ? null : new Stage(x => progress(stage, x.Done, x.Total)));
+        var analyzers = models.Select(m => AnalyzerFor(m, $"{plan.Kind.Name} · {m.Spec.Name}", measure)).ToList();
         var own = new List<AnalysisResult>[models.Count];
         for (int m = 0; m < models.Count; m++)
         {
@@ -115,14 +116,10 @@ public sealed class Comparison
                         if (t == s) continue;
                         var warp = DecoderEvaluation.CropToCrop(models[s].Spec.Template, models[t].Spec.Template);
                         var stage = $"transfer {crafted.Points.FirstOrDefault()?.Series ?? crafted.Kind} · {models[s].Spec.Name} → {models[t].Spec.Name}";
-                        c.Transfers.Add(Analyzer(models[t], stage, false).Transfer(crafted, inputs[t], warp, models[t].DecoderName));
+                        c.Transfers.Add(AnalyzerFor(models[t], stage, false).Transfer(crafted, inputs[t], warp, models[t].DecoderName));
                     }
         return c;
     }
-
-    Analyzer Analyzer(ComparedModel m, string stage, bool measure) =>
-        new(m.Encoder, m.Decoder, measure && detector != null ? new GeometryProbe(detector, m.Spec.Template) : null,
-            progress == null ? null : new Stage(x => progress(stage, x.Done, x.Total)));
 
     sealed class Stage(Action<(int Done, int Total)> a) : IProgress<(int Done, int Total)>
     {
