@@ -16,6 +16,9 @@ public sealed record DemoResult(
     int Pairs, int CorrectDecisions, double[][] Similarity, double[]? ReconstructionSimilarity,
     Dictionary<string, object> Analyses, List<string> Problems);
 
+/// <summary>Other FR models the demo compares its own with (each with a decoder), and a line per model left out saying why.</summary>
+public sealed record DemoPartners(IReadOnlyList<ComparedModel> Models, IReadOnlyList<string> Missing);
+
 /// <summary>
 /// The main job on bundled defaults: align and encode the sample faces, compare every pair, reconstruct each face
 /// from its template, then a short rotation sweep, an occlusion map and one FGSM attack seen through the decoder.
@@ -41,9 +44,42 @@ public static class Demo
     /// <summary>One FGSM example on the first face, dodging, a few ε.</summary>
     public static AnalysisPlan Fgsm { get; } = AnalysisKinds.Fgsm.Plan(("eps", "0,2,4,8"), ("goal", "dodge"));
 
+    /// <summary>How many faces the comparison takes (the first two people of the samples): every model runs every sweep point.</summary>
+    public const int CompareFaces = 4;
+
+    /// <summary>
+    /// The models to compare with <paramref name="main"/>: the <paramref name="given"/> (encoder, decoder file) pairs;
+    /// else every other registry model whose weights and shipped decoder (<see cref="DecoderFile.ShippedPath"/>) are
+    /// found here, the rest named in <paramref name="missing"/>. The caller disposes the models.
+    /// </summary>
+    /// <exception cref="DfdException">A given encoder or decoder cannot be opened.</exception>
+    public static List<FaceModel> OpenPartners(string main, IReadOnlyList<(string Encoder, string Decoder)>? given, TorchSharp.torch.Device? device, List<string> missing)
+    {
+        var open = new List<FaceModel>();
+        try
+        {
+            if (given != null)
+                foreach (var (e, d) in given) open.Add(FaceModel.Open(e, decoder: d, device: device));
+            else
+                foreach (var spec in Registry.All.Where(x => !string.Equals(x.Name, main, StringComparison.OrdinalIgnoreCase)))
+                {
+                    if (Registry.WeightsPath(spec.Name) is not { } w || !File.Exists(w)) missing.Add($"{spec.Name}: weights not found, not compared");
+                    else if (DecoderFile.ShippedPath(spec.Name) == null) missing.Add($"{spec.Name}: no decoder (models/dfd-{spec.Name}-lfw.safetensors), not compared");
+                    else open.Add(FaceModel.Open(spec.Name, device: device));
+                }
+            return open;
+        }
+        catch
+        {
+            foreach (var m in open) m.Dispose();
+            throw;
+        }
+    }
+
     /// <param name="progress">Called with a stage name and (done, total) within it.</param>
+    /// <param name="compare">Models to set beside <paramref name="enc"/> (rotation and an FGSM transfer on <see cref="CompareFaces"/> faces); null: no comparison.</param>
     public static DemoResult Run(string samples, string outDir, IEncoder enc, FaceDecoder? decoder, string? decoderPath,
-        Action<string, int, int>? progress = null)
+        Action<string, int, int>? progress = null, DemoPartners? compare = null)
     {
         var spec = enc.Spec;
         var files = ImageIO.ListImages(samples);
@@ -146,9 +182,64 @@ public static class Demo
         }
         else problems.Add($"no decoder for {spec.Name}: the demo shows templates and pair decisions only");
 
+        if (compare != null)
+        {
+            problems.AddRange(compare.Missing);
+            if (decoder == null) { }
+            else if (compare.Models.Count == 0) problems.Add($"no other model with a decoder: no comparison with {spec.Name}");
+            else Compare(files, outDir, new ComparedModel(enc, decoder, Path.GetFileName(decoderPath)), compare.Models, pipe, provenance, analyses, sections, problems, progress);
+        }
+
         var index = Path.Combine(outDir, "index.html");
         AtomicFile.WriteAllText(index, Page(names, sim, thr, spec, correct, total, problems, decoderPath, reconSim, sections));
         return new DemoResult(Path.GetFullPath(index), spec.Name, decoderPath, names.ToArray(), thr, spec.ThresholdSource, total, correct, sim, reconSim, analyses, problems);
+    }
+
+    /// <summary>
+    /// The demo's rotation and FGSM (dodging) with every model side by side, on the first <see cref="CompareFaces"/>
+    /// faces: what each template keeps of a turn, and whether an attack on one model fools the others.
+    /// </summary>
+    static void Compare(IReadOnlyList<string> files, string outDir, ComparedModel main, IReadOnlyList<ComparedModel> others, FacePipeline pipe,
+        Dictionary<string, object> provenance, Dictionary<string, object> analyses, List<(string Title, string Dir, string Picture, string Text)> sections,
+        List<string> problems, Action<string, int, int>? progress)
+    {
+        var models = others.Prepend(main).ToList();
+        var prov = new Dictionary<string, object>(provenance)
+        {
+            ["compared with"] = string.Join(", ", others.Select(m => $"{m.Spec.Name} (decoder {m.DecoderName ?? "none"})")),
+        };
+        var cmp = new Comparison(models, pipe.Detector);
+        void Report(string _, int done, int total) => progress?.Invoke("compare", done, total);
+        var inputs = cmp.Align(files, pipe, CompareFaces, problems);
+        if (inputs[0].Count < 2) { problems.Add("fewer than two faces aligned for every model: no comparison"); return; }
+        var names = string.Join(" vs ", models.Select(m => m.Spec.Name));
+
+        var rot = cmp.Run(Rotation, inputs, progress: Report);
+        AnalysisReport.WriteComparison(rot, Path.Combine(outDir, "compare-rotation"), $"Dfd demo: rotation, {names}", prov, show: 2);
+        var slopes = rot.Results.ToDictionary(r => r.Encoder, r => r.Fits.FirstOrDefault()?.Slope);
+        var fg = cmp.Run(Fgsm, inputs, measure: false, Report);
+        AnalysisReport.WriteComparison(fg, Path.Combine(outDir, "compare-fgsm"), $"Dfd demo: FGSM transfer, {names}", prov, show: 2);
+        analyses["compare"] = new
+        {
+            models = models.Select(m => m.Spec.Name).ToArray(), faces = inputs[0].Select(i => i.Name).ToArray(),
+            rotation_roll_slope = slopes,
+            rotation_mean_similarity = rot.Results.ToDictionary(r => r.Encoder, r => r.Points.Select(p => Math.Round(p.MeanSimilarity, 4)).ToArray()),
+            fgsm_epsilons = Fgsm.Epsilons,
+            fgsm_success = fg.Results.Concat(fg.Transfers).Select(r => new
+            {
+                crafted_on = r.CraftedOn ?? r.Encoder, measured_on = r.Encoder,
+                success = r.Points.Select(p => Math.Round(Analyzer.SuccessRate(p), 4)).ToArray(),
+            }).ToArray(),
+        };
+        static string Slope(double? s) => s is { } v && double.IsFinite(v) ? (Math.Round(v, 2) + 0.0).ToString("0.00") : "– (no faces found in the reconstructions)";
+        sections.Add(($"Compared: rotation ({names})", "compare-rotation", "compare-rotation/compare-rotate-strip.png",
+            $"The same turns for {inputs[0].Count} faces, each model on its own crop: per face, the turned input ({main.Spec.Name}'s crop) above one reconstruction per model. " +
+            "How much of the turn each template keeps (slope of the reconstruction's roll on the input's; 1: all, 0: none): " +
+            string.Join(", ", slopes.Select(kv => $"{kv.Key} {Slope(kv.Value)}")) + "."));
+        var top = fg.Results[0];
+        sections.Add(("Compared: FGSM transfer", "compare-fgsm", "compare-fgsm/" + AnalysisReport.TransferStrip(top),
+            $"FGSM dodging crafted on each model and carried to the others' crops. Success (no longer matches itself) at ε = {string.Join(", ", Fgsm.Epsilons.Select(e => e.ToString("0.##")))}: " +
+            string.Join("; ", fg.Results.Concat(fg.Transfers).Select(r => $"crafted on {r.CraftedOn ?? r.Encoder}, on {r.Encoder}: {string.Join(", ", r.Points.Select(p => $"{100 * Analyzer.SuccessRate(p):0}%"))}")) + "."));
     }
 
     /// <summary>Negative numbers with a true minus sign, as typeset text.</summary>

@@ -13,14 +13,16 @@ namespace Dfd.Cli.Commands;
 /// </summary>
 static class AnalyzeCommand
 {
-    /// <summary>The kinds `dfd analyze` takes: the library's table, then compare (which runs one of them per encoder).</summary>
+    /// <summary>The kinds `dfd analyze` takes: the library's table, then compare (which runs one of them on several encoders).</summary>
     public static readonly string Kinds = string.Join(", ", AnalysisKinds.All.Select(k => k.Name).Append("compare"));
 
     public static readonly string Help = string.Join("\n",
     [
         "usage: dfd analyze <kind> --encoder E [--decoder F] --input <image|dir> --report <dir> [--json]",
         .. AnalysisKinds.HelpLines().Select((l, i) => (i == 0 ? "  kinds: " : "         ") + l),
-        "         compare --encoders E1,E2 [--decoders F1,F2] --perturbation <kind> [its options]",
+        "         compare --encoders E1,E2[,…] [--decoders F1,F2] --perturbation <kind> [its options; interpolate: A B]",
+        "                 (every model at once: reconstructions, geometry slopes and heat maps side by side; attacks",
+        "                 crafted on each model are also measured on the others)",
         "  common: --decoder F (default: the shipped models/dfd-<encoder>-lfw.safetensors, else numbers only),",
         "          --aligned (inputs are already aligned crops of the encoder), --show 4 (faces in the strips),",
         "          --no-measure (skip the face-detector geometry), --limit N, --weights W, --device cpu|cuda",
@@ -42,79 +44,117 @@ static class AnalyzeCommand
         int limit = a.Int("limit", int.MaxValue);
         var device = Common.Device(a);
 
-        List<string> files;
-        string perturbation = kind;
+        if (kind == "compare") return Compare(a, argv, json, report, show, aligned, measure, limit, device);
         var entry = AnalysisKinds.Find(kind);
-        List<string> encoders;
-        List<string?> decoders;
-        if (entry is { ImagePair: true })
-        {
-            if (a.Positional.Count != 3) throw new UsageException($"{kind} takes two images: dfd analyze {kind} A B --encoder E --report DIR");
-            files = [a.Positional[1], a.Positional[2]];
-            foreach (var f in files) if (!File.Exists(f)) throw new FileNotFoundException($"{f}: no such file");
-        }
-        else
-        {
-            if (a.Positional.Count > 1) throw new UsageException($"unexpected argument '{a.Positional[1]}' (inputs go in --input)");
-            files = Common.InputFiles(a.Req("input"));
-        }
-        if (kind == "compare")
-        {
-            encoders = (a.Opt("encoders") ?? throw new UsageException("compare needs --encoders E1,E2")).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
-            if (encoders.Count < 2) throw new UsageException("compare needs at least two encoders in --encoders");
-            var decs = a.Opt("decoders")?.Split(',', StringSplitOptions.TrimEntries).Select(s => string.IsNullOrEmpty(s) || s == "-" ? null : s).ToList();
-            if (decs != null && decs.Count != encoders.Count) throw new UsageException($"--decoders lists {decs.Count} files for {encoders.Count} encoders (use - for none)");
-            decoders = decs ?? encoders.Select(_ => (string?)null).ToList();
-            perturbation = a.Req("perturbation");
-            if (perturbation == "compare" || AnalysisKinds.Find(perturbation) is { ImagePair: true })
-                throw new UsageException($"--perturbation {perturbation}: compare takes one of {string.Join(", ", AnalysisKinds.All.Where(k => !k.ImagePair).Select(k => k.Name))}");
-        }
-        else
-        {
-            encoders = [a.Req("encoder")];
-            decoders = [a.Opt("decoder")];
-        }
-        var plan = Parse(perturbation, a);
+        var files = Files(a, entry, kind);
+        var encoder = a.Req("encoder");
+        var decoderOpt = a.Opt("decoder");
+        var plan = Parse(kind, a);
         var weights = a.Opt("weights");
         a.CheckUnused();
 
-        var results = new List<AnalysisResult>();
         var problems = new List<string>();
-        var provenance = new Dictionary<string, object>
-        {
-            ["command"] = "dfd analyze " + string.Join(" ", argv),
-            ["kind"] = kind == "compare" ? $"compare ({perturbation})" : kind,
-            ["inputs"] = files.Count == 1 ? Dfd.IO.RecordPath.Of(files[0]) : $"{files.Count} files",
-            ["date (UTC)"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
-        };
+        var provenance = Provenance(argv, kind, files);
         using var detector = aligned && !measure ? null : FacePipeline.CreateDefault();
         var pipe = aligned ? null : detector;
-        for (int e = 0; e < encoders.Count; e++)
-        {
-            using var enc = Registry.Create(encoders[e], encoders.Count == 1 ? weights : null, device);
-            var (dec, decPath) = LoadDecoder(decoders[e], enc, device, problems);
-            using var _d = dec;
-            provenance[$"encoder {enc.Spec.Name}"] = $"{enc.Spec.Description}; weights {enc.Spec.WeightsFile}; threshold {enc.Spec.Threshold1e3:F4} ({enc.Spec.ThresholdSource})";
-            provenance[$"decoder for {enc.Spec.Name}"] = decPath == null ? "none" : Dfd.IO.RecordPath.Of(decPath);
-            var probe = measure ? new GeometryProbe(detector!.Detector, enc.Spec.Template) : null;
-            var inputs = AnalysisInputs.Load(files, enc.Spec, pipe, limit, problems);
-            if (inputs.Count == 0) throw new UsageException($"no face could be aligned from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
-            if (plan.Kind.ImagePair && inputs.Count != 2) throw new UsageException($"{kind} needs a face in both images: " + string.Join("; ", problems));
-            var decName = decPath != null ? Path.GetFileName(decPath) : null;
-            var result = Common.WithProgress<List<AnalysisResult>>($"{perturbation} · {enc.Spec.Name}", json, p =>
-            {
-                return plan.Run(new Analyzer(enc, dec, probe, p), inputs, decName, measure);
-            });
-            results.AddRange(result);
-        }
+        using var enc = Registry.Create(encoder, weights, device);
+        var (dec, decPath) = LoadDecoder(decoderOpt, enc, device, problems);
+        using var _d = dec;
+        provenance[$"encoder {enc.Spec.Name}"] = EncoderLine(enc.Spec);
+        provenance[$"decoder for {enc.Spec.Name}"] = decPath == null ? "none" : Dfd.IO.RecordPath.Of(decPath);
+        var probe = measure ? new GeometryProbe(detector!.Detector, enc.Spec.Template) : null;
+        var inputs = AnalysisInputs.Load(files, enc.Spec, pipe, limit, problems);
+        if (inputs.Count == 0) throw new UsageException($"no face could be aligned from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
+        if (plan.Kind.ImagePair && inputs.Count != 2) throw new UsageException($"{kind} needs a face in both images: " + string.Join("; ", problems));
+        var decName = decPath != null ? Path.GetFileName(decPath) : null;
+        var results = Common.WithProgress<List<AnalysisResult>>($"{kind} · {enc.Spec.Name}", json, p => plan.Run(new Analyzer(enc, dec, probe, p), inputs, decName, measure));
         if (!json) foreach (var r in results) Print(r);
         foreach (var pr in problems) results[0].Notes.Add("skipped " + pr);
-        var title = kind == "compare" ? $"Dfd analysis: {perturbation}, {string.Join(" vs ", encoders)}" : $"Dfd analysis: {kind}, {encoders[0]}";
-        var index = AnalysisReport.Write(results, report, title, provenance, show);
+        var index = AnalysisReport.Write(results, report, $"Dfd analysis: {kind}, {enc.Spec.Name}", provenance, show);
+        return Done(json, index, problems, AnalysisReport.Json(results, provenance));
+    }
 
+    /// <summary>
+    /// dfd analyze compare: every encoder (with its decoder) loaded at once and one plan run on each by the library's
+    /// <see cref="Comparison"/>, attacks transferred between them; the report sets the models side by side.
+    /// </summary>
+    static int Compare(Args a, string[] argv, bool json, string report, int show, bool aligned, bool measure, int limit, TorchSharp.torch.Device device)
+    {
+        var encoders = (a.Opt("encoders") ?? throw new UsageException("compare needs --encoders E1,E2")).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (encoders.Count < 2) throw new UsageException("compare needs at least two encoders in --encoders");
+        if (encoders.GroupBy(e => e, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new UsageException($"--encoders names {twice.Key} twice");
+        var decs = a.Opt("decoders")?.Split(',', StringSplitOptions.TrimEntries).Select(s => string.IsNullOrEmpty(s) || s == "-" ? null : s).ToList();
+        if (decs != null && decs.Count != encoders.Count) throw new UsageException($"--decoders lists {decs.Count} files for {encoders.Count} encoders (use - for none)");
+        var decoders = decs ?? encoders.Select(_ => (string?)null).ToList();
+        var perturbation = a.Req("perturbation");
+        if (perturbation == "compare") throw new UsageException($"--perturbation compare: compare takes one of {string.Join(", ", AnalysisKinds.All.Select(k => k.Name))}");
+        var entry = AnalysisKinds.Find(perturbation) ?? throw new UsageException($"unknown analysis '{perturbation}' (kinds: {string.Join(", ", AnalysisKinds.All.Select(k => k.Name))})");
+        var files = Files(a, entry, "compare --perturbation " + perturbation);
+        var plan = Parse(perturbation, a);
+        if (a.Opt("weights") != null) throw new UsageException("--weights applies to one encoder; compare finds each encoder's own");
+        a.CheckUnused();
+
+        var problems = new List<string>();
+        var provenance = Provenance(argv, $"compare ({perturbation})", files);
+        using var detector = aligned && !measure ? null : FacePipeline.CreateDefault();
+        var pipe = aligned ? null : detector;
+        var models = new List<FaceModel>();
+        try
+        {
+            for (int e = 0; e < encoders.Count; e++)
+            {
+                var m = FaceModel.Open(encoders[e], decoder: decoders[e], device: device);
+                models.Add(m);
+                provenance[$"encoder {m.Spec.Name}"] = EncoderLine(m.Spec);
+                provenance[$"decoder for {m.Spec.Name}"] = m.DecoderPath == null ? "none" : Dfd.IO.RecordPath.Of(m.DecoderPath);
+                if (m.Decoder == null) problems.Add($"no decoder for {m.Spec.Name} (give one in --decoders): numbers only, no reconstructions");
+            }
+            var cmp = new Comparison(models.Select(ComparedModel.Of).ToList(), measure ? detector!.Detector : null);
+            var inputs = cmp.Align(files, pipe, limit, problems);
+            if (inputs[0].Count == 0) throw new UsageException($"no face could be aligned for every model from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
+            if (plan.Kind.ImagePair && inputs[0].Count != 2) throw new UsageException($"{perturbation} needs a face in both images: " + string.Join("; ", problems));
+            var c = Common.WithProgress($"compare {perturbation}", json, p =>
+                cmp.Run(plan, inputs, measure, (_, done, total) => p.Report((done, total))));
+            if (!json) foreach (var r in c.Results.Concat(c.Transfers)) Print(r);
+            foreach (var pr in problems) c.Results[0].Notes.Add("skipped " + pr);
+            var index = AnalysisReport.WriteComparison(c, report, $"Dfd comparison: {perturbation}, {string.Join(" vs ", c.Models)}", provenance, show);
+            return Done(json, index, problems, AnalysisReport.ComparisonJson(c, provenance));
+        }
+        finally
+        {
+            foreach (var m in models) m.Dispose();
+        }
+    }
+
+    static List<string> Files(Args a, AnalysisKind? entry, string usage)
+    {
+        if (entry is { ImagePair: true })
+        {
+            if (a.Positional.Count != 3) throw new UsageException($"{entry.Name} takes two images: dfd analyze {usage} A B ... --report DIR");
+            var files = new List<string> { a.Positional[1], a.Positional[2] };
+            foreach (var f in files) if (!File.Exists(f)) throw new FileNotFoundException($"{f}: no such file");
+            return files;
+        }
+        if (a.Positional.Count > 1) throw new UsageException($"unexpected argument '{a.Positional[1]}' (inputs go in --input)");
+        return Common.InputFiles(a.Req("input"));
+    }
+
+    static Dictionary<string, object> Provenance(string[] argv, string kind, List<string> files) => new()
+    {
+        ["command"] = "dfd analyze " + string.Join(" ", argv),
+        ["kind"] = kind,
+        ["inputs"] = files.Count == 1 ? Dfd.IO.RecordPath.Of(files[0]) : $"{files.Count} files",
+        ["date (UTC)"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
+    };
+
+    static string EncoderLine(EncoderSpec s) => $"{s.Description}; weights {s.WeightsFile}; threshold {s.Threshold1e3:F4} ({s.ThresholdSource})";
+
+    static int Done(bool json, string index, List<string> problems, string analysisJson)
+    {
         if (json)
         {
-            Console.WriteLine(Common.ToJson(new { report = Path.GetFullPath(index), problems, analysis = System.Text.Json.JsonDocument.Parse(AnalysisReport.Json(results, provenance)).RootElement }));
+            Console.WriteLine(Common.ToJson(new { report = Path.GetFullPath(index), problems, analysis = System.Text.Json.JsonDocument.Parse(analysisJson).RootElement }));
             return 0;
         }
         foreach (var pr in problems) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(pr)}");
@@ -125,7 +165,7 @@ static class AnalyzeCommand
     static void Print(AnalysisResult r)
     {
         bool attack = AnalysisKinds.IsAttack(r.Kind);
-        var t = new Table().Title($"{r.Kind} · {r.Encoder} · {r.Inputs.Length} faces · threshold {r.Threshold:F4}")
+        var t = new Table().Title($"{r.Kind} · {AnalysisReport.Who(r)} · {r.Inputs.Length} faces · threshold {r.Threshold:F4}")
             .AddColumns("series", "strength", "mean cos", "min cos", attack ? "success" : "match rate");
         foreach (var p in r.Points)
             t.AddRow(Markup.Escape(p.Series), p.Strength.ToString("0.###", CultureInfo.InvariantCulture), p.MeanSimilarity.ToString("F4"),

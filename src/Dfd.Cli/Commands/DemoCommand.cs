@@ -1,3 +1,4 @@
+using Dfd.Analysis;
 using Dfd.Decoder;
 using Dfd.Encoders;
 using Spectre.Console;
@@ -16,19 +17,50 @@ static class DemoCommand
         var model = a.Opt("model") ?? DlibResNet.Config.Name;
         var decPath = a.Opt("decoder");
         var device = Common.Device(a);
+        var given = ComparePairs(a.Opt("compare"));
         using var enc = Common.Encoder(new Args(["--model", model, .. a.Opt("weights") is { } w ? new[] { "--weights", w } : []], new HashSet<string>()));
         a.CheckUnused();
         decPath ??= DecoderFile.ShippedPath(enc.Spec.Name);
         using var dec = decPath != null ? DecoderFile.Load(decPath, device, enc.Spec).Decoder : null;
+        var missing = new List<string>();
+        var partners = given is { Count: 0 } ? [] : Demo.OpenPartners(enc.Spec.Name, given, device, missing);
+        try
+        {
+            var compare = given is { Count: 0 } ? null : new DemoPartners(partners.Select(ComparedModel.Of).ToList(), missing);
+            var stages = new[] { "align", "reconstruct", "rotation", "occlusion", "fgsm", "compare" };
+            var r = Common.WithProgress("demo", json, p =>
+                Demo.Run(samples, outDir, enc, dec, decPath, (stage, done, total) =>
+                {
+                    // One bar over the stages, each stage an equal share.
+                    int k = Array.IndexOf(stages, stage);
+                    p.Report((k * 1000 + (int)(1000.0 * done / Math.Max(1, total)), stages.Length * 1000));
+                }, compare));
+            return Report(r, json, samples);
+        }
+        finally
+        {
+            foreach (var m in partners) m.Dispose();
+        }
+    }
 
-        var stages = new[] { "align", "reconstruct", "rotation", "occlusion", "fgsm" };
-        var r = Common.WithProgress("demo", json, p =>
-            Demo.Run(samples, outDir, enc, dec, decPath, (stage, done, total) =>
-            {
-                // One bar over the stages, each stage an equal share.
-                int k = Array.IndexOf(stages, stage);
-                p.Report((k * 1000 + (int)(1000.0 * done / Math.Max(1, total)), stages.Length * 1000));
-            }));
+    /// <summary>
+    /// --compare E=DECODER[,E2=DECODER2]: the models to set beside the demo's, with their decoder files; "none": no
+    /// comparison; absent (null): every other model whose weights and shipped decoder are found.
+    /// </summary>
+    static List<(string Encoder, string Decoder)>? ComparePairs(string? opt)
+    {
+        if (opt == null) return null;
+        if (opt == "none") return [];
+        return opt.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(x =>
+        {
+            int eq = x.IndexOf('=');
+            if (eq <= 0 || eq == x.Length - 1) throw new UsageException($"--compare expects ENCODER=DECODER[,…] or none, got '{x}'");
+            return (x[..eq], x[(eq + 1)..]);
+        }).ToList();
+    }
+
+    static int Report(DemoResult r, bool json, string samples)
+    {
 
         if (json)
         {

@@ -77,6 +77,8 @@ public sealed class AnalysisResult
     public required string Kind { get; init; }
     public required string Encoder { get; init; }
     public string? Decoder { get; init; }
+    /// <summary>A transferred attack (<see cref="Analyzer.Transfer"/>): the encoder the perturbations were crafted on; null otherwise.</summary>
+    public string? CraftedOn { get; init; }
     public required double Threshold { get; init; }
     public required string ThresholdSource { get; init; }
     public required string[] Inputs { get; init; }
@@ -107,12 +109,12 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
 
     double Threshold => Encoder.Spec.Threshold1e3;
 
-    AnalysisResult Start(string kind, IReadOnlyList<AnalysisInput> inputs, string? decoderName, out float[][] clean)
+    AnalysisResult Start(string kind, IReadOnlyList<AnalysisInput> inputs, string? decoderName, out float[][] clean, string? craftedOn = null)
     {
         if (inputs.Count == 0) throw new ArgumentException("no input faces", nameof(inputs));
         var r = new AnalysisResult
         {
-            Kind = kind, Encoder = Encoder.Spec.Name, Decoder = decoderName,
+            Kind = kind, Encoder = Encoder.Spec.Name, Decoder = decoderName, CraftedOn = craftedOn,
             Threshold = Threshold, ThresholdSource = Encoder.Spec.ThresholdSource,
             Inputs = inputs.Select(i => i.Name).ToArray(), Clean = inputs.Select(i => i.Crop).ToArray(),
         };
@@ -257,6 +259,51 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         r.Options["epsilons"] = epsilons.ToArray();
         r.Options["steps"] = first.Steps;
         r.Options["step_size"] = kind == "fgsm" ? "ε" : first.StepSize?.ToString() ?? "2.5·ε/steps";
+        return r;
+    }
+
+    /// <summary>
+    /// Transfer: the attack of <paramref name="crafted"/> (an <see cref="Attack"/> result of another encoder, images
+    /// kept) measured on this encoder. <paramref name="inputs"/> are this encoder's crops of the same faces, in the same
+    /// order; each adversarial image's perturbation is carried to this crop by <see cref="Attacks.Transplant"/> with
+    /// <paramref name="craftedToThis"/>. References are this encoder's own: dodging, the input's clean template;
+    /// impersonation, the clean template of the same target face. Success is scored as for <see cref="Attack"/>, at
+    /// this encoder's threshold; ε = 0 leaves the crop untouched (similarity 1 when dodging).
+    /// </summary>
+    public AnalysisResult Transfer(AnalysisResult crafted, IReadOnlyList<AnalysisInput> inputs, Similarity? craftedToThis, string? decoderName = null)
+    {
+        if (!crafted.Inputs.SequenceEqual(inputs.Select(i => i.Name)))
+            throw new ArgumentException($"inputs ({string.Join(", ", inputs.Select(i => i.Name))}) are not the crafted attack's ({string.Join(", ", crafted.Inputs)})", nameof(inputs));
+        if (crafted.Points.Any(p => p.Images == null)) throw new ArgumentException("the crafted attack kept no images", nameof(crafted));
+        var r = Start(crafted.Kind, inputs, decoderName, out var clean, crafted.Encoder);
+        var refs = clean;
+        bool impersonate = crafted.Options.TryGetValue("targets", out var t) && t is string[];
+        if (impersonate)
+        {
+            var names = (string[])t!;
+            refs = names.Select(n => clean[Array.IndexOf(r.Inputs, n)]).ToArray();
+            r.Options["targets"] = names;
+        }
+        int done = 0;
+        foreach (var p in crafted.Points)
+        {
+            var imgs = p.Images!.Select((adv, i) => Attacks.Transplant(crafted.Clean[i], adv, r.Clean[i], craftedToThis)).ToArray();
+            var tt = Encoder.Encode(imgs);
+            var sims = tt.Select((v, i) => Cosine.Of(v, refs[i])).ToArray();
+            r.Points.Add(new AnalysisPoint
+            {
+                Series = p.Series, Strength = p.Strength, Similarity = sims, Match = sims.Select(s => s >= Threshold).ToArray(),
+                SimilarityToSelf = impersonate ? tt.Select((v, i) => Cosine.Of(v, clean[i])).ToArray() : null,
+                Images = imgs, Reconstructions = Decoder != null ? Decode(tt) : null,
+            });
+            progress?.Report((++done, crafted.Points.Count));
+        }
+        foreach (var k in new[] { "goal", "epsilons", "steps", "step_size" })
+            if (crafted.Options.TryGetValue(k, out var v)) r.Options[k] = v;
+        r.Options["crafted_on"] = crafted.Encoder;
+        r.Options["carried"] = craftedToThis is { } w
+            ? $"perturbation moved from {crafted.Clean[0].Width}×{crafted.Clean[0].Height} to {r.Clean[0].Width}×{r.Clean[0].Height} crop (similarity: scale {w.Scale:0.###}, {w.AngleDegrees:0.##}°) and added to this model's crop"
+            : "same crop: perturbation added as it is";
         return r;
     }
 

@@ -143,6 +143,29 @@ public static class Attacks
         return new AttackResult(goal, options, adv, templates, refs, trace);
     }
 
+    /// <summary>
+    /// An attack crafted in one model's crop, carried to another's: the perturbation δ = <paramref name="adversarial"/> −
+    /// <paramref name="clean"/> is moved by <paramref name="sourceToTarget"/> (the fixed similarity between the two
+    /// alignment templates; null when the crops coincide), zero where the source crop does not reach, and added to
+    /// <paramref name="target"/> (the other model's own crop of the same photo), rounded and clipped to 0..255.
+    /// Alignment is a linear resampling of the photo, so the other model's crop of the perturbed photo is its clean
+    /// crop plus its crop of the perturbation; this is that, with the perturbation resampled once (crop to crop)
+    /// rather than twice (crop to photo to crop). Bilinear weights are convex, so the moved δ stays within ±ε.
+    /// </summary>
+    public static RgbImage Transplant(RgbImage clean, RgbImage adversarial, RgbImage target, Similarity? sourceToTarget)
+    {
+        if (clean.Width != adversarial.Width || clean.Height != adversarial.Height)
+            throw new ArgumentException($"adversarial image is {adversarial.Width}×{adversarial.Height}, its clean one {clean.Width}×{clean.Height}", nameof(adversarial));
+        if (sourceToTarget == null && (clean.Width != target.Width || clean.Height != target.Height))
+            throw new ArgumentException($"crops of {clean.Width}×{clean.Height} and {target.Width}×{target.Height} need a similarity between them", nameof(sourceToTarget));
+        var delta = new float[clean.Data.Length];
+        for (int i = 0; i < delta.Length; i++) delta[i] = adversarial.Data[i] - clean.Data[i];
+        var moved = sourceToTarget is { } w ? Warp.AffineField(delta, clean.Width, clean.Height, w, target.Width, target.Height) : delta;
+        var r = new RgbImage(target.Width, target.Height);
+        for (int i = 0; i < moved.Length; i++) r.Data[i] = (byte)Math.Clamp((int)Math.Round(target.Data[i] + moved[i]), 0, 255);
+        return r;
+    }
+
     static double Verification(float[] a, float[] b) => Cosine.Of(a, b);
 
     /// <summary>∂Σᵢ cos(E(xᵢ), rᵢ)/∂x and the similarities, with a guard against non-finite gradients.</summary>

@@ -79,6 +79,35 @@ public static class Warp
         }
     }
 
+    /// <summary>
+    /// <see cref="Affine(RgbImage, Similarity, int, int)"/> for a signed field of RGB values (width·height·3, interleaved),
+    /// such as the difference between two images. Unlike an image, a field is zero outside its source rather than
+    /// repeating the border: a perturbation that covers one crop does not extend beyond it in another.
+    /// </summary>
+    public static float[] AffineField(float[] src, int srcWidth, int srcHeight, Similarity srcToDst, int width, int height)
+    {
+        if (src.Length != srcWidth * srcHeight * 3) throw new ArgumentException($"field of {src.Length} values is not {srcWidth}×{srcHeight}×3", nameof(src));
+        var inv = srcToDst.Inverse();
+        var dst = new float[width * height * 3];
+        // Bilinear weights, each neighbour outside the source counting as zero.
+        float At(int x, int y, int c) => x < 0 || y < 0 || x >= srcWidth || y >= srcHeight ? 0 : src[(y * srcWidth + x) * 3 + c];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                double sx = inv.A * x - inv.B * y + inv.Tx, sy = inv.B * x + inv.A * y + inv.Ty;
+                if (sx <= -1 || sy <= -1 || sx >= srcWidth || sy >= srcHeight) continue;
+                int x0 = (int)Math.Floor(sx), y0 = (int)Math.Floor(sy);
+                double fx = sx - x0, fy = sy - y0;
+                for (int c = 0; c < 3; c++)
+                {
+                    double top = At(x0, y0, c) * (1 - fx) + At(x0 + 1, y0, c) * fx;
+                    double bot = At(x0, y0 + 1, c) * (1 - fx) + At(x0 + 1, y0 + 1, c) * fx;
+                    dst[(y * width + x) * 3 + c] = (float)(top * (1 - fy) + bot * fy);
+                }
+            }
+        return dst;
+    }
+
     /// <summary>Bilinear resize (pixel-centre aligned, as OpenCV INTER_LINEAR for upscaling).</summary>
     public static RgbImage Resize(RgbImage src, int width, int height)
     {

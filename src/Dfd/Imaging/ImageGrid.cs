@@ -3,7 +3,8 @@ namespace Dfd.Imaging;
 
 public static class ImageGrid
 {
-    /// <summary>Rows of equally sized images side by side, with a gap; missing cells stay white.</summary>
+    /// <summary>Rows of images side by side, with a gap; cells are as large as the largest image, a smaller one sits
+    /// centred in its cell (rows of different crops line up), and missing cells stay white.</summary>
     public static RgbImage Compose(IReadOnlyList<IReadOnlyList<RgbImage>> rows, int gap = 4)
     {
         int cols = rows.Max(r => r.Count);
@@ -14,7 +15,7 @@ public static class ImageGrid
             for (int c = 0; c < rows[r].Count; c++)
             {
                 var img = rows[r][c];
-                int ox = gap + c * (w + gap), oy = gap + r * (h + gap);
+                int ox = gap + c * (w + gap) + (w - img.Width) / 2, oy = gap + r * (h + gap) + (h - img.Height) / 2;
                 for (int y = 0; y < img.Height; y++)
                     Buffer.BlockCopy(img.Data, y * img.Width * 3, g.Data, ((oy + y) * g.Width + ox) * 3, img.Width * 3);
             }

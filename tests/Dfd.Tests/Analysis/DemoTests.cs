@@ -11,6 +11,11 @@ public class DemoTests : IDisposable
     readonly string dir = Directory.CreateTempSubdirectory("dfd-demo-").FullName;
     public void Dispose() { try { Directory.Delete(dir, true); } catch (IOException) { } }
 
+    /// <summary>
+    /// The whole demo, with a second model and its decoder to compare with (the committed random MobileFaceNet ONNX
+    /// fixture, 112×96 crop, and an untrained decoder made here; one demo run, as each takes a while): every page
+    /// references only images that exist, the numbers are sane, and models left out are named.
+    /// </summary>
     [Fact]
     public void DemoPageReferencesOnlyImagesThatExistAndDecode()
     {
@@ -20,21 +25,57 @@ public class DemoTests : IDisposable
         var (dec, info) = DecoderFile.Load(decPath);
         using var _ = dec;
         Assert.Equal("dlib-resnet", info.Encoder);
-        var stages = new HashSet<string>();
-        var r = Demo.Run(Path.Combine(TestPaths.RepoRoot, "samples"), dir, enc, dec, decPath, (s, _, _) => stages.Add(s));
+        var onnx = "onnx:" + Path.Combine(TestPaths.RepoRoot, "tests", "Dfd.Tests", "Fixtures", "onnx", "mobilefacenet-random.onnx");
+        var otherDec = Cli.CompareCliTests.UntrainedDecoder(onnx, Path.Combine(dir, "other.safetensors"));
+        var missing = new List<string>();
+        var partners = Demo.OpenPartners(enc.Spec.Name, [(onnx, otherDec)], null, missing);
+        try
+        {
+            Assert.Empty(missing);
+            var stages = new HashSet<string>();
+            var compare = new DemoPartners(partners.Select(Dfd.Analysis.ComparedModel.Of).ToList(), ["vgg16-face: weights not found, not compared"]);
+            var r = Demo.Run(Path.Combine(TestPaths.RepoRoot, "samples"), dir, enc, dec, decPath, (s, _, _) => stages.Add(s), compare);
 
-        Assert.Equal(12, r.Faces.Length);
-        Assert.Empty(r.Problems);
-        Assert.True(stages.SetEquals(["align", "reconstruct", "rotation", "occlusion", "fgsm"]), "stages reported: " + string.Join(", ", stages));
-        var images = AnalyzerTests.ImagesOf(r.Index);
-        foreach (var must in new[] { "reconstructions.png", "rotate-strip.png", "occlusion-heatmap.png", "fgsm-dodge-strip.png", "rotate-similarity.png" })
-            Assert.Contains(images, p => p.EndsWith(must));
-        Assert.True(images.Count(p => p.Contains($"{Path.DirectorySeparatorChar}aligned{Path.DirectorySeparatorChar}")) >= 12);
-        // The sidecar names the rows of templates.npy.
-        var (data, shape) = Dfd.IO.Npy.Read(Path.Combine(dir, "templates.npy"));
-        Assert.Equal(new long[] { 12, 128 }, shape);
-        Assert.All(data, v => Assert.True(float.IsFinite(v)));
-        // Reconstructions are re-encoded and scored; every number is finite and within cosine range.
-        Assert.All(r.ReconstructionSimilarity!, s => Assert.InRange(s, -1, 1));
+            Assert.Equal(12, r.Faces.Length);
+            Assert.Equal(["vgg16-face: weights not found, not compared"], r.Problems);
+            Assert.True(stages.SetEquals(["align", "reconstruct", "rotation", "occlusion", "fgsm", "compare"]), "stages reported: " + string.Join(", ", stages));
+            var images = AnalyzerTests.ImagesOf(r.Index);
+            foreach (var must in new[] { "reconstructions.png", "rotate-strip.png", "occlusion-heatmap.png", "fgsm-dodge-strip.png", "rotate-similarity.png",
+                         "compare-rotate-strip.png", "transfer-dlib-resnet-fgsm-dodge-strip.png",
+                         $"transfer-{Registry.Spec(onnx).Name.Replace(':', '-').Replace('@', '_')}-fgsm-dodge-strip.png" })
+                Assert.Contains(images, p => p.EndsWith(must));
+            Assert.All(images, p => Assert.True(File.Exists(p), p));
+            Assert.True(images.Count(p => p.Contains($"{Path.DirectorySeparatorChar}aligned{Path.DirectorySeparatorChar}")) >= 12);
+            Assert.Contains("What each template keeps, side by side", File.ReadAllText(Path.Combine(dir, "compare-rotation", "index.html")));
+            Assert.True(r.Analyses.ContainsKey("compare"));
+            // The sidecar names the rows of templates.npy.
+            var (data, shape) = Dfd.IO.Npy.Read(Path.Combine(dir, "templates.npy"));
+            Assert.Equal(new long[] { 12, 128 }, shape);
+            Assert.All(data, v => Assert.True(float.IsFinite(v)));
+            // Reconstructions are re-encoded and scored; every number is finite and within cosine range.
+            Assert.All(r.ReconstructionSimilarity!, s => Assert.InRange(s, -1, 1));
+        }
+        finally
+        {
+            foreach (var m in partners) m.Dispose();
+        }
+    }
+
+    [Fact]
+    public void WithoutAnyOtherDecoderTheDemoSaysWhichModelsAreMissing()
+    {
+        var missing = new List<string>();
+        var partners = Demo.OpenPartners("dlib-resnet", null, null, missing);
+        try
+        {
+            // No other model ships a decoder in models/ yet; each registry model other than dlib-resnet is named, with why.
+            foreach (var spec in Registry.All.Where(s => s.Name != "dlib-resnet" && DecoderFile.ShippedPath(s.Name) == null))
+                Assert.Contains(missing, m => m.StartsWith(spec.Name + ": "));
+            Assert.Equal(Registry.All.Count - 1, missing.Count + partners.Count);
+        }
+        finally
+        {
+            foreach (var m in partners) m.Dispose();
+        }
     }
 }
