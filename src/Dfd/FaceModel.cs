@@ -33,8 +33,8 @@ public sealed class FaceModel : IDisposable
     }
 
     /// <summary>
-    /// Opens an encoder and its decoder. <paramref name="encoder"/>: a registry name (<c>dfd models</c> lists them) or
-    /// <c>onnx:PATH.onnx</c>; <paramref name="weights"/>: a weights file instead of the one the registry finds;
+    /// Opens an encoder and its decoder. <paramref name="encoder"/>: a registry name (<c>dfd models</c> lists them),
+    /// <c>onnx:PATH.onnx</c> or <c>tfjs:PATH.json</c>; <paramref name="weights"/>: a weights file instead of the one the registry finds;
     /// <paramref name="decoder"/>: a decoder file, else the shipped <c>models/dfd-&lt;encoder&gt;-lfw.safetensors</c>
     /// where present (without either the model encodes and compares but cannot reconstruct).
     /// </summary>

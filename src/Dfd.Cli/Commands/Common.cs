@@ -30,12 +30,12 @@ static class Common
     public static IEncoder Encoder(Args a, string option = "model")
     {
         var name = a.Req(option);
-        // --model onnx:PATH takes its preprocessing from these options, over the sidecar PATH.json.
+        // --model onnx:PATH / tfjs:PATH take their preprocessing from these options, over the sidecar (PATH.json / STEM.dfd.json).
         string? size = a.Opt("input-size"), mean = a.Opt("mean"), std = a.Opt("std"), channels = a.Opt("channels"), template = a.Opt("template");
         OnnxEncoderOptions? onnx = null;
         if (size != null || mean != null || std != null || channels != null || template != null)
         {
-            if (!OnnxEncoder.IsOnnxName(name)) throw new UsageException($"--input-size, --mean, --std, --channels and --template apply only to --model onnx:PATH, not to {name}");
+            if (!OnnxEncoder.IsOnnxName(name) && !TfjsEncoder.IsTfjsName(name)) throw new UsageException($"--input-size, --mean, --std, --channels and --template apply only to --model onnx:PATH or tfjs:PATH, not to {name}");
             try { onnx = OnnxEncoderOptions.Parse(size, mean, std, channels, template); }
             catch (FormatException e) { throw new UsageException(e.Message); }
         }

@@ -157,4 +157,22 @@ public static class ModelPaths
 
     public static string? Find(string relative) =>
         Roots().Select(r => Path.Combine(r, relative)).FirstOrDefault(File.Exists);
+
+    /// <summary>
+    /// <c>../shared/models/RELATIVE</c> beside the checkout (the directory holding Dfd.slnx, found by walking up from the
+    /// program, then from the working directory), where it exists: models whose licence keeps them out of the repository.
+    /// </summary>
+    public static string? FindShared(string relative) =>
+        new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() }.Select(s => BesideCheckout(s, relative)).FirstOrDefault(p => p != null);
+
+    static string? BesideCheckout(string start, string relative)
+    {
+        for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
+        {
+            if (!File.Exists(Path.Combine(d.FullName, "Dfd.slnx"))) continue;
+            var shared = Path.GetFullPath(Path.Combine(d.FullName, "..", "shared", "models", relative));
+            return File.Exists(shared) ? shared : null;
+        }
+        return null;
+    }
 }

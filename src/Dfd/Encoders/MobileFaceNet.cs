@@ -64,19 +64,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
     {
         var env = Environment.GetEnvironmentVariable(WeightsVariable);
         if (!string.IsNullOrEmpty(env)) return File.Exists(env) ? env : null;
-        return ModelPaths.Find(Config.WeightsFile)
-            ?? new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() }.Select(BesideCheckout).FirstOrDefault(p => p != null);
-    }
-
-    static string? BesideCheckout(string start)
-    {
-        for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
-        {
-            if (!File.Exists(Path.Combine(d.FullName, "Dfd.slnx"))) continue;
-            var shared = Path.GetFullPath(Path.Combine(d.FullName, "..", "shared", "models", Config.WeightsFile));
-            return File.Exists(shared) ? shared : null;
-        }
-        return null;
+        return ModelPaths.Find(Config.WeightsFile) ?? ModelPaths.FindShared(Config.WeightsFile);
     }
 
     /// <summary>[expansion t, output channels c, repeats n, stride of the first s].</summary>

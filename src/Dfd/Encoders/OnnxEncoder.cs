@@ -287,7 +287,8 @@ public sealed class OnnxEncoder : IEncoder
 
     static string F(float v) => v.ToString("G9", CultureInfo.InvariantCulture);
 
-    static AlignmentTemplate MakeTemplate(string name, int w, int h, string path)
+    /// <summary>The named template for a w×h crop; a size it cannot make is a <see cref="ModelFileException"/> on <paramref name="path"/>.</summary>
+    internal static AlignmentTemplate MakeTemplate(string name, int w, int h, string path)
     {
         switch (name)
         {

@@ -588,25 +588,11 @@ public sealed class OnnxInterpreter : IDisposable
                 for (int i = 0; i < sp; i++) { begin[i] = pads[i]; end[i] = pads[i + sp]; }
         }
         else if (auto is "SAME_UPPER" or "SAME_LOWER")
-        {
-            for (int i = 0; i < sp; i++)
-            {
-                long outSize = (inSize[i] + strides[i] - 1) / strides[i];
-                long total = Math.Max(0, (outSize - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - inSize[i]);
-                long small = total / 2;
-                (begin[i], end[i]) = auto == "SAME_UPPER" ? (small, total - small) : (total - small, small);
-            }
-        }
+            return ConvPadding.Same(inSize, kernel, strides, dilations, oddAtBegin: auto == "SAME_LOWER");
         return (begin, end);
     }
 
-    /// <summary>F.pad's order: last axis first, a (begin, end) pair per axis.</summary>
-    static long[] TorchPads(long[] begin, long[] end)
-    {
-        var list = new List<long>();
-        for (int i = begin.Length - 1; i >= 0; i--) { list.Add(begin[i]); list.Add(end[i]); }
-        return list.ToArray();
-    }
+    static long[] TorchPads(long[] begin, long[] end) => ConvPadding.TorchPads(begin, end);
 
     static long[] Ones(int n) => Enumerable.Repeat(1L, n).ToArray();
 

@@ -8,8 +8,9 @@ public sealed class EncoderNotAvailableException(string message) : DfdException(
 
 /// <summary>
 /// Every encoder Dfd knows, by name, with its pretrained config; <see cref="Create"/> loads the weights. Besides the
-/// built-in names, <c>onnx:PATH.onnx</c> makes an <see cref="OnnxEncoder"/>; the spec of each one created is remembered
-/// under its <see cref="EncoderSpec.Name"/> (<c>onnx:STEM@HASH</c>), so <see cref="Spec"/> and <see cref="WeightsPath"/> answer for it.
+/// built-in names, <c>onnx:PATH.onnx</c> makes an <see cref="OnnxEncoder"/> and <c>tfjs:PATH.json</c> a <see cref="TfjsEncoder"/>;
+/// the spec of each one created is remembered under its <see cref="EncoderSpec.Name"/> (<c>onnx:STEM@HASH</c>,
+/// <c>tfjs:STEM@HASH</c>), so <see cref="Spec"/> and <see cref="WeightsPath"/> answer for it.
 /// </summary>
 public static class Registry
 {
@@ -21,6 +22,7 @@ public static class Registry
     {
         [DlibResNet.Config.Name] = new(DlibResNet.Config, (p, d) => DlibResNet.Load(p, d)),
         [MobileFaceNet.Config.Name] = new(MobileFaceNet.Config, (p, d) => MobileFaceNet.Load(p, d), MobileFaceNet.FindWeights, MobileFaceNet.WhereLooked),
+        [HseFaceRes.Config.Name] = new(HseFaceRes.Config, (p, d) => HseFaceRes.Load(p, d), HseFaceRes.FindWeights, HseFaceRes.WhereLooked),
         // The paper's two backbones: their public weights are not on this machine; --weights PATH or models/ supplies them.
         [VggFace.Config.Name] = new(VggFace.Config, (p, d) => VggFace.Load(p, d)),
         [ResNet50Face.Config.Name] = new(ResNet50Face.Config, (p, d) => ResNet50Face.Load(p, d)),
@@ -40,14 +42,19 @@ public static class Registry
             using var enc = OnnxEncoder.FromName(name);
             return onnxSpecs[enc.Spec.Name] = enc.Spec;
         }
-        throw new EncoderNotAvailableException($"unknown encoder '{name}'; known: {string.Join(", ", entries.Keys)}, or onnx:PATH.onnx");
+        if (TfjsEncoder.IsTfjsName(name))
+        {
+            using var enc = TfjsEncoder.FromName(name);
+            return onnxSpecs[enc.Spec.Name] = enc.Spec;
+        }
+        throw new EncoderNotAvailableException($"unknown encoder '{name}'; known: {string.Join(", ", entries.Keys)}, or onnx:PATH.onnx, or tfjs:PATH.json");
     }
 
     /// <summary>Where the weights are, or null: the explicit path, else the entry's own finder or the models folder.</summary>
     public static string? WeightsPath(string name, string? weights = null)
     {
         var spec = Spec(name);
-        if (!entries.TryGetValue(name, out var e)) return weights ?? spec.WeightsFile;   // onnx: the .onnx file itself
+        if (!entries.TryGetValue(name, out var e)) return weights ?? spec.WeightsFile;   // onnx:/tfjs: the model file itself
         return weights ?? (e.Find != null ? e.Find() : ModelPaths.Find(spec.WeightsFile));
     }
 
@@ -60,8 +67,8 @@ public static class Registry
     }
 
     /// <summary>
-    /// Loads an encoder. For <c>onnx:PATH</c>, <paramref name="onnx"/> supplies preprocessing over the model's sidecar
-    /// (see <see cref="OnnxEncoderOptions"/>) and <paramref name="weights"/> must be null (the weights are in the file).
+    /// Loads an encoder. For <c>onnx:PATH</c> and <c>tfjs:PATH</c>, <paramref name="onnx"/> supplies preprocessing over the
+    /// model's sidecar (see <see cref="OnnxEncoderOptions"/>) and <paramref name="weights"/> must be null (the model names its weights).
     /// </summary>
     public static IEncoder Create(string name, string? weights = null, torch.Device? device = null, OnnxEncoderOptions? onnx = null)
     {
@@ -72,7 +79,14 @@ public static class Registry
             onnxSpecs[enc.Spec.Name] = enc.Spec;
             return enc;
         }
-        if (onnx != null) throw new EncoderNotAvailableException($"ONNX preprocessing options apply only to onnx:PATH models, not to '{name}'");
+        if (TfjsEncoder.IsTfjsName(name))
+        {
+            if (weights != null) throw new EncoderNotAvailableException($"--weights does not apply to {name}: a tfjs model names its weight shards");
+            var enc = TfjsEncoder.FromName(name, onnx, device);
+            onnxSpecs[enc.Spec.Name] = enc.Spec;
+            return enc;
+        }
+        if (onnx != null) throw new EncoderNotAvailableException($"preprocessing options apply only to onnx:PATH and tfjs:PATH models, not to '{name}'");
         var spec = Spec(name);
         var path = WeightsPath(name, weights)
             ?? throw new EncoderNotAvailableException($"weights of '{name}' not found (looked for {entries[name].Looked?.Invoke() ?? $"{spec.WeightsFile} under $DFD_MODELS and models/ folders"}); supply them with --weights PATH");
