@@ -162,6 +162,26 @@ public static class ModelPaths
     /// <c>../shared/models/RELATIVE</c> beside the checkout (the directory holding Dfd.slnx, found by walking up from the
     /// program, then from the working directory), where it exists: models whose licence keeps them out of the repository.
     /// </summary>
+    /// <summary>
+    /// Weights a licence keeps out of the repository: the file <paramref name="variable"/> names (null if it names a
+    /// missing one, so the mistake is reported rather than passed over), else the models folders, else ../shared.
+    /// </summary>
+    public static string? FindUnshipped(string variable, string relative)
+    {
+        var env = Environment.GetEnvironmentVariable(variable);
+        if (!string.IsNullOrEmpty(env)) return File.Exists(env) ? env : null;
+        return Find(relative) ?? FindShared(relative);
+    }
+
+    /// <summary>Where <see cref="FindUnshipped"/> looks, for messages.</summary>
+    public static string WhereLooked(string variable, string relative)
+    {
+        var env = Environment.GetEnvironmentVariable(variable);
+        return !string.IsNullOrEmpty(env)
+            ? $"${variable} = {env}, which does not exist"
+            : $"${variable} (unset), {relative} under $DFD_MODELS and models/ folders, ../shared/models/{relative} beside the checkout";
+    }
+
     public static string? FindShared(string relative) =>
         new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() }.Select(s => BesideCheckout(s, relative)).FirstOrDefault(p => p != null);
 

@@ -46,13 +46,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
     public const string WeightsVariable = "DFD_MOBILEFACENET";
 
     /// <summary>Where <see cref="FindWeights"/> looks (and, for a variable naming a missing file, that it does), for messages.</summary>
-    public static string WhereLooked()
-    {
-        var env = Environment.GetEnvironmentVariable(WeightsVariable);
-        return !string.IsNullOrEmpty(env)
-            ? $"${WeightsVariable} = {env}, which does not exist"
-            : $"${WeightsVariable} (unset), {Config.WeightsFile} under $DFD_MODELS and models/ folders, ../shared/models/{Config.WeightsFile} beside the checkout";
-    }
+    public static string WhereLooked() => ModelPaths.WhereLooked(WeightsVariable, Config.WeightsFile);
 
     /// <summary>
     /// The weights, whose licence keeps them out of the repository: the file $DFD_MOBILEFACENET names (if it names
@@ -60,12 +54,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
     /// folders, else <c>../shared/models/mobilefacenet-casia/068.safetensors</c> beside the directory holding Dfd.slnx
     /// (found by walking up from the program, then from the working directory).
     /// </summary>
-    public static string? FindWeights()
-    {
-        var env = Environment.GetEnvironmentVariable(WeightsVariable);
-        if (!string.IsNullOrEmpty(env)) return File.Exists(env) ? env : null;
-        return ModelPaths.Find(Config.WeightsFile) ?? ModelPaths.FindShared(Config.WeightsFile);
-    }
+    public static string? FindWeights() => ModelPaths.FindUnshipped(WeightsVariable, Config.WeightsFile);
 
     /// <summary>[expansion t, output channels c, repeats n, stride of the first s].</summary>
     public static readonly int[][] Setting = [[2, 64, 5, 2], [4, 128, 1, 2], [2, 128, 6, 1], [4, 128, 1, 2], [2, 128, 2, 1]];

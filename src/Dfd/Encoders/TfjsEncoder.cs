@@ -200,24 +200,13 @@ public static class HseFaceRes
     public const string WeightsVariable = "DFD_HSE_FACERES";
 
     /// <summary>Where <see cref="FindWeights"/> looks, for messages.</summary>
-    public static string WhereLooked()
-    {
-        var env = Environment.GetEnvironmentVariable(WeightsVariable);
-        return !string.IsNullOrEmpty(env)
-            ? $"${WeightsVariable} = {env}, which does not exist"
-            : $"${WeightsVariable} (unset), {Config.WeightsFile} under $DFD_MODELS and models/ folders, ../shared/models/{Config.WeightsFile} beside the checkout";
-    }
+    public static string WhereLooked() => ModelPaths.WhereLooked(WeightsVariable, Config.WeightsFile);
 
     /// <summary>
     /// The model JSON: the file $DFD_HSE_FACERES names (null if it names a missing one, so the mistake is reported), else
     /// the models folders, else <c>../shared/models/hse-faceres/faceres.json</c> beside the checkout.
     /// </summary>
-    public static string? FindWeights()
-    {
-        var env = Environment.GetEnvironmentVariable(WeightsVariable);
-        if (!string.IsNullOrEmpty(env)) return File.Exists(env) ? env : null;
-        return ModelPaths.Find(Config.WeightsFile) ?? ModelPaths.FindShared(Config.WeightsFile);
-    }
+    public static string? FindWeights() => ModelPaths.FindUnshipped(WeightsVariable, Config.WeightsFile);
 
     public static TfjsEncoder Load(string path, Device? device = null) => new(TfjsModel.Load(path), Config, Output, device);
 }
