@@ -16,13 +16,14 @@ static class VerifyCommand
         var cacheDir = a.Opt("cache") ?? Common.CacheDir("templates");
         using var enc = Common.Encoder(a);
         var weights = Dfd.Encoders.Registry.WeightsPath(enc.Spec.Name, a.Opt("weights"));
+        var weightsId = Dfd.Encoders.Registry.WeightsId(enc.Spec.Name, a.Opt("weights"));
         a.CheckUnused();
         if (!Directory.Exists(lfw)) throw new DirectoryNotFoundException($"{lfw}: LFW image folder not found (expected <Name>/<Name>_NNNN.jpg inside)");
 
         // Folds are given 1-based on the command line, as LFW's documentation numbers them.
         IReadOnlyList<int>? folds = foldsOpt?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(f => int.TryParse(f, out var k) && k >= 1 ? k - 1 : throw new UsageException($"--folds expects 1-based fold numbers like 1,2, got '{foldsOpt}'")).ToList();
-        var opt = new VerifyOptions(noDetect ? CropMode.Centre : CropMode.Detect, side, noCache ? null : cacheDir, folds, Dfd.IO.FileId.Of(weights));
+        var opt = new VerifyOptions(noDetect ? CropMode.Centre : CropMode.Detect, side, noCache ? null : cacheDir, folds, weightsId);
         using var pipe = noDetect ? null : FacePipeline.CreateDefault();
         var r = Common.WithProgress("encoding LFW", json, p => LfwVerify.Run(enc, pipe, lfw, pairsPath, opt, p));
 

@@ -58,6 +58,22 @@ public static class Registry
         return weights ?? (e.Find != null ? e.Find() : ModelPaths.Find(spec.WeightsFile));
     }
 
+    /// <summary>
+    /// The content id of an encoder's weights, which keys every cache of its templates: the weights file's
+    /// <see cref="IO.FileId"/>, and for a tfjs graph model its JSON together with every weight shard it names.
+    /// </summary>
+    public static string WeightsId(string name, string? weights = null) => WeightsFileId(WeightsPath(name, weights));
+
+    /// <summary><see cref="WeightsId"/> of a weights file: a tfjs model JSON counts with its shards.</summary>
+    public static string WeightsFileId(string? path)
+    {
+        if (path == null || !File.Exists(path)) return "";
+        if (!path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return IO.FileId.Of(path);
+        var shards = TfjsModel.Shards(path);
+        return shards.Count == 0 ? IO.FileId.Of(path)
+            : IO.FileId.OfText(string.Join("|", shards.Prepend(path).Select(IO.FileId.Of)));
+    }
+
     /// <summary>How a user supplies missing weights, naming every place Dfd looks.</summary>
     public static string HowToSupply(string name)
     {

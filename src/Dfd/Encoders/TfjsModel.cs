@@ -109,6 +109,18 @@ public sealed class TfjsModel
         return (ts["dim"] as JsonArray)?.Select(d => d?["size"] is { } s ? long.Parse(s.ToString(), System.Globalization.CultureInfo.InvariantCulture) : -1L).ToArray() ?? [];
     }
 
+    /// <summary>The weight shard files a model JSON names (beside it), in manifest order; none for other JSON.</summary>
+    public static List<string> Shards(string path)
+    {
+        try
+        {
+            if (JsonNode.Parse(File.ReadAllText(path)) is not JsonObject root || root["weightsManifest"] is not JsonArray groups) return [];
+            var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+            return groups.SelectMany(g => (g?["paths"] as JsonArray)?.Select(p => System.IO.Path.Combine(dir, p!.ToString())) ?? []).ToList();
+        }
+        catch (System.Text.Json.JsonException) { return []; }
+    }
+
     static Dictionary<string, TfjsWeight> ReadWeights(string path, JsonObject root)
     {
         var result = new Dictionary<string, TfjsWeight>(StringComparer.Ordinal);

@@ -438,7 +438,7 @@ public static class DecoderEvaluation
 
         // E0: aligned crops and templates of the test images; the reconstructions.
         using var enc0 = Registry.Create(spec0.Name, null, opt.Device);
-        string wid0 = FileId.Of(Registry.WeightsPath(spec0.Name));
+        string wid0 = Registry.WeightsId(spec0.Name);
         var set0 = EncodedFaces.Build(items, enc0, pipe, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"));
         if (set0.Count == 0) throw new InvalidDataException($"{opt.Data}: no face found in any of the {items.Count} test images");
         Lap("test_set_" + spec0.Name);
@@ -459,7 +459,7 @@ public static class DecoderEvaluation
             try
             {
                 var spec = enc.Spec;
-                var set = isE0 ? set0 : EncodedFaces.Build(items, enc, pipe, opt.CacheDir, FileId.Of(Registry.WeightsPath(name)), P($"aligning + encoding test set ({name})"));
+                var set = isE0 ? set0 : EncodedFaces.Build(items, enc, pipe, opt.CacheDir, Registry.WeightsId(name), P($"aligning + encoding test set ({name})"));
                 if (!isE0) Lap("test_set_" + name);
                 // Images present in both sets (detection does not depend on the template, so normally all).
                 var pairs = new List<(int I0, int I)>();
@@ -483,7 +483,7 @@ public static class DecoderEvaluation
                     };
                 }
                 var summary = Summarise(scores, opt.Fmrs, name, isE0 ? "decoder's encoder (E0)" : "other FR model",
-                    isE0 ? wid0 : FileId.Of(Registry.WeightsPath(name)), spec.InputWidth, spec.InputHeight, warp != null);
+                    isE0 ? wid0 : Registry.WeightsId(name), spec.InputWidth, spec.InputHeight, warp != null);
                 // The mean face goes the reconstructions' way: drawn in E0's crop, moved to this model's.
                 var meanT = enc.Encode([warp is { } mw ? Warp.Affine(meanFace0, mw, spec.InputWidth, spec.InputHeight) : meanFace0])[0];
                 var at1e3 = summary.Rates.FirstOrDefault(x => x.Fmr == 1e-3);
