@@ -74,6 +74,7 @@ public sealed class FaceModel : IDisposable
     public EncoderSpec Spec => Encoder.Spec;
     public FaceDecoder? Decoder => decoder?.Decoder;
     public string? DecoderPath => decoder?.Path;
+    public DecoderInfo? DecoderInfo => decoder?.Info;
 
     /// <summary>YuNet, loaded on first use.</summary>
     public FacePipeline Detector => detector ??= FacePipeline.CreateDefault();

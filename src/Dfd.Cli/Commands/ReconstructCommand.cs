@@ -23,8 +23,12 @@ static class ReconstructCommand
         var weights = a.Opt("weights");
         a.CheckUnused();
 
-        using var loaded = DecoderFile.Load(decPath, device);
-        var (dec, info) = loaded;
+        // Templates need only the decoder; images also the encoder it names, which FaceModel opens with it.
+        bool fromNpy = input.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+        using var model = fromNpy ? null : FaceModel.FromDecoder(decPath, weights, device);
+        using var loaded = fromNpy ? DecoderFile.Load(decPath, device) : null;
+        var dec = model?.Decoder ?? loaded!.Decoder;
+        var info = model?.DecoderInfo ?? loaded!.Info;
         Directory.CreateDirectory(output);
         var rows = new List<object>();
         var problems = new List<string>();
@@ -32,7 +36,7 @@ static class ReconstructCommand
         List<RgbImage>? originals = null;
         float[][] templates;
 
-        if (input.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+        if (fromNpy)
         {
             var (data, shape) = Npy.Read(input);
             if (shape.Length != 2) throw new InvalidDataException($"{input}: templates must be a 2-D array [N,D], this one has shape ({string.Join(",", shape)})");
@@ -44,9 +48,9 @@ static class ReconstructCommand
             if (File.Exists(sidecar))
             {
                 var j = JsonNode.Parse(File.ReadAllText(sidecar));
-                var model = j?["model"]?.GetValue<string>();
-                if (model != null && model != info.Encoder)
-                    throw new InvalidDataException($"{input}: templates come from encoder '{model}' (per {Path.GetFileName(sidecar)}); decoder {decPath} inverts '{info.Encoder}'");
+                var sidecarModel = j?["model"]?.GetValue<string>();
+                if (sidecarModel != null && sidecarModel != info.Encoder)
+                    throw new InvalidDataException($"{input}: templates come from encoder '{sidecarModel}' (per {Path.GetFileName(sidecar)}); decoder {decPath} inverts '{info.Encoder}'");
                 files = j?["files"]?.AsArray().Select(x => x!.GetValue<string>()).ToList();
             }
             names = []; var list = new List<float[]>();
@@ -62,15 +66,14 @@ static class ReconstructCommand
         }
         else
         {
-            using var model = FaceModel.FromDecoder(decPath, weights, device);
             names = []; originals = [];
             foreach (var f in Common.InputFiles(input))
             {
-                var r = model.Crop(f);
+                var r = model!.Crop(f);
                 if (r.Crop is not { } crop) { problems.Add($"{f}: {r.Problem}"); continue; }
                 names.Add(Path.GetFileNameWithoutExtension(f)); originals.Add(crop);
             }
-            templates = model.Encode(originals);
+            templates = model!.Encode(originals);
         }
 
         var recon = dec.Reconstruct(templates);
