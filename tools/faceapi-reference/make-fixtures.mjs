@@ -20,6 +20,7 @@ import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
 import faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
+import { syntheticInputs } from '../reference-inputs.mjs';
 
 const tf = faceapi.tf; // the @tensorflow/tfjs instance face-api itself uses
 
@@ -33,49 +34,6 @@ const SIZE = 150;
 const CH = 3;
 
 // ---------------------------------------------------------------- inputs
-
-function makeImage(fn) {
-  const img = new Uint8Array(SIZE * SIZE * CH);
-  for (let y = 0; y < SIZE; y++) {
-    for (let x = 0; x < SIZE; x++) {
-      const [r, g, b] = fn(x, y);
-      const i = (y * SIZE + x) * CH;
-      img[i] = r; img[i + 1] = g; img[i + 2] = b;
-    }
-  }
-  return img;
-}
-
-// mulberry32: tiny deterministic PRNG, returns floats in [0, 1)
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function syntheticInputs() {
-  const rand = mulberry32(20240601);
-  return {
-    // R ramps left->right, G ramps top->bottom, B ramps along the diagonal
-    'synthetic-gradient': makeImage((x, y) => [
-      Math.round((x * 255) / (SIZE - 1)),
-      Math.round((y * 255) / (SIZE - 1)),
-      Math.round(((x + y) * 255) / (2 * (SIZE - 1))),
-    ]),
-    // 10x10 px checkerboard of two colours
-    'synthetic-checker': makeImage((x, y) => ((Math.floor(x / 10) + Math.floor(y / 10)) % 2 === 0
-      ? [230, 200, 170]
-      : [30, 60, 110])),
-    // uniform noise, bytes drawn in HWC order from mulberry32(20240601)
-    'synthetic-noise': makeImage(() => [0, 0, 0].map(() => Math.floor(rand() * 256))),
-    'synthetic-constant': makeImage(() => [128, 96, 64]),
-  };
-}
 
 // LFW deep-funneled images are 250x250 with the face roughly centred.
 // Fixed square crop: CROP x CROP box with top-left (CROP_X, CROP_Y), resized to 150x150.
@@ -142,7 +100,8 @@ const net = faceapi.nets.faceRecognitionNet;
 await net.loadFromDisk(modelDir); // face-api's own loader: manifest + .bin, uint8 de-quantisation by tfjs
 assert(net.isLoaded, 'faceRecognitionNet loaded');
 
-const inputs = { ...syntheticInputs() };
+// 10×10 px checkerboard; the constant image too.
+const inputs = { ...syntheticInputs(SIZE, { checker: 10, constant: true }) };
 for (const name of LFW_IMAGES) inputs[`lfw-${name}`] = lfwInput(name);
 
 fs.mkdirSync(outDir, { recursive: true });

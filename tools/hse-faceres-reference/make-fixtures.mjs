@@ -20,6 +20,7 @@ import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32, syntheticInputs } from '../reference-inputs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -33,45 +34,6 @@ const OUTPUTS = ['global_pooling/Mean', 'gender_pred/Sigmoid', 'age_pred/Softmax
 const CAFFE_BGR_MEAN = [103.939, 116.779, 123.68];
 
 function assert(cond, msg) { if (!cond) throw new Error(`ASSERTION FAILED: ${msg}`); }
-
-function makeImage(fn) {
-  const img = new Uint8Array(SIZE * SIZE * CH);
-  for (let y = 0; y < SIZE; y++) {
-    for (let x = 0; x < SIZE; x++) {
-      const [r, g, b] = fn(x, y);
-      const i = (y * SIZE + x) * CH;
-      img[i] = r; img[i + 1] = g; img[i + 2] = b;
-    }
-  }
-  return img;
-}
-
-// mulberry32: a small deterministic PRNG, floats in [0, 1)
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function syntheticInputs() {
-  const rand = mulberry32(20240601);
-  return {
-    'synthetic-gradient': makeImage((x, y) => [
-      Math.round((x * 255) / (SIZE - 1)),
-      Math.round((y * 255) / (SIZE - 1)),
-      Math.round(((x + y) * 255) / (2 * (SIZE - 1))),
-    ]),
-    // 11 px squares: odd, so the stride-2 SAME convolutions see an asymmetric pattern
-    'synthetic-checker': makeImage((x, y) => ((Math.floor(x / 11) + Math.floor(y / 11)) % 2 === 0
-      ? [230, 200, 170] : [30, 60, 110])),
-    'synthetic-noise': makeImage(() => [0, 0, 0].map(() => Math.floor(rand() * 256))),
-  };
-}
 
 // LFW deep-funneled images are 250x250 with the face about centred: a fixed square box resized bilinearly
 // (pixel-centre aligned) to 224. Only a plausible face input for the comparison; not Dfd's alignment.
@@ -136,7 +98,8 @@ await tf.ready();
 assert(tf.getBackend() === 'cpu', 'tfjs backend is cpu');
 const model = await loadModel();
 
-const inputs = { ...syntheticInputs() };
+// 11 px squares: odd, so the stride-2 SAME convolutions see an asymmetric pattern.
+const inputs = { ...syntheticInputs(SIZE, { checker: 11 }) };
 for (const name of LFW_IMAGES) inputs[`lfw-${name}`] = lfwInput(name);
 fs.mkdirSync(outDir, { recursive: true });
 const names = Object.keys(inputs);

@@ -12,21 +12,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../reference-inputs.mjs';
 import * as tf from '@tensorflow/tfjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.join(here, '..', '..', 'tests', 'Dfd.Tests', 'Fixtures', 'tfjs-graph');
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(1234);
 const b64 = (s) => Buffer.from(s).toString('base64');
 const ints = (...v) => ({ list: { i: v.map(String) } });
