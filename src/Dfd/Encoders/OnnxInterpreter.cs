@@ -221,46 +221,20 @@ public sealed class OnnxInterpreter : IDisposable
 
     // ---- graph preparation ----
 
+    static IEnumerable<string> Reads(OnnxNode n) => n.Inputs.Where(x => x.Length > 0);
+    static IEnumerable<string> Writes(OnnxNode n) => n.Outputs.Where(x => x.Length > 0);
+
     List<OnnxNode> Sort(OnnxGraph g, IEnumerable<string> available)
     {
-        var have = new HashSet<string>(available, StringComparer.Ordinal);
-        var pending = g.Nodes.Where(n => n.OpType != "Constant").ToList();
-        var sorted = new List<OnnxNode>(pending.Count);
-        while (pending.Count > 0)
-        {
-            int before = sorted.Count;
-            for (int i = 0; i < pending.Count; i++)
-            {
-                var n = pending[i];
-                if (!n.Inputs.All(x => x.Length == 0 || have.Contains(x))) continue;
-                sorted.Add(n);
-                foreach (var o in n.Outputs) if (o.Length > 0) have.Add(o);
-                pending.RemoveAt(i--);
-            }
-            if (sorted.Count == before)
-            {
-                var n = pending[0];
-                var missing = n.Inputs.First(x => x.Length > 0 && !have.Contains(x));
-                throw new ModelFileException(source, $"{n.Describe()} reads '{missing}', which no node, initializer or graph input produces (or the graph has a cycle)");
-            }
-        }
+        var sorted = GraphOrder.Sort(g.Nodes.Where(n => n.OpType != "Constant"), Reads, Writes, available, (n, missing) =>
+            new ModelFileException(source, $"{n.Describe()} reads '{missing}', which no node, initializer or graph input produces (or the graph has a cycle)"));
+        var have = new HashSet<string>(available.Concat(sorted.SelectMany(Writes)), StringComparer.Ordinal);
         foreach (var o in g.Outputs)
             if (!have.Contains(o.Name)) throw new ModelFileException(source, $"graph output '{o.Name}' is produced by no node");
         return sorted;
     }
 
-    List<OnnxNode> Needed(IEnumerable<string> wanted)
-    {
-        var need = new HashSet<string>(wanted, StringComparer.Ordinal);
-        var keepNodes = new bool[order.Count];
-        for (int i = order.Count - 1; i >= 0; i--)
-        {
-            if (!order[i].Outputs.Any(need.Contains)) continue;
-            keepNodes[i] = true;
-            foreach (var x in order[i].Inputs) if (x.Length > 0) need.Add(x);
-        }
-        return order.Where((_, i) => keepNodes[i]).ToList();
-    }
+    List<OnnxNode> Needed(IEnumerable<string> wanted) => GraphOrder.Needed(order, wanted, Reads, Writes);
 
     static OnnxTensor ConstantValue(OnnxNode n)
     {

@@ -221,46 +221,21 @@ public sealed class TfjsInterpreter : IDisposable
 
     // ---- graph preparation ----
 
+    static IEnumerable<string> Reads(TfjsNode n) => n.Inputs.Select(Canonical);
+    static IEnumerable<string> Writes(TfjsNode n) => [n.Name];
+
     List<TfjsNode> Sort(TfjsModel model)
     {
-        var have = new HashSet<string>(constants.Keys.Concat(Inputs), StringComparer.Ordinal);
-        var pending = model.Nodes.Where(n => n.Op is not ("Const" or "Placeholder")).ToList();
-        var sorted = new List<TfjsNode>(pending.Count);
-        while (pending.Count > 0)
-        {
-            int before = sorted.Count;
-            for (int i = 0; i < pending.Count; i++)
-            {
-                var n = pending[i];
-                if (!n.Inputs.All(x => have.Contains(Canonical(x)))) continue;
-                sorted.Add(n);
-                have.Add(n.Name);
-                pending.RemoveAt(i--);
-            }
-            if (sorted.Count == before)
-            {
-                var n = pending[0];
-                var missing = n.Inputs.First(x => !have.Contains(Canonical(x)));
-                throw new ModelFileException(source, $"{n.Describe()} reads '{missing}', which no node produces (or the graph has a cycle, or reads a second output, which no supported operator has)");
-            }
-        }
+        var available = constants.Keys.Concat(Inputs).ToList();
+        var sorted = GraphOrder.Sort(model.Nodes.Where(n => n.Op is not ("Const" or "Placeholder")), Reads, Writes, available, (n, missing) =>
+            new ModelFileException(source, $"{n.Describe()} reads '{missing}', which no node produces (or the graph has a cycle, or reads a second output, which no supported operator has)"));
+        var have = new HashSet<string>(available.Concat(sorted.Select(n => n.Name)), StringComparer.Ordinal);
         foreach (var o in Outputs)
             if (!have.Contains(o)) throw new ModelFileException(source, $"output '{o}' is produced by no node");
         return sorted;
     }
 
-    List<TfjsNode> Needed(IEnumerable<string> wanted)
-    {
-        var need = new HashSet<string>(wanted, StringComparer.Ordinal);
-        var keepNodes = new bool[order.Count];
-        for (int i = order.Count - 1; i >= 0; i--)
-        {
-            if (!need.Contains(order[i].Name)) continue;
-            keepNodes[i] = true;
-            foreach (var x in order[i].Inputs) need.Add(Canonical(x));
-        }
-        return order.Where((_, i) => keepNodes[i]).ToList();
-    }
+    List<TfjsNode> Needed(IEnumerable<string> wanted) => GraphOrder.Needed(order, wanted, Reads, Writes);
 
     static Tensor Keep(Tensor t, Device device) => t.to(device).DetachFromDisposeScope();
 
