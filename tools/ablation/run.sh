@@ -6,6 +6,8 @@
 #   EPOCHS=2 PEOPLE=890 tools/ablation/run.sh
 #   VARIANTS="recipe no-identity" tools/ablation/run.sh
 #   SEED=2 VARIANTS="recipe perceptual-deep" tools/ablation/run.sh   # a second seed: adds the run-to-run spread table
+#   SET=sharp tools/ablation/run.sh          # issue 17's set: each variant fine-tunes the shipped decoder for 1 epoch
+#                                            # on its own recipe plus one change; table in docs/ablation-sharp.md
 #
 # Runs are resumable: a killed script picks up where it stopped (dfd train --resume; finished evaluations are kept).
 # Everything goes under $OUT (default ~/.cache/dfd/ablation); only the table is written into the repository.
@@ -17,7 +19,20 @@ PEOPLE=${PEOPLE:-300}
 SEED=${SEED:-1}
 LFW=${LFW:-../shared/data/lfw/lfw-deepfunneled}
 OUT=${OUT:-$HOME/.cache/dfd/ablation}
-RESULT=${RESULT:-docs/ablation.md}
+SET=${SET:-loss}
+if [ "$SET" = sharp ]; then
+  # Fine-tunes of the shipped decoder: every variant starts from its weights, with its last stage's loss (BASE) and lr,
+  # so a row shows what one change adds to today's faces. Shape changes (wide, shuffle) cannot start from it.
+  INIT=${INIT:-models/dfd-dlib-resnet-lfw.safetensors}
+  BASE=${BASE:-ssim=1,perceptual=1,perceptual_local=0.5,stage_from=3,stages=3,identity_person=12}
+  LR=${LR:-3e-4}
+  RESULT=${RESULT:-docs/ablation-sharp.md}
+  TAG=ft-e$EPOCHS
+else
+  INIT=${INIT:-}; BASE=${BASE:-}; LR=${LR:-1e-3}
+  RESULT=${RESULT:-docs/ablation.md}
+  TAG=e$EPOCHS
+fi
 
 declare -A LOSS=(
   [recipe]=""
@@ -40,6 +55,7 @@ declare -A LOSS=(
   [augment]=""
   [shuffle]=""
   [sharp]="adv=0.05,frequency=1"
+  [adv-strong]="adv=0.2"
 )
 # Variants that change the decoder's shape rather than the loss.
 declare -A EXTRA=(
@@ -48,25 +64,35 @@ declare -A EXTRA=(
   [augment]="--augment on"
   [shuffle]="--shuffle-blocks 2"
   [sharp]="--augment on --shuffle-blocks 2 --feature-matching 1"
+  [adv-strong]="--feature-matching 1"
 )
+# In the fine-tune set the decoder's shape is the shipped one's: no pixel shuffle in sharp.
+[ "$SET" = sharp ] && EXTRA[sharp]="--augment on --feature-matching 1"
 # Issue 17's variants (sharper, more individual faces): run with VARIANTS="recipe adv adv-fm frequency augment shuffle sharp".
+SHARP="recipe sharp adv frequency augment adv-fm adv-strong"
 ALL="recipe ssim-2 wide no-identity plus-perceptual perceptual-deep identity-1 deep-identity-1 deep-no-ssim deep-centred no-ssim no-local no-sobel pixel-only"
+[ "$SET" = sharp ] && ALL=$SHARP
 ORDER=${VARIANTS:-$ALL}
 
 # Build once and run from a copy: a rebuild of the tree while a run is going cannot touch the running binary.
-./dfd models >/dev/null
-rm -rf "$OUT/bin" && mkdir -p "$OUT" && cp -r src/Dfd.Cli/bin/Release/net10.0/linux-x64 "$OUT/bin"
+# BIN: a copy made beforehand (e.g. while another training still runs), used as it is.
+if [ -z "${BIN:-}" ]; then
+  ./dfd models >/dev/null
+  rm -rf "$OUT/bin" && mkdir -p "$OUT" && cp -r src/Dfd.Cli/bin/Release/net10.0/linux-x64 "$OUT/bin"
+  BIN="$OUT/bin"
+fi
 export DFD_MODELS="$PWD/models"
 # Transparent huge pages for glibc's large malloc chunks: ~3x faster training steps (see ../../dfd).
 case ":${GLIBC_TUNABLES:-}:" in *glibc.malloc.hugetlb*) ;; *) export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" ;; esac
-dfd() { dotnet "$OUT/bin/Dfd.Cli.dll" "$@"; }
+dfd() { dotnet "$BIN/Dfd.Cli.dll" "$@"; }
 for v in $ORDER; do
   [ -n "${LOSS[$v]+x}" ] || { echo "unknown variant $v (known: ${!LOSS[*]})" >&2; exit 2; }
-  d="$OUT/e$EPOCHS-s$SEED/$v"; mkdir -p "$d"
+  d="$OUT/$TAG-s$SEED/$v"; mkdir -p "$d"
+  loss=$(IFS=,; x=($BASE ${LOSS[$v]}); echo "${x[*]}")
   if [ ! -f "$d/dfd.safetensors" ] || [ "$(python3 -c "import json,struct,sys;f=open('$d/dfd.safetensors','rb');n=struct.unpack('<Q',f.read(8))[0];print(json.loads(f.read(n))['__metadata__'].get('epochs_done'))")" != "$EPOCHS" ]; then
-    echo "== train $v (${LOSS[$v]:-defaults})"
-    dfd train --encoder dlib-resnet --data "lfw:$LFW" --out "$d/dfd.safetensors" --epochs "$EPOCHS" --batch 32 --lr 1e-3 \
-      --seed "$SEED" --checkpoint-every 50 --resume ${LOSS[$v]:+--loss "${LOSS[$v]}"} ${EXTRA[$v]:-} 2>&1 | tr '\r' '\n' | grep -v NNPACK | grep -E "^epoch [0-9]+:|no checkpoint|resum|error|dfd " || true
+    echo "== train $v (${loss:-defaults}${INIT:+, from $INIT})"
+    dfd train --encoder dlib-resnet --data "lfw:$LFW" --out "$d/dfd.safetensors" --epochs "$EPOCHS" --batch 32 --lr "$LR" \
+      --seed "$SEED" --checkpoint-every 50 --resume ${INIT:+--init "$INIT"} ${loss:+--loss "$loss"} ${EXTRA[$v]:-} 2>&1 | tr '\r' '\n' | grep -v NNPACK | grep -E "^epoch [0-9]+:|no checkpoint|resum|error|dfd " || true
   fi
   if [ ! -s "$d/eval.json" ]; then
     echo "== evaluate $v"
@@ -76,5 +102,5 @@ for v in $ORDER; do
 done
 
 # The main table: seed 1's finished variants (this seed's where seed 1 has none); other seeds go into its spread table.
-main="$OUT/e$EPOCHS-s1"; [ -d "$main" ] || main="$OUT/e$EPOCHS-s$SEED"
+main="$OUT/$TAG-s1"; [ -d "$main" ] || main="$OUT/$TAG-s$SEED"
 python3 tools/ablation/table.py "$main" "$RESULT" "$EPOCHS" "$PEOPLE" "$ALL"

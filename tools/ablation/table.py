@@ -21,13 +21,14 @@ def extra(e, cross):
     dt = f'{sh["whole"]:.2f} / {sh["inner"]:.2f}' if sh else "–"
     r1 = f'{100 * cross["identification"]["rank1"]:.1f}%' if cross and cross.get("identification") else "–"
     return f"{sp} | {dt} | {r1}"
-rows, floor, ssims = [], None, []
+rows, floor, ssims, first = [], None, [], None
 for v in order:
     p = os.path.join(root, v, "eval.json")
     if not os.path.exists(p): continue
     e = json.load(open(p))
     meta = e["decoder"].get("metadata", {})
     cfg = json.loads(meta.get("train_config", "{}"))
+    first = first or (cfg, meta)
     # Options (l2, stages, stage_from, identity_centred) sit apart from the weights since LossOptions; older files hold them in Loss.
     loss = {**cfg.get("Loss", {}), **cfg.get("LossOptions", {})}
     own, cross = own_cross(e)
@@ -54,7 +55,8 @@ def numbers(path):
     return [100 * rate(own)["type_i"], 100 * rate(own)["type_ii"], 100 * rate(cross)["type_i"] if cross else float("nan"),
             100 * rate(cross)["type_ii"] if cross else float("nan"), e["quality"]["ssim_mean"]]
 seed_of = lambda d: int(re.search(r"-s(\d+)$", d).group(1))
-seed_dirs = sorted((d for d in glob.glob(os.path.join(os.path.dirname(os.path.abspath(root)), f"e{epochs}-s*")) if re.search(r"-s\d+$", d)), key=seed_of)
+tag = re.sub(r"-s\d+$", "", os.path.basename(os.path.abspath(root)))
+seed_dirs = sorted((d for d in glob.glob(os.path.join(os.path.dirname(os.path.abspath(root)), f"{tag}-s*")) if re.search(r"-s\d+$", d)), key=seed_of)
 spread = []
 for v in order:
     runs = [(seed_of(d), numbers(os.path.join(d, v, "eval.json"))) for d in seed_dirs if os.path.exists(os.path.join(d, v, "eval.json"))]
@@ -63,11 +65,18 @@ for v in order:
     for sd, x in runs: spread.append(f"| {v} | {sd} | " + " | ".join(fmt(x)) + " |")
     span = [max(x[k] for _, x in runs) - min(x[k] for _, x in runs) for k in range(5)]
     spread.append(f"| {v} | **spread** | " + " | ".join([f"**{a:.1f}**" for a in span[:4]] + [f"**{span[4]:.3f}**"]) + " |")
+cfg0, meta0 = first or ({}, {})
+lr = cfg0.get("Lr", 1e-3)
+if meta0.get("init"):
+    how = (f"each variant fine-tunes the shipped decoder (`{meta0['init']}`, {int(meta0.get('total_epochs', 0)) - int(meta0.get('epochs_done', 0))} epochs) "
+           f"with Adam afresh, lr {lr:g} (cosine), {epochs} epoch(s) ({int(epochs) * 330} steps), on the shipped recipe's last loss plus the row's change; "
+           "so \"recipe\" is the shipped decoder trained one more epoch on its own loss")
+else:
+    how = f"seed {cfg0.get('Seed', 1)}, lr {lr:g} (cosine), {epochs} epoch(s) ({int(epochs) * 330} steps) per variant, the default decoder shape unless the row names another"
 with open(result, "w") as f:
     f.write(f"""# Loss ablation
 
-`tools/ablation/run.sh`: dlib-resnet decoder, split `lfw-dfd-v1`, seed 1, batch 32, lr 1e-3 (cosine), {epochs} epoch(s)
-({int(epochs) * 330} steps) per variant, the default decoder shape unless the row names another; evaluated with `dfd evaluate --limit-people {people}`
+`tools/ablation/run.sh`{" (SET=sharp)" if meta0.get("init") else ""}: dlib-resnet decoder, split `lfw-dfd-v1`, batch 32; {how}; evaluated with `dfd evaluate --limit-people {people}`
 (the first {people} test people of the split, all their images). Match rates at FMR 1e-3; type II averaged per person.
 "cross" is `mobilefacenet-casia`, which never saw the decoder. Short budget: this ranks the terms early in training,
 it does not predict the numbers of a full run. "train min" is wall time, which depends on what else ran on the

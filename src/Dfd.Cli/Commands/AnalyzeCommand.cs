@@ -22,7 +22,7 @@ static class AnalyzeCommand
         .. AnalysisKinds.HelpLines().Select((l, i) => (i == 0 ? "  kinds: " : "         ") + l),
         "         compare --encoders E1,E2[,…] [--decoders F1,F2] --perturbation <kind> [its options; interpolate: A B]",
         "                 (every model at once: reconstructions, geometry slopes and heat maps side by side; attacks",
-        "                 crafted on each model are also measured on the others)",
+        "                 crafted on each model are also measured on the others); --row-height N: image rows of N px",
         "  common: --decoder F (default: the shipped models/dfd-<encoder>-lfw.safetensors, else numbers only),",
         "          --aligned (inputs are already aligned crops of the encoder), --show 4 (faces in the strips),",
         "          --no-measure (skip the face-detector geometry), --limit N, --weights W, --device cpu|cuda",
@@ -92,6 +92,8 @@ static class AnalyzeCommand
         var entry = AnalysisKinds.Find(perturbation) ?? throw new UsageException($"unknown analysis '{perturbation}' (kinds: {string.Join(", ", AnalysisKinds.All.Select(k => k.Name))})");
         var files = Files(a, entry, "compare --perturbation " + perturbation);
         var plan = Parse(perturbation, a);
+        int? rowHeight = a.Opt("row-height") == null ? null : a.Int("row-height", 0);
+        if (rowHeight is < 16 or > 1024) throw new UsageException($"--row-height {rowHeight}: give 16 to 1024 pixels");
         if (a.Opt("weights") != null) throw new UsageException("--weights applies to one encoder; compare finds each encoder's own");
         a.CheckUnused();
 
@@ -118,7 +120,7 @@ static class AnalyzeCommand
                 cmp.Run(plan, inputs, measure, (_, done, total) => p.Report((done, total))));
             if (!json) foreach (var r in c.Results.Concat(c.Transfers)) Print(r);
             foreach (var pr in problems) c.Results[0].Notes.Add("skipped " + pr);
-            var index = AnalysisReport.WriteComparison(c, report, $"Dfd comparison: {perturbation}, {string.Join(" vs ", c.Models)}", provenance, show);
+            var index = AnalysisReport.WriteComparison(c, report, $"Dfd comparison: {perturbation}, {string.Join(" vs ", c.Models)}", provenance, show, rowHeight);
             return Done(json, index, problems, AnalysisReport.ComparisonJson(c, provenance));
         }
         finally

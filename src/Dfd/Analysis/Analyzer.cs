@@ -57,17 +57,20 @@ public sealed class AnalysisPoint
 public sealed record GeometryFit(string Series, string Quantity, double Slope, double Intercept, int Points,
     int ReconFacesFound, int ReconCount, int InputFacesFound, int InputCount, double InputSlopeVsStrength);
 
+/// <summary>The most damaging place of an occlusion map (pixel of the crop) and its mean similarity drop.</summary>
+public sealed record OcclusionPeak(int X, int Y, double Drop);
+
 /// <summary>Occlusion heat map: per pixel, the mean similarity drop (1 − cos) of the sweep patches covering it.</summary>
 public sealed record OcclusionMap(int Width, int Height, int Patch, int Stride, [property: JsonIgnore] double[][] PerInput, [property: JsonIgnore] double[] Mean)
 {
     /// <summary>The mean map's peak (most damaging place) and its value.</summary>
-    public (int X, int Y, double Drop) Peak
+    public OcclusionPeak Peak
     {
         get
         {
             int best = 0;
             for (int i = 1; i < Mean.Length; i++) if (Mean[i] > Mean[best]) best = i;
-            return (best % Width, best / Width, Mean[best]);
+            return new(best % Width, best / Width, Mean[best]);
         }
     }
 }
@@ -212,7 +215,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
             });
             progress?.Report((++done, total));
         }
-        r.Options["patch"] = patch; r.Options["stride"] = stride; r.Options["colour"] = colour.ToString();
+        r.Options["patch"] = patch; r.Options["stride"] = stride; r.Options["colour"] = $"{colour.R},{colour.G},{colour.B}";
         return r;
     }
 

@@ -14,27 +14,28 @@ public static partial class AnalysisReport
     /// model), and strips with each model's reconstruction of the same input under the same perturbation; for attacks,
     /// the transfers (success on the model the attack was crafted on and on each other). Then every model's numbers.
     /// </summary>
-    public static string WriteComparison(ComparisonResult c, string dir, string title, IReadOnlyDictionary<string, object>? provenance = null, int show = 4)
+    /// <param name="rowHeight">height of the image rows in pixels (default: the tallest crop's, no model's faces shrunk)</param>
+    public static string WriteComparison(ComparisonResult c, string dir, string title, IReadOnlyDictionary<string, object>? provenance = null, int show = 4, int? rowHeight = null)
     {
         if (c.Results.Count == 0) throw new ArgumentException("the comparison has no results", nameof(c));
         Directory.CreateDirectory(dir);
         var html = Head(title, provenance);
         var first = c.ByModel.Select(m => m.Results[0]).ToList();
-        int rowHeight = first.Max(r => r.Clean[0].Height);
+        int px = rowHeight ?? first.Max(r => r.Clean[0].Height);
 
         html.Append("<h2>Models</h2><table><tr><th class=l>model</th><th>crop (w×h)</th><th class=l>decoder</th><th>threshold (FMR 1e-3)</th><th>faces</th></tr>");
         foreach (var r in first)
             html.Append($"<tr><td class=l>{H(r.Encoder)}</td><td>{r.Clean[0].Width}×{r.Clean[0].Height}</td><td class=l>{H(r.Decoder ?? "none")}</td><td>{F(r.Threshold)}</td><td>{r.Inputs.Length}</td></tr>");
         html.Append("</table><p>Each model aligns the photos to its own crop and perturbs, encodes and decodes that crop; ")
-            .Append($"images below are scaled to rows of {rowHeight} px. Rotation and zoom are about each crop's centre; shifts and patches are in each crop's own pixels.</p>");
+            .Append($"images below are scaled to rows of {px} px. Rotation and zoom are about each crop's centre; shifts and patches are in each crop's own pixels.</p>");
 
         Curves(html, [.. c.Results, .. c.Transfers], dir);
-        if (AnalysisKinds.IsAttack(c.Kind)) TransferSections(html, c, dir, rowHeight, show);
+        if (AnalysisKinds.IsAttack(c.Kind)) TransferSections(html, c, dir, px, show);
         else
         {
             GeometryTable(html, first);
-            HeatMaps(html, first, dir, rowHeight, show);
-            SideBySideStrips(html, first, dir, rowHeight, show);
+            HeatMaps(html, first, dir, px, show);
+            SideBySideStrips(html, first, dir, px, show);
         }
 
         html.Append("<h2>Each model's numbers</h2>");

@@ -58,6 +58,13 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
         var (px, py, _) = m.Peak;
         Assert.InRange(px, 60, 89);
         Assert.InRange(py, 60, 89);
+        // The report's JSON carries the peak and the colour as values (a tuple or a record's ToString would not).
+        var json = System.Text.Json.JsonDocument.Parse(Dfd.Reports.AnalysisReport.Json([r])).RootElement.GetProperty("results")[0];
+        var peak = json.GetProperty("occlusion").GetProperty("peak");
+        Assert.Equal(px, peak.GetProperty("x").GetInt32());
+        Assert.Equal(py, peak.GetProperty("y").GetInt32());
+        Assert.Equal(m.Peak.Drop, peak.GetProperty("drop").GetDouble(), 9);
+        Assert.Equal("0,0,0", json.GetProperty("options").GetProperty("colour").GetString());
         // The named occluders: those that miss the box change nothing.
         foreach (var p in r.Points)
         {
