@@ -12,9 +12,10 @@ namespace Dfd.Encoders;
 /// [N,H,W,3]; crops come in as RGB 0..255 [N,3,H,W] and are normalised by <see cref="EncoderSpec.Normalise"/> first.
 /// Preprocessing comes from the same options as <c>onnx:</c> models (<see cref="OnnxEncoderOptions"/>), on the command
 /// line or in a sidecar <c>STEM.dfd.json</c> beside <c>STEM.json</c> (the model's own JSON is the graph itself); the
-/// sidecar's <c>output</c> names the embedding node where the graph has several outputs.
+/// sidecar's <c>output</c> names the embedding node where the graph has several outputs. Graph nodes named as
+/// <see cref="FeatureNodes"/> are its feature maps for the decoder's perceptual terms (read in the same pass).
 /// </summary>
-public sealed class TfjsEncoder : IEncoder
+public sealed class TfjsEncoder : IFeatureEncoder
 {
     public const string Prefix = "tfjs:";
 
@@ -28,6 +29,9 @@ public sealed class TfjsEncoder : IEncoder
     public string ModelPath { get; }
     /// <summary>The sidecar that was read, or null.</summary>
     public string? SidecarPath { get; }
+    /// <summary>Nodes (NHWC maps, shallow to deep) that <see cref="ForwardWithFeatures"/> returns as NCHW feature maps.</summary>
+    public IReadOnlyList<string> FeatureNodes { get; }
+    public int FeatureMaps => FeatureNodes.Count;
 
     public static bool IsTfjsName(string name) => name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase);
 
@@ -92,15 +96,17 @@ public sealed class TfjsEncoder : IEncoder
     /// An encoder over a loaded graph with a fixed spec (registry entries). A spec with <see cref="EncoderSpec.EmbeddingSize"/>
     /// 0 gets the size of the output on one black crop; a spec that states one must agree with it.
     /// </summary>
-    public TfjsEncoder(TfjsModel model, EncoderSpec spec, string output, Device? device = null, string? sidecar = null)
+    public TfjsEncoder(TfjsModel model, EncoderSpec spec, string output, Device? device = null, string? sidecar = null, IReadOnlyList<string>? features = null)
     {
         ModelPath = model.Path;
         SidecarPath = sidecar;
         Device = device ?? torch.CPU;
         (inputName, _) = SingleImageInput(model);
         outputName = output;
-        if (!model.Nodes.Any(n => n.Name == output))
-            throw new ModelFileException(model.Path, $"no node named '{output}' (outputs: {string.Join(", ", model.OutputNames)})");
+        FeatureNodes = features ?? [];
+        foreach (var node in FeatureNodes.Prepend(output))
+            if (!model.Nodes.Any(n => n.Name == node))
+                throw new ModelFileException(model.Path, $"no node named '{node}' (outputs: {string.Join(", ", model.OutputNames)})");
         Interpreter = new TfjsInterpreter(model, Device);
         try
         {
@@ -142,6 +148,18 @@ public sealed class TfjsEncoder : IEncoder
         return Run(x.permute(0, 2, 3, 1)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Templates and the <see cref="FeatureNodes"/>' maps (NCHW) of one pass over RGB 0..255 crops, differentiable.</summary>
+    public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var scope = torch.NewDisposeScope();
+        var x = Spec.Normalise(rgb255.device == Device ? rgb255 : rgb255.to(Device)).permute(0, 2, 3, 1);
+        var outs = Interpreter.Run(new Dictionary<string, Tensor> { [inputName] = x }, [.. FeatureNodes, outputName]);
+        var template = outs[outputName].reshape(x.shape[0], -1).MoveToOuterDisposeScope();
+        var maps = FeatureNodes.Select(n => outs[n].permute(0, 3, 1, 2).MoveToOuterDisposeScope()).ToList();
+        return (template, maps);
+    }
+
     /// <summary>Moves the interpreter's tensors.</summary>
     public TfjsEncoder To(Device device)
     {
@@ -176,6 +194,12 @@ public static class HseFaceRes
     /// <summary>The graph node whose output is the identity template.</summary>
     public const string Output = "global_pooling/Mean";
 
+    /// <summary>
+    /// Feature maps for the perceptual terms: the ReLU6 outputs of MobileNet's pointwise blocks 3, 5, 11 and 13
+    /// (56², 28², 14², 7² at 224² input; 128, 256, 512, 1024 channels), the last stage at each resolution but the first two.
+    /// </summary>
+    public static readonly string[] Features = ["conv_pw_3_relu/clip_by_value", "conv_pw_5_relu/clip_by_value", "conv_pw_11_relu/clip_by_value", "conv_pw_13_relu/clip_by_value"];
+
     public static readonly EncoderSpec Config = new(
         Name: "hse-faceres",
         Description: "HSE FaceRes (Savchenko): MobileNet trained on VGGFace2 identities, 224x224 dlib-chip crop, 1024-D global pool",
@@ -208,5 +232,5 @@ public static class HseFaceRes
     /// </summary>
     public static string? FindWeights() => ModelPaths.FindUnshipped(WeightsVariable, Config.WeightsFile);
 
-    public static TfjsEncoder Load(string path, Device? device = null) => new(TfjsModel.Load(path), Config, Output, device);
+    public static TfjsEncoder Load(string path, Device? device = null) => new(TfjsModel.Load(path), Config, Output, device, features: Features);
 }

@@ -107,6 +107,23 @@ public class TfjsTests
     }
 
     [SkippableFact]
+    public void FeaturePassGivesTheSameTemplateAndFourMaps()
+    {
+        Skip.If(ModelJson is null, "needs ../shared/models/hse-faceres");
+        var enc = encoder.Value;
+        Assert.Equal(4, enc.FeatureMaps);
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        torch.manual_seed(5);
+        var x = torch.rand(2, 3, 224, 224).Times(255f);
+        var (t, f) = enc.ForwardWithFeatures(x);
+        Assert.Equal(enc.Forward(x).data<float>().ToArray(), t.data<float>().ToArray());
+        Assert.Equal([new long[] { 2, 128, 56, 56 }, [2, 256, 28, 28], [2, 512, 14, 14], [2, 1024, 7, 7]], f.Select(m => m.shape).ToList());
+        // The template is the deepest map's spatial mean (global_pooling/Mean of conv_pw_13).
+        Assert.True(f[3].mean([2, 3]).sub(t).abs().max().item<float>() < 1e-5f);
+    }
+
+    [SkippableFact]
     public void RegistryFindsTheSharedModel()
     {
         Skip.If(ModelJson is null || Environment.GetEnvironmentVariable(HseFaceRes.WeightsVariable) != null, "needs ../shared/models/hse-faceres and no $DFD_HSE_FACERES");
