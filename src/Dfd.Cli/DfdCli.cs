@@ -24,6 +24,13 @@ public static class DfdCli
             ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Run),
         };
 
+    /// <summary>The full usage of commands with more options than their line in <see cref="Commands"/> can hold.</summary>
+    static readonly Dictionary<string, string> Usage = new(StringComparer.Ordinal)
+    {
+        ["train"] = TrainCommand.Help,
+        ["analyze"] = AnalyzeCommand.Help,
+    };
+
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
 
     /// <summary>
@@ -64,7 +71,7 @@ public static class DfdCli
         }
         if (args.Skip(1).Any(a => a is "-h" or "--help"))
         {
-            Console.WriteLine($"usage: dfd {args[0]} — {cmd.Help}");
+            Console.WriteLine(Usage.TryGetValue(args[0], out var usage) ? usage : $"usage: dfd {args[0]} — {cmd.Help}");
             return 0;
         }
         try

@@ -64,6 +64,7 @@ public static class LossSpec
     };
 
     public static IEnumerable<string> Names => weights.Keys.Concat(options.Keys);
+    public static IEnumerable<string> WeightNames => weights.Keys;
 
     /// <summary>
     /// <paramref name="w"/> and <paramref name="o"/> with some values replaced, from <c>name=number,...</c> (e.g.

@@ -40,6 +40,24 @@ public class CliDispatchTests
         Assert.Contains("--decoder", r.Out);
     }
 
+    /// <summary>Every option a command reads (its source's a.Opt/Int/Double/Flag/Req calls) is in its --help.</summary>
+    [Theory]
+    [InlineData("train", "TrainCommand.cs")]
+    [InlineData("analyze", "AnalyzeCommand.cs")]
+    public void FullHelpNamesEveryOptionTheCommandReads(string command, string file)
+    {
+        var r = Run(command, "--help");
+        Assert.Equal(0, r.Code);
+        Assert.StartsWith($"usage: dfd {command}", r.Out);
+        var source = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "src", "Dfd.Cli", "Commands", file));
+        var read = System.Text.RegularExpressions.Regex.Matches(source, @"\b(?:a\.(?:Opt|Int|Double|Flag|Req)\(|Pass\(a, )""([a-z][a-z0-9-]+)""")
+            .Select(m => m.Groups[1].Value).Where(o => o != "help").Distinct().ToList();
+        Assert.True(read.Count >= 5, $"found only {read.Count} options in {file}: the pattern no longer matches its code");
+        foreach (var o in read) Assert.Contains("--" + o, r.Out);
+        if (command == "train")
+            foreach (var term in Dfd.Training.LossSpec.Names) Assert.Contains(term, r.Out);
+    }
+
     [Fact]
     public void UnknownOptionIsAUsageError()
     {
