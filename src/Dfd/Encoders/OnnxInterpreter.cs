@@ -150,65 +150,8 @@ public sealed class OnnxInterpreter : IDisposable
         foreach (var i in Inputs)
             if (!feeds.ContainsKey(i.Name)) throw new ArgumentException($"{source}: input '{i.Name}' ({i}) not given");
 
-        var nodes = Needed(wanted);
-        var lastUse = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int s = 0; s < nodes.Count; s++)
-            foreach (var i in nodes[s].Inputs) if (i.Length > 0) lastUse[i] = s;
-
-        using var scope = torch.NewDisposeScope();
-        var values = new Dictionary<string, Tensor>(constants, StringComparer.Ordinal);
-        foreach (var (k, v) in feeds) values[k] = v.device == Device ? v : v.to(Device);
-        var owned = new HashSet<string>(StringComparer.Ordinal);
-        var keep = new HashSet<string>(wanted, StringComparer.Ordinal);
-
-        for (int s = 0; s < nodes.Count; s++)
-        {
-            var node = nodes[s];
-            var ins = new Tensor?[node.Inputs.Count];
-            for (int j = 0; j < ins.Length; j++)
-            {
-                var name = node.Inputs[j];
-                if (name.Length == 0) continue;
-                if (!values.TryGetValue(name, out ins[j]))
-                    throw new InvalidDataException($"{source}: {node.Describe()}: input '{name}' has no value");
-            }
-            Tensor?[] outs;
-            using (var nodeScope = torch.NewDisposeScope())
-            {
-                try { outs = Execute(node, ins); }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    throw new InvalidDataException($"{source}: {node.Describe()} failed on inputs " +
-                        $"{string.Join(", ", ins.Select(t => t is null ? "-" : $"{t.dtype}[{string.Join(",", t.shape)}]"))}: {e.Message}", e);
-                }
-                for (int j = 0; j < outs.Length && j < node.Outputs.Count; j++)
-                {
-                    var o = outs[j];
-                    if (o is null || node.Outputs[j].Length == 0) continue;
-                    // Every value gets its own handle, so freeing one never frees another (or a constant or a feed).
-                    if (ins.Any(t => ReferenceEquals(t, o)) || constants.ContainsValue(o)) o = o.alias();
-                    o.MoveToOuterDisposeScope();
-                    values[node.Outputs[j]] = o;
-                    owned.Add(node.Outputs[j]);
-                }
-            }
-            foreach (var name in node.Inputs.Distinct())
-                if (name.Length > 0 && lastUse[name] == s && owned.Contains(name) && !keep.Contains(name))
-                {
-                    values[name].Dispose();
-                    values.Remove(name);
-                    owned.Remove(name);
-                }
-        }
-
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var w in wanted)
-        {
-            if (!values.TryGetValue(w, out var t)) throw new ArgumentException($"{source}: no value named '{w}' in the graph");
-            if (!owned.Contains(w)) t = t.alias();
-            result[w] = t.MoveToOuterDisposeScope();
-        }
-        return result;
+        return GraphOrder.Run(source, Needed(wanted), constants, feeds, Device, wanted,
+            n => n.Inputs, n => n.Outputs, Execute, n => n.Describe());
     }
 
     public void Dispose()

@@ -158,56 +158,8 @@ public sealed class TfjsInterpreter : IDisposable
         foreach (var i in Inputs)
             if (!feeds.ContainsKey(i)) throw new ArgumentException($"{source}: input '{i}' not given");
 
-        var nodes = Needed(wanted);
-        var lastUse = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int s = 0; s < nodes.Count; s++)
-            foreach (var i in nodes[s].Inputs) lastUse[Canonical(i)] = s;
-
-        using var scope = torch.NewDisposeScope();
-        var values = new Dictionary<string, Tensor>(constants, StringComparer.Ordinal);
-        foreach (var (k, v) in feeds) values[k] = v.device == Device ? v : v.to(Device);
-        var owned = new HashSet<string>(StringComparer.Ordinal);
-        var keep = new HashSet<string>(wanted, StringComparer.Ordinal);
-
-        for (int s = 0; s < nodes.Count; s++)
-        {
-            var node = nodes[s];
-            var ins = new Tensor[node.Inputs.Count];
-            for (int j = 0; j < ins.Length; j++)
-                if (!values.TryGetValue(Canonical(node.Inputs[j]), out ins[j]!))
-                    throw new InvalidDataException($"{source}: {node.Describe()}: input '{node.Inputs[j]}' has no value");
-            Tensor output;
-            using (var nodeScope = torch.NewDisposeScope())
-            {
-                try { output = Execute(node, ins); }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    throw new InvalidDataException($"{source}: {node.Describe()} failed on inputs " +
-                        $"{string.Join(", ", ins.Select(t => $"{t.dtype}[{string.Join(",", t.shape)}]"))}: {e.Message}", e);
-                }
-                // Every value gets its own handle, so freeing one never frees another (or a constant or a feed).
-                if (ins.Any(t => ReferenceEquals(t, output)) || constants.ContainsValue(output)) output = output.alias();
-                output.MoveToOuterDisposeScope();
-            }
-            values[node.Name] = output;
-            owned.Add(node.Name);
-            foreach (var name in node.Inputs.Select(Canonical).Distinct())
-                if (lastUse[name] == s && owned.Contains(name) && !keep.Contains(name))
-                {
-                    values[name].Dispose();
-                    values.Remove(name);
-                    owned.Remove(name);
-                }
-        }
-
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var w in wanted)
-        {
-            if (!values.TryGetValue(w, out var t)) throw new ArgumentException($"{source}: no value named '{w}' in the graph");
-            if (!owned.Contains(w)) t = t.alias();
-            result[w] = t.MoveToOuterDisposeScope();
-        }
-        return result;
+        return GraphOrder.Run(source, Needed(wanted), constants, feeds, Device, wanted,
+            n => n.Inputs.Select(Canonical).ToList(), n => [n.Name], (n, ins) => [Execute(n, ins!)], n => n.Describe());
     }
 
     public void Dispose()
