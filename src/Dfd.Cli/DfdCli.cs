@@ -17,7 +17,7 @@ public static class DfdCli
             ["verify"] = ("LFW View-2 verification: --model <name> --lfw <dir> --pairs <pairs.txt>", VerifyCommand.Run),
             ["split"] = ("write Dfd's identity-disjoint LFW split: --lfw <dir> --pairs <pairs.txt>", SplitCommand.Run),
             ["train"] = ("train a decoder: --encoder <name> --data <dataset>... --out decoder.safetensors", TrainCommand.Run),
-            ["reconstruct"] = ("decode templates to faces: --decoder F --input <images|dir|templates.npy> --output <dir>", ReconstructCommand.Run),
+            ["reconstruct"] = ("decode templates to faces: --decoder F[,F2,…] --input <images|dir|templates.npy> --output <dir> (several decoders of one encoder: rows of one grid)", ReconstructCommand.Run),
             ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Run),
             ["analyze"] = ("perturb faces, follow and decode the template: analyze <kind> --encoder E --input <dir> --report <dir> (kinds: " + AnalyzeCommand.Kinds + ")", AnalyzeCommand.Run),
             ["serve"] = ("the explorer in the browser: serve [--encoder a,b] [--decoder d1,d2] [--port 5117] [--host 127.0.0.1] [--samples dir]", ServeCommand.Run),

@@ -9,13 +9,18 @@ using TorchSharp;
 
 namespace Dfd.Cli.Commands;
 
-/// <summary>Images (align → encode → decode) or stored templates (.npy) → reconstructed faces.</summary>
+/// <summary>
+/// Images (align → encode → decode) or stored templates (.npy) → reconstructed faces. Several decoders of the same
+/// encoder (--decoder A,B) decode the same templates, and the grid sets their rows under the originals.
+/// </summary>
 static class ReconstructCommand
 {
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json" });
-        var decPath = a.Req("decoder");
+        var decPaths = a.Req("decoder").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (decPaths.Length == 0) throw new UsageException("--decoder needs a decoder file");
+        var decPath = decPaths[0];
         var input = a.Req("input");
         var output = a.Req("output");
         bool json = a.Flag("json");
@@ -29,6 +34,15 @@ static class ReconstructCommand
         using var loaded = fromNpy ? DecoderFile.Load(decPath, device) : null;
         var dec = model?.Decoder ?? loaded!.Decoder;
         var info = model?.DecoderInfo ?? loaded!.Info;
+        var others = new List<LoadedDecoder>();
+        using var _others = new DisposeAll(others);
+        foreach (var p in decPaths.Skip(1))
+        {
+            var o = DecoderFile.Load(p, device);
+            others.Add(o);
+            if (o.Info.Encoder != info.Encoder || o.Info.TemplateDim != info.TemplateDim)
+                throw new InvalidDataException($"{p}: inverts '{o.Info.Encoder}' ({o.Info.TemplateDim}-D); {decPath} inverts '{info.Encoder}' ({info.TemplateDim}-D): decoders compared in one grid must share an encoder");
+        }
         Directory.CreateDirectory(output);
         var rows = new List<object>();
         var problems = new List<string>();
@@ -77,26 +91,40 @@ static class ReconstructCommand
         }
 
         var recon = dec.Reconstruct(templates);
+        // The other decoders' faces go beside the first's as NAME.dK.png (K = 2, 3, … in --decoder order).
+        var more = others.Select(o => o.Decoder.Reconstruct(templates)).ToList();
         for (int i = 0; i < recon.Count; i++)
         {
             var path = Path.Combine(output, names[i] + ".png");
             ImageIO.Save(recon[i], path);
+            var extra = more.Select((m, k) => Path.Combine(output, $"{names[i]}.d{k + 2}.png")).ToList();
+            for (int k = 0; k < more.Count; k++) ImageIO.Save(more[k][i], extra[k]);
             if (originals != null) ImageIO.Save(originals[i], Path.Combine(output, names[i] + ".aligned.png"));
-            rows.Add(new { name = names[i], reconstruction = path });
+            rows.Add(more.Count == 0 ? new { name = names[i], reconstruction = path } : new { name = names[i], reconstruction = path, others = extra });
         }
         if (recon.Count > 0)
         {
-            var grid = originals != null ? ImageGrid.Compose([originals.Take(16).ToList(), recon.Take(16).ToList()]) : ImageGrid.Compose([recon.Take(16).ToList()]);
-            ImageIO.Save(grid, Path.Combine(output, "grid.png"));
+            var gridRows = new List<IReadOnlyList<RgbImage>>();
+            if (originals != null) gridRows.Add(originals.Take(16).ToList());
+            gridRows.Add(recon.Take(16).ToList());
+            gridRows.AddRange(more.Select(m => m.Take(16).ToList()));
+            ImageIO.Save(ImageGrid.Compose(gridRows), Path.Combine(output, "grid.png"));
         }
-        var summary = new { decoder = decPath, encoder = info.Encoder, input, output, reconstructed = recon.Count, problems, items = rows };
+        object decoders = decPaths.Length == 1 ? decPath : decPaths;
+        var summary = new { decoder = decoders, encoder = info.Encoder, input, output, reconstructed = recon.Count, problems, items = rows };
         AtomicFile.WriteAllText(Path.Combine(output, "reconstruct.json"), Common.ToJson(summary));
         if (json) Console.WriteLine(Common.ToJson(summary));
         else
         {
-            Console.WriteLine($"{recon.Count} reconstructions ({info.Encoder} templates) → {output} (grid.png, reconstruct.json)");
+            Console.WriteLine($"{recon.Count} reconstructions ({info.Encoder} templates{(more.Count > 0 ? $", {decPaths.Length} decoders" : "")}) → {output} (grid.png, reconstruct.json)");
             foreach (var p in problems) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(p)}");
         }
         return recon.Count == 0 && problems.Count > 0 ? 1 : 0;
     }
+}
+
+/// <summary>Disposes the loaded decoders at the end of the command.</summary>
+sealed class DisposeAll(List<LoadedDecoder> items) : IDisposable
+{
+    public void Dispose() { foreach (var d in items) d.Dispose(); }
 }

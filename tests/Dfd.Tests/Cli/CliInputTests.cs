@@ -61,6 +61,27 @@ public sealed class CliInputTests : IDisposable
     }
 
     [Fact]
+    public void ReconstructWithTwoDecodersPutsBothInOneGrid()
+    {
+        var t = Templates("t.npy", 3, 128);
+        var r = Run("reconstruct", "--decoder", Decoder + "," + Decoder, "--input", t, "--output", P("out"), "--json");
+        Assert.True(r.Code == 0, r.Err);
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(File.ReadAllBytes(P($"out/row{i:D5}.png")), File.ReadAllBytes(P($"out/row{i:D5}.d2.png")));
+        var grid = Dfd.Imaging.ImageIO.Load(P("out/grid.png"));
+        Assert.Equal((3 * 150 + 4 * 4, 2 * 150 + 3 * 4), (grid.Width, grid.Height));   // 3 faces, a row per decoder, 4 px gaps
+    }
+
+    [Fact]
+    public void ReconstructRefusesDecodersOfDifferentEncoders()
+    {
+        var other = Path.Combine(TestPaths.RepoRoot, "models", "dfd-mobilefacenet-casia-lfw.safetensors");
+        var t = Templates("t.npy", 1, 128);
+        AssertOneLineError(Run("reconstruct", "--decoder", Decoder + "," + other, "--input", t, "--output", P("out")), 1, "reconstruct",
+            other, "share an encoder");
+    }
+
+    [Fact]
     public void ReconstructMissingTemplatesNamesThem()
     {
         AssertOneLineError(Run("reconstruct", "--decoder", Decoder, "--input", P("gone.npy"), "--output", P("out")), 1, "reconstruct",
