@@ -11,12 +11,20 @@ Mirrors, op for op:
     frozen dlib-resnet of bench/dlib_resnet.py; perceptual terms are 0 by default and not built here);
   - the per-step work of src/Dfd/Training/Trainer.cs: forward (train mode), loss, finite-loss check, zero_grad,
     backward, finite-gradient check, Adam step (torch.optim.Adam, single-tensor loop, same betas/eps), .item() of
-    every term.
+    every term;
+  - with --adv W, the adversarial term as well (src/Dfd/Training/Adversarial.cs and Augmentation.cs, the
+    DiscriminatorConfig defaults): PatchDiscriminator (three stride-2 4x4 convs 32/64/128 wide, LeakyReLU(0.2), 3x3
+    head to one logit map; same parameter names), hinge loss, DiffAugment (colour, translation, cutout) drawing from
+    a port of .NET's seeded System.Random with the trainer's seeds, so both sides augment alike; the generator term
+    on D's view of the augmented reconstruction, then one D update (augmented real and detached fake, backward,
+    torch.optim.Adam(betas=(0.5, 0.999))). Timed as "kind": "train-adv" after the plain step.
 
 Prints one JSON line per measurement ({"impl": "pytorch", "kind": train|recon|data|profile-*, ...}), notes on stderr.
 Run through bench/decoder.sh, which puts it side by side with `Dfd.Bench --decoder` (bench/Dfd.Bench/DecoderBench.cs).
 With --csharp-dump DIR it first loads the TorchSharp decoder's weights and compares outputs, loss terms and
-gradients on the same seeded batch, then times from those weights.
+gradients on the same seeded batch, then times from those weights; with --adv also the discriminator's (augmented
+inputs, logits, the adversarial term, its gradient through DiffAugment + D and through the decoder, D's loss,
+gradients and updated weights).
 """
 import argparse
 import glob
@@ -220,6 +228,153 @@ class DecoderLoss:
         return total, terms
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Adversarial term (Adversarial.cs, Augmentation.cs DiffAugment, Trainer.AugmentSeed)
+
+class NetRandom:
+    """.NET's System.Random(seed) (the seeded, Net5-compatible subtractive generator), for DiffAugment's draws."""
+    MAX = 2147483647
+
+    def __init__(self, seed):
+        a = [0] * 56
+        mj = 161803398 - (self.MAX if seed == -2147483648 else abs(seed))
+        a[55] = mj
+        mk, ii = 1, 0
+        for i in range(1, 55):
+            ii += 21
+            if ii >= 55:
+                ii -= 55
+            a[ii] = mk
+            mk = mj - mk
+            if mk < 0:
+                mk += self.MAX
+            mj = a[ii]
+        for _ in range(1, 5):
+            for i in range(1, 56):
+                n = i + 30
+                if n >= 55:
+                    n -= 55
+                a[i] -= a[1 + n]
+                if a[i] < 0:
+                    a[i] += self.MAX
+        self.a, self.inext, self.inextp = a, 0, 21
+
+    def _sample(self):
+        i, j = self.inext + 1, self.inextp + 1
+        if i >= 56:
+            i = 1
+        if j >= 56:
+            j = 1
+        r = self.a[i] - self.a[j]
+        if r == self.MAX:
+            r -= 1
+        if r < 0:
+            r += self.MAX
+        self.a[i], self.inext, self.inextp = r, i, j
+        return r * (1.0 / self.MAX)
+
+    def next_double(self):
+        return self._sample()
+
+    def next(self, lo, hi=None):
+        """Next(max) or Next(min, max): an int in [lo, hi)."""
+        if hi is None:
+            lo, hi = 0, lo
+        return int(self._sample() * (hi - lo)) + lo
+
+
+def augment_seed(seed, step, which):
+    """Trainer.AugmentSeed: unchecked 32-bit wrap of seed * 1_000_003 + step * 31 + which."""
+    v = (seed * 1_000_003 + step * 31 + which) & 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def diff_augment(x, rng, colour=True, translation=True, cutout=True):
+    """DiffAugment.Apply, op for op, the draws in the same order."""
+    n, _, h, w = x.shape
+    y = x / 255.0
+
+    def per_sample(draw):
+        return torch.tensor([draw() for _ in range(n)], dtype=torch.float32).view(n, 1, 1, 1)
+    if colour:
+        y = y + per_sample(lambda: rng.next_double() - 0.5)
+        grey = y.mean(dim=1, keepdim=True)
+        y = (y - grey) * per_sample(lambda: rng.next_double() * 2)
+        y = y + grey
+        mean = y.mean(dim=[1, 2, 3], keepdim=True)
+        y = (y - mean) * per_sample(lambda: rng.next_double() + 0.5)
+        y = y + mean
+    if translation:
+        theta = np.zeros((n, 2, 3), dtype=np.float32)
+        for i in range(n):
+            dx, dy = rng.next(-(w // 8), w // 8 + 1), rng.next(-(h // 8), h // 8 + 1)
+            theta[i, 0, 0], theta[i, 0, 2] = 1, np.float32(-2) * np.float32(dx) / np.float32(w)
+            theta[i, 1, 1], theta[i, 1, 2] = 1, np.float32(-2) * np.float32(dy) / np.float32(h)
+        grid = F.affine_grid(torch.from_numpy(theta), [n, 3, h, w], align_corners=False)
+        y = F.grid_sample(y, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    if cutout:
+        mask = np.ones((n, 1, h, w), dtype=np.float32)
+        ch, cw = h // 2, w // 2
+        for i in range(n):
+            cy, cx = rng.next(h) - ch // 2, rng.next(w) - cw // 2
+            mask[i, 0, max(0, cy):min(h, cy + ch), max(0, cx):min(w, cx + cw)] = 0
+        y = y * torch.from_numpy(mask)
+    return y * 255.0
+
+
+class PatchDiscriminator(nn.Module):
+    """Adversarial.cs PatchDiscriminator with the DiscriminatorConfig defaults; hinge loss; no feature matching."""
+
+    def __init__(self, width=32, layers=3):
+        super().__init__()
+        convs, cin = [], 3
+        for i in range(layers):
+            cout = width << min(i, 3)
+            convs.append(nn.Conv2d(cin, cout, 4, stride=2, padding=1))
+            cin = cout
+        self.convs = nn.ModuleList(convs)
+        self.head = nn.Conv2d(cin, 1, 3, padding=1)
+        self.lr = 2e-4
+
+    def forward(self, rgb255):
+        x = rgb255 / 127.5 - 1.0
+        outs = []
+        for c in self.convs:
+            x = F.leaky_relu(c(x), 0.2)
+            outs.append(x)
+        outs.append(self.head(x))
+        return outs
+
+    @staticmethod
+    def generator_loss(fake):
+        return -fake.mean()
+
+    @staticmethod
+    def discriminator_loss(real, fake):
+        return F.relu(1.0 - real).mean() + F.relu(fake + 1.0).mean()
+
+    def add_generator_terms(self, recon, weight, seed, total, terms):
+        """PatchDiscriminator.AddGeneratorTerms (feature matching is off by default)."""
+        fake = self(diff_augment(recon, NetRandom(seed)))
+        terms["adv"] = self.generator_loss(fake[-1]) * weight
+        return total + terms["adv"]
+
+    def update(self, opt, fake, real, seed_real, seed_fake):
+        """PatchDiscriminator.Update: one Adam step on augmented real and detached fake; returns D's loss."""
+        opt.zero_grad(set_to_none=True)
+        on_real = self(diff_augment(real, NetRandom(seed_real)))[-1]
+        on_fake = self(diff_augment(fake, NetRandom(seed_fake)))[-1]
+        loss = self.discriminator_loss(on_real, on_fake)
+        loss.backward()
+        if gradients_finite(self):
+            opt.step()
+        return loss.detach()
+
+
+def disc_adam(disc):
+    return torch.optim.Adam(disc.parameters(), lr=disc.lr, betas=(0.5, 0.999), eps=1e-8, foreach=False)
+
+
 def gradients_finite(model):
     acc = None
     with torch.no_grad():
@@ -269,6 +424,21 @@ def emit(kind, batch, iters, repeats, rep, cpu, faults, **extra):
 # ---------------------------------------------------------------------------------------------------------------------
 # Cross-check against the TorchSharp dump
 
+def worst_gradient(module, tensors, key):
+    """The parameter whose gradient is furthest from the dump's out.KEY.*, and by how much, relative."""
+    refs = {k[len(key) + 5:]: v for k, v in tensors.items() if k.startswith(f"out.{key}.")}
+    # Relative to the parameter's own largest gradient, floored at 1e-3 of the largest anywhere: project.bias
+    # feeds BatchNorm1d in train mode, so its true gradient is 0 and both sides hold rounding noise (~1e-7).
+    floor = 1e-3 * max(v.abs().max().item() for v in refs.values())
+    gw, gname = 0.0, ""
+    for k, p in module.named_parameters():
+        ref = refs[k].reshape(p.shape)
+        rel = (p.grad - ref).abs().max().item() / max(ref.abs().max().item(), floor)
+        if rel > gw:
+            gw, gname = rel, k
+    return gw, gname
+
+
 def check_csharp(dec, loss, dump_dir, tol_recon, tol_loss, tol_grad_img, tol_grad):
     tensors, meta = read_safetensors(os.path.join(dump_dir, "decoder-check.safetensors"))
     ok = True
@@ -310,21 +480,96 @@ def check_csharp(dec, loss, dump_dir, tol_recon, tol_loss, tol_grad_img, tol_gra
     for key, tol, lossfn in (("grad_img", tol_grad_img, img_loss), ("grad", tol_grad, loss)):
         dec.zero_grad(set_to_none=True)
         lossfn(dec(t), x, t)[0].backward()
-        refs = {k[len(key) + 5:]: v for k, v in tensors.items() if k.startswith(f"out.{key}.")}
-        # Relative to the parameter's own largest gradient, floored at 1e-3 of the largest anywhere: project.bias
-        # feeds BatchNorm1d in train mode, so its true gradient is 0 and both sides hold rounding noise (~1e-7).
-        floor = 1e-3 * max(v.abs().max().item() for v in refs.values())
-        gw, gname = 0.0, ""
-        for k, p in dec.named_parameters():
-            ref = refs[k]
-            rel = (p.grad - ref).abs().max().item() / max(ref.abs().max().item(), floor)
-            if rel > gw:
-                gw, gname = rel, k
+        gw, gname = worst_gradient(dec, tensors, key)
         what = "image terms" if key == "grad_img" else "full loss"
         msgs.append(f"gradients ({what}): worst max|diff| / max|grad| {gw:.2e} ({gname}; tol {tol:g})")
         ok &= gw <= tol
     dec.zero_grad(set_to_none=True)
     print(f"# pytorch vs TorchSharp decoder on the dumped seeded batch ({x.shape[0]} images): " + "; ".join(msgs)
+          + (" OK" if ok else " FAIL"), file=sys.stderr)
+    return ok
+
+
+def check_adversarial(dec, disc, opt_d, weight, dump_dir, tol_aug, tol_adv, tol_adv_grad, tol_grad):
+    """The adversarial term's first step on the dumped batch: TorchSharp's fresh D weights, the trainer's step-0 seeds."""
+    tensors, meta = read_safetensors(os.path.join(dump_dir, "decoder-check.safetensors"))
+    if "adv_seeds" not in meta:
+        print("# FAIL: the TorchSharp dump holds no discriminator (Dfd.Bench --decoder --dump needs --adv too)", file=sys.stderr)
+        return False
+    seeds = [int(v) for v in meta["adv_seeds"].split(",")]
+    w_cs = float(meta["adv_weight"])
+    msgs = [f"weight {w_cs:g} (C#) vs {weight:g}, seeds {seeds} (C#) vs {[augment_seed(1, 0, k) for k in range(3)]}"]
+    ok = w_cs == weight and seeds == [augment_seed(1, 0, k) for k in range(3)]
+    own = disc.state_dict()
+    disc.load_state_dict({k[5:]: v.reshape(own[k[5:]].shape) for k, v in tensors.items() if k.startswith("disc.")}, strict=True)
+    before = {k: v.detach().clone() for k, v in disc.named_parameters()}
+    x, t = tensors["in.images"], tensors["in.templates"]
+
+    def rel(a, b):
+        return (a - b).abs().max().item() / max(b.abs().max().item(), 1e-30)
+    dec.train()
+    recon = dec(t)
+    recon_cs = tensors["out.adv.recon"].reshape(recon.shape)
+    with torch.no_grad():
+        # D alone, on TorchSharp's own augmented inputs: the network, to float rounding.
+        d_only = max(rel(disc(tensors[f"out.adv.aug_{k}"])[-1], tensors[f"out.adv.logits_{k}"]) for k in ("fake", "real_d", "fake_d"))
+        # DiffAugment here on the same images and draws: the real batch is the same input on both sides, the fake
+        # batches carry the reconstructions' own difference (within the decoder check's tolerance) along.
+        augs = {"fake": diff_augment(recon, NetRandom(seeds[0])), "real_d": diff_augment(x, NetRandom(seeds[1])),
+                "fake_d": diff_augment(recon, NetRandom(seeds[2]))}
+        aug_diff = {k: (v - tensors[f"out.adv.aug_{k}"]).abs().max().item() for k, v in augs.items()}
+        logit_diff = max(rel(disc(v)[-1], tensors[f"out.adv.logits_{k}"]) for k, v in augs.items())
+    msgs.append(f"D logits on TorchSharp's augmented inputs max rel diff {d_only:.2e}")
+    msgs.append(f"DiffAugment max abs diff real {aug_diff['real_d']:.2e}, fake {max(aug_diff['fake'], aug_diff['fake_d']):.2e} "
+                f"(0..255, tol {tol_aug:g}); D logits on own augmentations max rel diff {logit_diff:.2e}")
+    ok &= d_only <= tol_adv and max(aug_diff.values()) <= tol_aug and logit_diff <= tol_adv
+    terms = {}
+    disc.add_generator_terms(recon, weight, seeds[0], torch.zeros(1), terms)
+    adv_diff = rel(terms["adv"].detach().reshape(1), tensors["out.adv.term"])
+    msgs.append(f"adv term {terms['adv'].item():.5f} vs {tensors['out.adv.term'].item():.5f} (rel diff {adv_diff:.2e}, tol {tol_adv:g})")
+    ok &= adv_diff <= tol_adv
+    # The term's gradient in two halves, each on the same inputs on both sides. D's input gradient is discontinuous
+    # (LeakyReLU): a D unit whose pre-activation lies within float32 rounding of 0 takes the other slope in one
+    # library, which changes the gradient by ~1% over that unit's receptive field (22x22 pixels at layer 3), and the
+    # decoder's gradients by a few %, whichever library is off float64. So: (1) DiffAugment + D backward on
+    # TorchSharp's reconstruction, by the relative L2 norm of the difference; (2) the decoder's backward of
+    # TorchSharp's gradient at the reconstruction. The end-to-end difference is reported, not checked.
+    g_cs = tensors["out.adv.grad_recon"].reshape(recon.shape)
+    r = recon_cs.clone().requires_grad_(True)
+    t2 = {}
+    disc.add_generator_terms(r, weight, seeds[0], torch.zeros(1), t2)
+    g_here = torch.autograd.grad([t2["adv"]], [r])[0]
+    l2 = ((g_here - g_cs).norm() / g_cs.norm()).item()
+    off = ((g_here - g_cs).abs() > 1e-3 * g_cs.abs().max()).float().mean().item()
+    dec.zero_grad(set_to_none=True)
+    dec(t).backward(g_cs)
+    gw_dec, gname_dec = worst_gradient(dec, tensors, "grad_adv")
+    dec.zero_grad(set_to_none=True)
+    disc.zero_grad(set_to_none=True)
+    terms["adv"].backward()
+    gw, gname = worst_gradient(dec, tensors, "grad_adv")
+    dec.zero_grad(set_to_none=True)
+    msgs.append(f"its gradient at TorchSharp's reconstruction (DiffAugment + D backward): |diff| / |grad| {l2:.2e} (L2, tol {tol_adv_grad:g}; "
+                f"max rel {rel(g_here, g_cs):.2e}, {100 * off:.2f}% of pixels off by > 1e-3 of the largest); decoder backward of "
+                f"TorchSharp's gradient: worst max|diff| / max|grad| {gw_dec:.2e} ({gname_dec}; tol {tol_grad:g}); end to end "
+                f"(each side's own reconstruction and D backward, not checked): {gw:.2e} ({gname})")
+    ok &= l2 <= tol_adv_grad and gw_dec <= tol_grad
+    dloss = disc.update(opt_d, recon.detach(), x, seeds[1], seeds[2])
+    d_diff = rel(dloss.reshape(1), tensors["out.adv.disc_loss"])
+    dw, dname = worst_gradient(disc, tensors, "grad_disc")
+    # Adam's first step moves each weight by about lr·sign(gradient) on both sides: compare the moves, in units of lr.
+    step_diff, step_name = 0.0, ""
+    for k, p in disc.named_parameters():
+        moved_cs = tensors["disc_after." + k].reshape(p.shape) - before[k]
+        v = (p.detach() - before[k] - moved_cs).abs().max().item() / disc.lr
+        if v > step_diff:
+            step_diff, step_name = v, k
+    disc.zero_grad(set_to_none=True)
+    msgs.append(f"D loss {dloss.item():.5f} vs {tensors['out.adv.disc_loss'].item():.5f} (rel diff {d_diff:.2e}); "
+                f"D gradients worst max|diff| / max|grad| {dw:.2e} ({dname}; tol {tol_grad:g}); "
+                f"D weights after one Adam step: worst move difference {step_diff:.2e} lr ({step_name})")
+    ok &= d_diff <= tol_adv and dw <= tol_grad
+    print(f"# pytorch vs TorchSharp discriminator (adversarial term, first step) on the dumped seeded batch: " + "; ".join(msgs)
           + (" OK" if ok else " FAIL"), file=sys.stderr)
     return ok
 
@@ -519,6 +764,10 @@ def main():
     ap.add_argument("--tol-loss", type=float, default=1e-3, help="max relative diff of each loss term")
     ap.add_argument("--tol-grad-img", type=float, default=3e-2, help="max |grad diff| / max |grad| per parameter, image terms only (PyTorch 1.13 itself is ~1e-2 off a float64 run)")
     ap.add_argument("--tol-grad", type=float, default=5e-2, help="the same for the full loss (identity term included)")
+    ap.add_argument("--adv", type=float, default=0.0, help="also time the step with the adversarial term at this weight (train-adv)")
+    ap.add_argument("--tol-aug", type=float, default=0.5, help="max abs diff of DiffAugment outputs (0..255)")
+    ap.add_argument("--tol-adv", type=float, default=1e-3, help="max relative diff of D logits, the adversarial term and D's loss")
+    ap.add_argument("--tol-adv-grad", type=float, default=1e-2, help="|diff| / |grad| (L2) of the adversarial term's gradient at the reconstruction")
     ap.add_argument("--weights", default=WEIGHTS)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--profile-steps", type=int, default=2)
@@ -542,7 +791,16 @@ def main():
         print(f"# FAIL: decoder has {n_params} parameters, expected {EXPECTED_PARAMETERS} (FaceDecoder.cs defaults)", file=sys.stderr)
         sys.exit(1)
     loss = DecoderLoss(encoder, box)
+    disc = opt_d = None
+    if a.adv > 0:
+        torch.manual_seed(2)
+        disc = PatchDiscriminator()
+        opt_d = disc_adam(disc)
+        print(f"# adversarial term: weight {a.adv:g}, discriminator {sum(p.numel() for p in disc.parameters()):,} parameters", file=sys.stderr)
     if a.csharp_dump and not check_csharp(dec, loss, a.csharp_dump, a.tol_recon, a.tol_loss, a.tol_grad_img, a.tol_grad):
+        sys.exit(1)
+    if a.csharp_dump and disc is not None and not check_adversarial(dec, disc, opt_d, a.adv, a.csharp_dump, a.tol_aug, a.tol_adv,
+                                                                   a.tol_adv_grad, a.tol_grad_img):
         sys.exit(1)
 
     opt = torch.optim.Adam(dec.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, foreach=False)
@@ -550,27 +808,37 @@ def main():
     x = torch.randint(0, 256, (a.batch, 3, 150, 150)).float()
     t = torch.randn(a.batch, 128)
 
-    def step(labels=False):
+    global_step = [0]   # the adversarial term's augmentation seeds, as Dfd.Bench and the trainer number steps
+
+    def step(labels=False, adv=False):
         from torch.profiler import record_function
         import contextlib
 
         def rf(name):
             return record_function(name) if labels else contextlib.nullcontext()
+        g = global_step[0]
         with rf("## decoder forward"):
             recon = dec(t)
         with rf("## loss forward"):
             total, terms = loss(recon, x, t)
+            if adv:
+                total = disc.add_generator_terms(recon, a.adv, augment_seed(1, g, 0), total, terms)
         if not math.isfinite(total.item()):
             raise RuntimeError(f"loss became {total.item()}")
         opt.zero_grad(set_to_none=True)   # TorchSharp's Module.zero_grad() drops the gradients too (checked by Dfd.Bench)
+        if adv:
+            opt_d.zero_grad(set_to_none=True)
         with rf("## backward"):
             total.backward()
+        if adv:
+            terms["disc"] = disc.update(opt_d, recon.detach(), x, augment_seed(1, g, 1), augment_seed(1, g, 2))
         with rf("## gradient check + Adam"):
             if gradients_finite(dec):
                 opt.step()
             else:
                 print("# non-finite gradients: step skipped (as the trainer does)", file=sys.stderr)
         sum(v.item() for v in terms.values()) + total.item()
+        global_step[0] += 1
 
     if "train" in parts:
         dec.train()
@@ -579,6 +847,12 @@ def main():
                    zero_grad="set_to_none")
         print(f"# train batch {a.batch}: {1000 / med:.3f} steps/s, {a.batch * 1000 / med:.2f} img/s ({med:.0f} ms/step, cpu {cpu:.0f} ms/step)",
               file=sys.stderr)
+        if disc is not None:
+            rep, cpu, faults = time_steps(lambda: step(adv=True), a.train_warmup, a.train_iters, a.repeats)
+            med_adv = emit("train-adv", a.batch, a.train_iters, a.repeats, rep, cpu, faults,
+                           steps_per_s=round(1000 / statistics.median(rep), 4), adv=a.adv)
+            print(f"# train batch {a.batch} with the adversarial term: {1000 / med_adv:.3f} steps/s, {a.batch * 1000 / med_adv:.2f} img/s "
+                  f"({med_adv:.0f} ms/step, +{med_adv - med:.0f} ms, cpu {cpu:.0f} ms/step)", file=sys.stderr)
 
     if "recon" in parts:
         dec.eval()

@@ -12,6 +12,8 @@
 #                                             # dlib-resnet-KEY.{json,templates.npy,crops.bin}); auto: use it if there
 #   THP=1|0                                   # glibc malloc on transparent huge pages (as ./dfd runs), for both (default 1)
 #   PROFILE=1 PROFILE_STEPS=2 bench/decoder.sh   # also per-phase, per-layer (fwd/bwd) and torch.profiler breakdowns
+#   ADV=0.05 bench/decoder.sh                 # also the step with the adversarial term at that weight (the patch
+#                                             # discriminator's cost), timed after the plain step in each process
 #   NICE=19 ITERS=1 WARMUP=0 REPEATS=1 ROUNDS=1 THREADS=1 BATCH=4 RECON_ITERS=1,1 RECON_WARMUP=0,0 DATA_ITERS=2 \
 #     TRAINSET_LIMIT=64 RESULT=bench/out/smoke-decoder.md bench/decoder.sh    # smoke test (seconds, not a measurement)
 #
@@ -23,6 +25,13 @@
 # fastest repeat seen (on a shared machine others only ever slow a run down). CPU ms = process CPU time, all threads.
 # Before timing, PyTorch loads the TorchSharp decoder's fresh weights and compares reconstructions, loss terms and
 # gradients on a seeded batch of 4 (and then trains from those same weights).
+# With ADV=W each process also times the step with the trainer's adversarial work (DiscriminatorConfig defaults:
+# PatchDiscriminator width 32, 3 layers, hinge, DiffAugment colour + translation + cutout, its own Adam): D's view of
+# the augmented reconstructions added to the loss at weight W (the decoder's backward then runs through D), and one
+# D update on augmented real and detached fake. The cross-check then covers D too: TorchSharp's fresh D weights,
+# DiffAugment with the same draws (decoder.py ports .NET's seeded System.Random), logits, the term, its gradient
+# (DiffAugment + D backward on TorchSharp's reconstruction, then the decoder's backward of TorchSharp's gradient), D's
+# loss, gradients and first Adam step.
 # Writes bench/results/decoder.md (or $RESULT) and the raw JSON lines under bench/out/decoder-*/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +50,7 @@ TRAINSET=${TRAINSET:-auto}
 TRAINSET_LIMIT=${TRAINSET_LIMIT:-0}
 PROFILE=${PROFILE:-0}
 PROFILE_STEPS=${PROFILE_STEPS:-2}
+ADV=${ADV:-0}
 NICE=${NICE:-0}
 PY=${PY:-/usr/bin/python3}
 RESULT=${RESULT:-bench/results/decoder.md}
@@ -89,6 +99,7 @@ for r in $(seq 1 "$ROUNDS"); do
         # The cached LFW set (hundreds of MB) is read once, in the first run; the synthetic set every time.
         ts=none; [ "$r" = 1 ] && [ "$t" = "$first_t" ] && ts=$TRAINSET
         common+=(--trainset "$ts")
+        if [ "$ADV" != 0 ]; then common+=(--adv "$ADV"); fi
         ts_extra=(); py_extra=()
         if [ "$r" = 1 ] && [ "$t" = "$first_t" ]; then ts_extra+=(--dump "$OUT/dump"); py_extra+=(--csharp-dump "$OUT/dump"); fi
         if [ "$r" = 1 ] && [ "$PROFILE" = 1 ]; then
@@ -118,11 +129,12 @@ PY_BLAS=$("$PY" -c 'import torch, re; print(", ".join(sorted({l.split()[-1] for 
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 FLAGS=$(grep -m1 '^flags' /proc/cpuinfo | grep -o -w -E 'avx2|avx512f|avx512_bf16|amx_tile' | tr '\n' ' ')
 CHECK=$(grep -h '^# pytorch vs TorchSharp decoder' "$OUT/pytorch.stderr" | head -1 | sed 's/^# //' || true)
+CHECK_ADV=$(grep -h '^# pytorch vs TorchSharp discriminator' "$OUT/pytorch.stderr" | head -1 | sed 's/^# //' || true)
 DECODER=$(grep -h '^# decoder {' "$OUT/torchsharp.stderr" | head -1 | sed 's/^# //' || true)
 WALL=$((T1 - T0))
 export THP_NOTE="GLIBC_TUNABLES=${GLIBC_TUNABLES:-unset} (transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
 export OUT THP_NOTE THREADS ROUNDS BATCH ITERS WARMUP REPEATS RECON_ITERS RECON_WARMUP DATA_ITERS PROFILE LOAD_BEFORE LOAD_AFTER OTHER_CPU_S \
-       TS_VER LT_VER PY_VERS PY_BLAS CPU FLAGS CHECK DECODER WALL NICE
+       TS_VER LT_VER PY_VERS PY_BLAS CPU FLAGS CHECK CHECK_ADV DECODER WALL NICE ADV
 "$PY" - "$RESULT" <<'PYEOF'
 import datetime, json, os, statistics, subprocess, sys
 
@@ -167,6 +179,15 @@ L = ["# Decoder: training steps/s and reconstructions/s, TorchSharp vs PyTorch",
      "zero_grad, backward, finite-gradient check, Adam, `.item()` of every term — the per-step work of Trainer.Run "
      "minus data loading (timed separately below) and checkpoints. Reconstruction: decoder forward in eval mode, no "
      "autograd. Seeded random inputs: images 0..255, templates N(0,1).", ""]
+adv = float(E["ADV"])
+if adv > 0:
+    L += [f"**With the adversarial term** (`ADV={E['ADV']}`): each process also times the step with the trainer's "
+          "adversarial work added (rows *with adversarial term*; the plain step first, then this one): the patch "
+          "discriminator of the DiscriminatorConfig defaults (three stride-2 4×4 convs 32/64/128 wide, LeakyReLU 0.2, 3×3 "
+          "head; hinge loss) sees the DiffAugment'ed reconstruction (colour, translation, cutout) and its loss, times "
+          f"{E['ADV']}, joins the decoder's (whose backward then runs through D and the augmentation); then one D update: "
+          "D on an augmented real and an augmented detached fake batch, backward, Adam (β 0.5/0.999, lr 2e-4). TorchSharp "
+          "runs the library's own PatchDiscriminator.AddGeneratorTerms and Update, as Trainer.Run does, with its seeds.", ""]
 share = f"{100 * other / (float(E['WALL']) * ncpu):.1f}%"
 if loaded:
     L += [f"**Other processes used {other:.1f} CPU-seconds while this ran ({share} of the {ncpu} CPUs' time; load average "
@@ -180,6 +201,9 @@ for th in threads:
           "| measurement | TorchSharp | PyTorch | ratio | best TorchSharp | best PyTorch | ratio (best) | CPU ms TorchSharp / PyTorch |",
           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     rows = [("training steps/s", "train", batch, 1), ("training images/s", "train", batch, batch)]
+    if adv > 0:
+        rows += [("training steps/s (with adversarial term)", "train-adv", batch, 1),
+                 ("training images/s (with adversarial term)", "train-adv", batch, batch)]
     rows += [(f"reconstructions/s, batch {b}", "recon", b, b) for b in recon_batches]
     for label, kind, b, per in rows:
         t, p = summary(ts, kind, th, b), summary(py, kind, th, b)
@@ -187,9 +211,23 @@ for th in threads:
             L.append(f"| {label} | {f(t and per * 1000 / t['ms'])} | {f(p and per * 1000 / p['ms'])} | – | | | | |")
             continue
         tv, pv, tb, pb = per * 1000 / t["ms"], per * 1000 / p["ms"], per * 1000 / t["best_ms"], per * 1000 / p["best_ms"]
-        d = 3 if kind == "train" and per == 1 else 2
+        d = 3 if kind.startswith("train") and per == 1 else 2
         L.append(f"| {label} | {f(tv, d)} | {f(pv, d)} | {tv / pv:.2f} | {f(tb, d)} | {f(pb, d)} | {tb / pb:.2f} | "
                  f"{t['cpu']:.0f} / {p['cpu']:.0f} |")
+    if adv > 0:
+        # What the term adds to a step, in ms (ratio: PyTorch's extra / TorchSharp's, above 1: TorchSharp's costs less).
+        ex = {}
+        for impl, rs in (("ts", ts), ("py", py)):
+            a_, b_ = summary(rs, "train", th, batch), summary(rs, "train-adv", th, batch)
+            ex[impl] = None if a_ is None or b_ is None else (b_["ms"] - a_["ms"], b_["best_ms"] - a_["best_ms"],
+                                                              b_["cpu"] - a_["cpu"], 100 * (b_["ms"] - a_["ms"]) / a_["ms"])
+        t, p = ex["ts"], ex["py"]
+        def r(a_, b_):
+            return f"{b_ / a_:.2f}" if a_ and b_ and a_ > 0 and b_ > 0 else "–"
+        L.append(f"| adversarial term's extra ms per step (% of the plain step) | "
+                 f"{f(t and t[0], 0)}{f' (+{t[3]:.0f}%)' if t else ''} | {f(p and p[0], 0)}{f' (+{p[3]:.0f}%)' if p else ''} | "
+                 f"{r(t and t[0], p and p[0])} | {f(t and t[1], 0)} | {f(p and p[1], 0)} | {r(t and t[1], p and p[1])} | "
+                 f"{f(t and t[2], 0)} / {f(p and p[2], 0)} |")
     L.append("")
 
 # Data loading.
@@ -277,6 +315,12 @@ L += [f"- Machine: {ncpu} CPUs (os.cpu_count), {E['CPU']}; flags: {E['FLAGS'].st
       f"- {E['PY_VERS']}, BLAS: {E['PY_BLAS'] or '?'}; torch.optim.Adam(foreach=False) (a per-parameter loop, like the trainer's hand-written Adam)",
       f"- {E['DECODER']}",
       f"- Cross-check: {E['CHECK'] or 'not run'}",
+      *([f"- Cross-check of the adversarial term: {E['CHECK_ADV'] or 'not run'}",
+         "- The adversarial term's gradient is checked in two halves on the same inputs, not end to end: D's input "
+         "gradient is discontinuous (LeakyReLU), and a D unit whose pre-activation lies within float32 rounding of 0 "
+         "takes the other slope in one library (seen: one unit of the third layer, a 22×22-pixel receptive field of one "
+         "image), which moves the decoder's gradients of the term by a few % — whichever library is the one off a "
+         "float64 run."] if adv > 0 else []),
       "- The gradient tolerances are loose on purpose: on that batch of 4, against a float64 run of the same graph, "
       "libtorch 2.10 (TorchSharp) gets the image terms' decoder gradients to ~1e-5 and PyTorch 1.13 to ~1e-2 (its "
       "float32 decoder backward, with or without oneDNN); the identity term's gradient through dlib-resnet is "

@@ -8,6 +8,7 @@
 //                       [--recon-batches 1,32] [--recon-iters 20,2] [--recon-warmup 3,1]
 //                       [--data-iters 20] [--trainset BASE|auto|none] [--trainset-limit N]
 //                       [--parts train,recon,data] [--dump DIR] [--profile] [--profile-steps 2] [--weights PATH]
+//                       [--adv W]
 //
 // The training step is the trainer's (src/Dfd/Training/Trainer.cs Run loop) minus data loading and checkpointing:
 // decoder forward (train mode), DecoderLoss.Compute, finite-loss check, zero_grad, backward, finite-gradient check,
@@ -16,8 +17,18 @@
 // ("data"), with the trainer's EncodedFaces.Batch over a EncodedFaces: a synthetic in-memory one always,
 // and the cached LFW training set (~/.cache/dfd/trainsets/dlib-resnet-*.json, written by `dfd train`) when present.
 //
+// --adv W      also times the step with the adversarial term at weight W ("kind": "train-adv", after the plain
+//              "train"): the trainer's per-step adversarial work through the library's own code, with the
+//              DiscriminatorConfig defaults (PatchDiscriminator width 32, 3 layers, hinge, DiffAugment colour +
+//              translation + cutout, its Adam at β 0.5/0.999, lr 2e-4): PatchDiscriminator.AddGeneratorTerms (D's
+//              view of the augmented reconstructions, added to the loss; the decoder's backward then runs through D
+//              and the augmentation) and PatchDiscriminator.Update (D on augmented real and detached fake, hinge loss,
+//              backward, Adam), seeded per step as the trainer seeds them (Trainer.AugmentSeed, seed 1).
 // --dump DIR   writes the fresh decoder's weights, a seeded batch of 4, and this side's outputs (eval reconstruction,
-//              train-mode loss terms, parameter gradients) to DIR/decoder-check.safetensors for decoder.py to compare.
+//              train-mode loss terms, parameter gradients) to DIR/decoder-check.safetensors for decoder.py to compare;
+//              with --adv also the fresh discriminator's weights, the reconstruction, D's augmented inputs and logits,
+//              the adversarial term, its gradient at the reconstruction and the decoder's gradients of it, D's loss
+//              and gradients and its weights after one update.
 // --profile    where the time goes: (1) phases of the real step with stopwatches (CPU ops are synchronous), and
 //              (2) the step re-run stage by stage: each decoder stage's forward, the loss's image terms and identity
 //              term, and the backward split with torch.autograd.grad stage by stage (same split as decoder.py).
@@ -53,6 +64,7 @@ static class DecoderBench
         int dataIters = int.Parse(opts.Get("data-iters", "20"));
         var parts = opts.Get("parts", "train,recon,data").Split(',');
         int profileSteps = int.Parse(opts.Get("profile-steps", "2"));
+        double advWeight = double.Parse(opts.Get("adv", "0"), System.Globalization.CultureInfo.InvariantCulture);
 
         torch.set_num_threads(threads);
         Console.Error.WriteLine($"# decoder bench: torchsharp, threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}), .NET {Environment.Version}");
@@ -75,9 +87,23 @@ static class DecoderBench
         }
         var loss = new DecoderLoss(encoder, lw, box);
 
-        if (opts.Has("dump")) Dump(opts.Get("dump", ""), dec, encoder, loss, box);
+        // The adversarial term as Trainer.Run builds it; the decoder above is seeded first, so its weights do not depend on --adv.
+        PatchDiscriminator? disc = null;
+        Dfd.Training.Adam? adamD = null;
+        if (advWeight > 0)
+        {
+            torch.manual_seed(2);
+            disc = new PatchDiscriminator(new DiscriminatorConfig());
+            adamD = new Dfd.Training.Adam(disc, 0.5, 0.999, "optimd.");
+            Console.Error.WriteLine($"# adversarial term: weight {advWeight}, {disc.Config}, " +
+                                    $"{disc.parameters().Sum(p => p.numel()):N0} parameters");
+        }
+
+        if (opts.Has("dump")) Dump(opts.Get("dump", ""), dec, encoder, loss, box, disc, adamD, advWeight);
 
         var adam = new Dfd.Training.Adam(dec);
+        // The trainer runs D at DiscriminatorConfig.Lr times the decoder's scheduled rate over TrainConfig.Lr: at this
+        // constant rate (TrainConfig.Lr's default) that is DiscriminatorConfig.Lr itself.
         const double lr = 1e-3;
 
         // Seeded random batch: images uniform integers 0..255, templates N(0,1).
@@ -85,28 +111,42 @@ static class DecoderBench
         var x = torch.randint(0, 256, new long[] { batch, 3, cfg.OutHeight, cfg.OutWidth }).to_type(ScalarType.Float32).DetachFromDisposeScope();
         var t = torch.randn(batch, cfg.TemplateDim).DetachFromDisposeScope();
 
-        void Step()
+        long global = 0;   // step number: the augmentation seeds of the adversarial term
+        void Step(PatchDiscriminator? d)
         {
             using var scope = torch.NewDisposeScope();
             var recon = dec.forward(t);
             var (total, terms) = loss.Compute(recon, x, t);
+            if (d != null) total = d.AddGeneratorTerms(recon, x, advWeight, Trainer.AugmentSeed(1, global, 0), total, terms);
             if (!float.IsFinite(total.item<float>())) throw new InvalidOperationException($"loss became {total.item<float>()}");
             dec.zero_grad();
+            d?.zero_grad();
             total.backward();
+            if (d != null)
+                terms["disc"] = d.Update(adamD!, recon.detach(), x, Trainer.AugmentSeed(1, global, 1), Trainer.AugmentSeed(1, global, 2), d.Config.Lr);
             if (Dfd.Training.Adam.GradientsFinite(dec)) adam.Step(lr);
             else Console.Error.WriteLine("# non-finite gradients: step skipped (as the trainer does)");
             double sum = 0;
             foreach (var (_, v) in terms) sum += v.item<float>();
             sum += total.item<float>();
+            global++;
         }
 
         if (parts.Contains("train"))
         {
             dec.train();
-            var ms = TimeSteps(Step, trainWarmup, trainIters, repeats, out double cpuMs, out double faults);
+            var ms = TimeSteps(() => Step(null), trainWarmup, trainIters, repeats, out double cpuMs, out double faults);
             double med = Bench.Median(ms);
             Emit("train", batch, trainIters, repeats, ms, cpuMs, faults, new() { ["steps_per_s"] = Math.Round(1000 / med, 4), ["zero_grad"] = ZeroGradNote(dec) });
             Console.Error.WriteLine($"# train batch {batch}: {1000 / med:F3} steps/s, {batch * 1000 / med:F2} img/s ({med:F0} ms/step, cpu {cpuMs:F0} ms/step)");
+            if (disc != null)
+            {
+                ms = TimeSteps(() => Step(disc), trainWarmup, trainIters, repeats, out cpuMs, out faults);
+                double medAdv = Bench.Median(ms);
+                Emit("train-adv", batch, trainIters, repeats, ms, cpuMs, faults, new() { ["steps_per_s"] = Math.Round(1000 / medAdv, 4), ["adv"] = advWeight });
+                Console.Error.WriteLine($"# train batch {batch} with the adversarial term: {1000 / medAdv:F3} steps/s, {batch * 1000 / medAdv:F2} img/s " +
+                                        $"({medAdv:F0} ms/step, +{medAdv - med:F0} ms, cpu {cpuMs:F0} ms/step)");
+            }
         }
 
         if (parts.Contains("recon"))
@@ -268,7 +308,8 @@ static class DecoderBench
 
     // ---- cross-check dump for decoder.py ----
 
-    static void Dump(string dir, FaceDecoder dec, DlibResNet encoder, DecoderLoss loss, Box box)
+    static void Dump(string dir, FaceDecoder dec, DlibResNet encoder, DecoderLoss loss, Box box,
+                     PatchDiscriminator? disc, Dfd.Training.Adam? adamD, double advWeight)
     {
         Directory.CreateDirectory(dir);
         const int n = 4;
@@ -303,8 +344,56 @@ static class DecoderBench
             ["box"] = $"{box.X},{box.Y},{box.Right},{box.Bottom}", ["parameters"] = dec.ParameterCount.ToString(),
             ["decoder_config"] = dec.Config.ToJson(), ["batch"] = n.ToString(),
         };
+        if (disc != null) DumpAdversarial(tensors, meta, dec, disc, adamD!, advWeight, x, t);
         Safetensors.Write(Path.Combine(dir, "decoder-check.safetensors"), tensors, meta);
         Console.Error.WriteLine($"# wrote decoder weights, a seeded batch of {n} and TorchSharp's outputs (recon, loss {total.item<float>():F5}, gradients) to {dir}");
+    }
+
+    /// <summary>
+    /// The adversarial term's first training step (step 0, the trainer's seeds) on the check batch: the reconstruction,
+    /// D's augmented inputs and logits (recomputed beside the library calls, which keep them inside), the term, its
+    /// gradient at the reconstruction and the decoder's gradients of it alone, then PatchDiscriminator.Update: D's
+    /// loss, its gradients and its weights after the update.
+    /// </summary>
+    static void DumpAdversarial(Dictionary<string, HostTensor> tensors, Dictionary<string, string> meta, FaceDecoder dec,
+                                PatchDiscriminator disc, Dfd.Training.Adam adamD, double advWeight, Tensor x, Tensor t)
+    {
+        var cfg = disc.Config;
+        int s0 = Trainer.AugmentSeed(1, 0, 0), s1 = Trainer.AugmentSeed(1, 0, 1), s2 = Trainer.AugmentSeed(1, 0, 2);
+        foreach (var (k, v) in StateDict.ToHost(disc)) tensors["disc." + k] = v;
+        var recon = dec.forward(t);
+        tensors["out.adv.recon"] = Host(recon);
+        using (torch.no_grad())
+        {
+            var augFake = DiffAugment.Apply(recon, cfg, new Random(s0));
+            var augReal = DiffAugment.Apply(x, cfg, new Random(s1));
+            var augFakeD = DiffAugment.Apply(recon, cfg, new Random(s2));
+            tensors["out.adv.aug_fake"] = Host(augFake);
+            tensors["out.adv.logits_fake"] = Host(disc.forward(augFake)[^1]);
+            tensors["out.adv.aug_real_d"] = Host(augReal);
+            tensors["out.adv.logits_real_d"] = Host(disc.forward(augReal)[^1]);
+            tensors["out.adv.aug_fake_d"] = Host(augFakeD);
+            tensors["out.adv.logits_fake_d"] = Host(disc.forward(augFakeD)[^1]);
+        }
+        var terms = new Dictionary<string, Tensor>();
+        disc.AddGeneratorTerms(recon, x, advWeight, s0, torch.zeros(1), terms);
+        tensors["out.adv.term"] = Host(terms["adv"].reshape(1));
+        // The term's gradient at the reconstruction: D's and DiffAugment's backward alone, before the decoder's.
+        tensors["out.adv.grad_recon"] = Host(torch.autograd.grad([terms["adv"]], [recon], retain_graph: true)[0]);
+        dec.zero_grad();
+        disc.zero_grad();
+        terms["adv"].backward();
+        foreach (var (k, p) in dec.named_parameters()) tensors["out.grad_adv." + k] = Host(p.grad!);
+        dec.zero_grad();
+        var dloss = disc.Update(adamD, recon.detach(), x, s1, s2, cfg.Lr);
+        tensors["out.adv.disc_loss"] = Host(dloss.reshape(1));
+        foreach (var (k, p) in disc.named_parameters()) tensors["out.grad_disc." + k] = Host(p.grad!);
+        foreach (var (k, v) in StateDict.ToHost(disc)) tensors["disc_after." + k] = v;
+        disc.zero_grad();
+        meta["adv_weight"] = advWeight.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        meta["discriminator_config"] = cfg.ToString();
+        meta["adv_seeds"] = $"{s0},{s1},{s2}";
+        Console.Error.WriteLine($"# adversarial check (seeds {s0},{s1},{s2}): term {terms["adv"].item<float>():F5}, discriminator loss {dloss.item<float>():F5}");
     }
 
     static HostTensor Host(Tensor t) => new(t.shape, t.detach().cpu().contiguous().data<float>().ToArray());

@@ -34,8 +34,12 @@ public sealed class PatchDiscriminator : Module<Tensor, List<Tensor>>
     readonly ModuleList<Conv2d> convs;
     readonly Conv2d head;
 
+    /// <summary>The settings it was built with; its loss, feature matching and augmentation come from here too.</summary>
+    public DiscriminatorConfig Config { get; }
+
     public PatchDiscriminator(DiscriminatorConfig cfg) : base("disc")
     {
+        Config = cfg;
         if (cfg.Layers < 1 || cfg.Width < 16)
             throw new ArgumentException($"discriminator needs ≥ 1 layer and width ≥ 16 (got {cfg.Layers} layers, width {cfg.Width})");
         var list = new List<Conv2d>();
@@ -73,5 +77,46 @@ public sealed class PatchDiscriminator : Module<Tensor, List<Tensor>>
     public static Tensor DiscriminatorLoss(Tensor real, Tensor fake, AdversarialLoss kind) => kind == AdversarialLoss.Hinge
         ? F.relu(real.Rsub(1.0)).mean().Plus(F.relu(fake.Plus(1.0)).mean())
         : Square(real.Minus(1.0)).mean().Plus(Square(fake).mean());
+
+    /// <summary>
+    /// The decoder's side of a training step: the adversarial term (times <paramref name="weight"/>) on this
+    /// discriminator's view of augmented reconstructions, and feature matching against the originals under the same
+    /// augmentation (same <paramref name="seed"/>); each goes into <paramref name="terms"/> and is added to
+    /// <paramref name="total"/>, which comes back.
+    /// </summary>
+    public Tensor AddGeneratorTerms(Tensor recon, Tensor real, double weight, int seed, Tensor total, Dictionary<string, Tensor> terms)
+    {
+        var d = Config;
+        var fake = forward(DiffAugment.Apply(recon, d, new Random(seed)));
+        var adv = GeneratorLoss(fake[^1], d.Loss).Times(weight);
+        terms["adv"] = adv;
+        total = total.Plus(adv);
+        if (d.FeatureMatching > 0)
+        {
+            List<Tensor> r;
+            using (torch.no_grad()) r = forward(DiffAugment.Apply(real, d, new Random(seed)));
+            Tensor? fm = null;
+            for (int i = 0; i < r.Count - 1; i++) { var li = (fake[i] - r[i]).abs().mean(); fm = fm is null ? li : fm.Plus(li); }
+            terms["feature_matching"] = fm!.Times(d.FeatureMatching);
+            total = total.Plus(terms["feature_matching"]);
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// The discriminator's side of a training step: one <paramref name="adam"/> update at <paramref name="lr"/> on
+    /// freshly augmented originals and (detached) reconstructions, skipped when a gradient is not finite; returns its loss.
+    /// </summary>
+    public Tensor Update(Adam adam, Tensor fake, Tensor real, int seedReal, int seedFake, double lr)
+    {
+        var d = Config;
+        zero_grad();
+        var onReal = forward(DiffAugment.Apply(real, d, new Random(seedReal)))[^1];
+        var onFake = forward(DiffAugment.Apply(fake, d, new Random(seedFake)))[^1];
+        var loss = DiscriminatorLoss(onReal, onFake, d.Loss);
+        loss.backward();
+        if (Adam.GradientsFinite(this)) adam.Step(lr);
+        return loss.detach();
+    }
 }
 

@@ -118,7 +118,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     var recon = dec.forward(t);
                     var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)i).ToArray(), device: encoder.Device));
                     var (total, terms) = loss.Compute(recon, x, t, c);
-                    if (disc != null) total = AddAdversarial(disc, recon, x, total, terms, global);
+                    if (disc != null) total = disc.AddGeneratorTerms(recon, x, cfg.Loss.Adv, AugmentSeed(global, 0), total, terms);
                     if (!float.IsFinite(total.item<float>()))
                         throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");
                     dec.zero_grad();
@@ -126,7 +126,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     total.backward();
                     // Guard against the rare non-finite gradient from libtorch's CPU conv backward (see FaceDecoder):
                     // the step is skipped and counted rather than poisoning the weights.
-                    if (disc != null) terms["disc"] = DiscriminatorStep(disc, adamD!, recon.detach(), x, global, totalSteps);
+                    if (disc != null)
+                        terms["disc"] = disc.Update(adamD!, recon.detach(), x, AugmentSeed(global, 1), AugmentSeed(global, 2), cfg.Discriminator.Lr * Lr(global, totalSteps) / cfg.Lr);
                     if (Adam.GradientsFinite(dec)) adam.Step(Lr(global, totalSteps));
                     else { SkippedSteps++; report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, step + 1, steps, double.NaN, new Dictionary<string, double>(), 0, $"non-finite gradients at epoch {epoch + 1} step {step + 1}: step skipped")); }
                     foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v.item<float>();
@@ -172,45 +173,11 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             $"{meta.GetValueOrDefault("total_train_seconds") ?? meta.GetValueOrDefault("train_seconds", "?")} s of training in all)"));
     }
 
-    /// <summary>
-    /// The decoder's side of the adversarial term on the discriminator's view of augmented reconstructions, and feature
-    /// matching (the same augmentation applied to the originals); added to <paramref name="total"/> and to the terms.
-    /// </summary>
-    Tensor AddAdversarial(PatchDiscriminator disc, Tensor recon, Tensor real, Tensor total, Dictionary<string, Tensor> terms, long global)
-    {
-        var d = cfg.Discriminator;
-        int seed = AugmentSeed(global, 0);
-        var fake = disc.forward(DiffAugment.Apply(recon, d, new Random(seed)));
-        var adv = PatchDiscriminator.GeneratorLoss(fake[^1], d.Loss).Times(cfg.Loss.Adv);
-        terms["adv"] = adv;
-        total = total.Plus(adv);
-        if (d.FeatureMatching > 0)
-        {
-            List<Tensor> r;
-            using (torch.no_grad()) r = disc.forward(DiffAugment.Apply(real, d, new Random(seed)));
-            Tensor? fm = null;
-            for (int i = 0; i < r.Count - 1; i++) { var li = (fake[i] - r[i]).abs().mean(); fm = fm is null ? li : fm.Plus(li); }
-            terms["feature_matching"] = fm!.Times(d.FeatureMatching);
-            total = total.Plus(terms["feature_matching"]);
-        }
-        return total;
-    }
+    /// <summary>Augmentation draws depend only on (seed, step, which): a resumed run augments as the uninterrupted one.
+    /// which: 0 the decoder's adversarial term, 1 and 2 the discriminator's real and fake batches, 3 the photos.</summary>
+    public static int AugmentSeed(int seed, long global, int which) => unchecked((int)(seed * 1_000_003L + global * 31 + which));
 
-    /// <summary>One discriminator update on freshly augmented originals and (detached) reconstructions; returns its loss.</summary>
-    Tensor DiscriminatorStep(PatchDiscriminator disc, Adam adamD, Tensor fake, Tensor real, long global, long totalSteps)
-    {
-        var d = cfg.Discriminator;
-        disc.zero_grad();
-        var lr = disc.forward(DiffAugment.Apply(real, d, new Random(AugmentSeed(global, 1))))[^1];
-        var lf = disc.forward(DiffAugment.Apply(fake, d, new Random(AugmentSeed(global, 2))))[^1];
-        var loss = PatchDiscriminator.DiscriminatorLoss(lr, lf, d.Loss);
-        loss.backward();
-        if (Adam.GradientsFinite(disc)) adamD.Step(d.Lr * Lr(global, totalSteps) / cfg.Lr);
-        return loss.detach();
-    }
-
-    /// <summary>Augmentation draws depend only on (seed, step, which): a resumed run augments as the uninterrupted one.</summary>
-    int AugmentSeed(long global, int which) => unchecked((int)(cfg.Seed * 1_000_003L + global * 31 + which));
+    int AugmentSeed(long global, int which) => AugmentSeed(cfg.Seed, global, which);
 
     double Lr(long step, long total) => cfg.MinLr + 0.5 * (cfg.Lr - cfg.MinLr) * (1 + Math.Cos(Math.PI * step / Math.Max(1, total)));
 
