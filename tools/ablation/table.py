@@ -40,8 +40,8 @@ for v in order:
     perceptual = loss.get("Perceptual", 0) or loss.get("PerceptualLocal", 0)
     terms = ", ".join(f"{k}={v}" for k, v in loss.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v and k not in ("PerceptualStages", "PerceptualFrom", "PixelL2", "IdentityCentred"))
     if perceptual:
-        first = loss.get("PerceptualFrom", 1)
-        terms += f" (feature maps {first}–{first + loss.get('PerceptualStages', 3) - 1} of 5)"
+        stage0 = loss.get("PerceptualFrom", 1)
+        terms += f" (feature maps {stage0}–{stage0 + loss.get('PerceptualStages', 3) - 1} of 5)"
     if loss.get("IdentityCentred"):
         terms += "; identity cosine around the training set's mean template"
     if cfg.get("Augment"): terms += "; photos augmented and re-encoded"
