@@ -55,7 +55,9 @@ declare -A LOSS=(
   [augment]=""
   [shuffle]=""
   [sharp]="adv=0.05,frequency=1"
-  [adv-strong]="adv=0.2"
+  [adv-strong]="adv=0.5"
+  [adv-1]="adv=1"
+  [frequency-20]="frequency=20"
 )
 # Variants that change the decoder's shape rather than the loss.
 declare -A EXTRA=(
@@ -65,11 +67,12 @@ declare -A EXTRA=(
   [shuffle]="--shuffle-blocks 2"
   [sharp]="--augment on --shuffle-blocks 2 --feature-matching 1"
   [adv-strong]="--feature-matching 1"
+  [adv-1]="--feature-matching 1"
 )
 # In the fine-tune set the decoder's shape is the shipped one's: no pixel shuffle in sharp.
 [ "$SET" = sharp ] && EXTRA[sharp]="--augment on --feature-matching 1"
 # Issue 17's variants (sharper, more individual faces): run with VARIANTS="recipe adv adv-fm frequency augment shuffle sharp".
-SHARP="recipe sharp adv frequency augment adv-fm adv-strong"
+SHARP="recipe sharp adv-strong frequency-20 adv-1 adv frequency augment adv-fm"
 ALL="recipe ssim-2 wide no-identity plus-perceptual perceptual-deep identity-1 deep-identity-1 deep-no-ssim deep-centred no-ssim no-local no-sobel pixel-only"
 [ "$SET" = sharp ] && ALL=$SHARP
 ORDER=${VARIANTS:-$ALL}
