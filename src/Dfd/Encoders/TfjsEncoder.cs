@@ -113,7 +113,7 @@ public sealed class TfjsEncoder : IFeatureEncoder
             int dim;
             using (torch.no_grad())
             using (var scope = torch.NewDisposeScope())
-                dim = (int)Run(torch.zeros(1, spec.InputHeight, spec.InputWidth, 3, device: Device)).shape[1];
+                dim = (int)Run(torch.zeros(1, spec.InputHeight, spec.InputWidth, 3, device: Device), [output])[output].numel();
             if (spec.EmbeddingSize != 0 && spec.EmbeddingSize != dim)
                 throw new ModelFileException(model.Path, $"output '{output}' has {dim} values per image; {spec.Name} expects {spec.EmbeddingSize}");
             Spec = spec.EmbeddingSize == 0 ? spec with { EmbeddingSize = dim, Description = $"{spec.Description}, {dim}-D" } : spec;
@@ -137,27 +137,23 @@ public sealed class TfjsEncoder : IFeatureEncoder
         return (placeholders[0], shape);
     }
 
-    Tensor Run(Tensor nhwc) => Interpreter.Run(new Dictionary<string, Tensor> { [inputName] = nhwc }, [outputName])[outputName].reshape(nhwc.shape[0], -1);
+    Dictionary<string, Tensor> Run(Tensor nhwc, IReadOnlyCollection<string> nodes) =>
+        Interpreter.Run(new Dictionary<string, Tensor> { [inputName] = nhwc }, nodes);
 
     /// <summary>Templates [N,D] of RGB 0..255 crops [N,3,H,W], differentiable.</summary>
-    public Tensor Forward(Tensor rgb255)
-    {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        using var scope = torch.NewDisposeScope();
-        var x = Spec.Normalise(rgb255.device == Device ? rgb255 : rgb255.to(Device));
-        return Run(x.permute(0, 2, 3, 1)).MoveToOuterDisposeScope();
-    }
+    public Tensor Forward(Tensor rgb255) => Pass(rgb255, []).Template;
 
     /// <summary>Templates and the <see cref="FeatureNodes"/>' maps (NCHW) of one pass over RGB 0..255 crops, differentiable.</summary>
-    public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
+    public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255) => Pass(rgb255, FeatureNodes);
+
+    (Tensor Template, List<Tensor> Features) Pass(Tensor rgb255, IReadOnlyList<string> features)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         using var scope = torch.NewDisposeScope();
         var x = Spec.Normalise(rgb255.device == Device ? rgb255 : rgb255.to(Device)).permute(0, 2, 3, 1);
-        var outs = Interpreter.Run(new Dictionary<string, Tensor> { [inputName] = x }, [.. FeatureNodes, outputName]);
+        var outs = Run(x, [.. features, outputName]);
         var template = outs[outputName].reshape(x.shape[0], -1).MoveToOuterDisposeScope();
-        var maps = FeatureNodes.Select(n => outs[n].permute(0, 3, 1, 2).MoveToOuterDisposeScope()).ToList();
-        return (template, maps);
+        return (template, features.Select(n => outs[n].permute(0, 3, 1, 2).MoveToOuterDisposeScope()).ToList());
     }
 
     /// <summary>Moves the interpreter's tensors.</summary>

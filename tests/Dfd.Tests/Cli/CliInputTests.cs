@@ -63,11 +63,19 @@ public sealed class CliInputTests : IDisposable
     [Fact]
     public void ReconstructWithTwoDecodersPutsBothInOneGrid()
     {
+        // A second dlib-resnet decoder, untrained and smaller, so its faces differ from the shipped one's.
+        var second = P("second.safetensors");
+        using (var d = new Dfd.Decoder.FaceDecoder(new(Widths: [32, 16, 16], StartWidth: 32, RefineDepth: 1)))
+            Dfd.Decoder.DecoderFile.Save(second, d, new Dictionary<string, string> { ["encoder"] = "dlib-resnet" });
         var t = Templates("t.npy", 3, 128);
-        var r = Run("reconstruct", "--decoder", Decoder + "," + Decoder, "--input", t, "--output", P("out"), "--json");
+        var r = Run("reconstruct", "--decoder", Decoder + "," + second, "--input", t, "--output", P("out"), "--json");
         Assert.True(r.Code == 0, r.Err);
+        Assert.True(Run("reconstruct", "--decoder", second, "--input", t, "--output", P("alone")).Code == 0);
         for (int i = 0; i < 3; i++)
-            Assert.Equal(File.ReadAllBytes(P($"out/row{i:D5}.png")), File.ReadAllBytes(P($"out/row{i:D5}.d2.png")));
+        {
+            Assert.Equal(File.ReadAllBytes(P($"alone/row{i:D5}.png")), File.ReadAllBytes(P($"out/row{i:D5}.d2.png")));
+            Assert.NotEqual(File.ReadAllBytes(P($"out/row{i:D5}.png")), File.ReadAllBytes(P($"out/row{i:D5}.d2.png")));
+        }
         var grid = Dfd.Imaging.ImageIO.Load(P("out/grid.png"));
         Assert.Equal((3 * 150 + 4 * 4, 2 * 150 + 3 * 4), (grid.Width, grid.Height));   // 3 faces, a row per decoder, 4 px gaps
     }
