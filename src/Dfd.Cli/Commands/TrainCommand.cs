@@ -8,21 +8,30 @@ namespace Dfd.Cli.Commands;
 
 static class TrainCommand
 {
-    public static readonly string Help = string.Join("\n",
-    [
-        "usage: dfd train --encoder E --data <set> [--data <set> ...] --out decoder.safetensors [options] [--json]",
-        "  data:      lfw:DIR, vggface2:DIR, celebahq:DIR, aligned:DIR, folder:DIR (repeatable); LFW test people of",
-        "             --split (default splits/lfw-dfd-v1.json; none: no split) are left out; --limit N images",
-        "  schedule:  --epochs 30 --batch 32 --lr 1e-3 (cosine to 2e-5) --seed 1 --no-flip --checkpoint-every 100",
-        "             --resume (from OUT.ckpt, bit for bit) --init F (start from another decoder's weights, same shape)",
-        "  loss:      --loss name=number,... weights: " + string.Join(", ", LossSpec.WeightNames),
-        "             options: l2=1, stages=N, stage_from=K (perceptual on feature maps K..K+N-1), identity_centred=1",
-        "  decoder:   --widths 256,128,64,32,16 --start-width 256 --refine 1 --shuffle-blocks 0",
-        "  adv term:  --disc-width 32 --disc-layers 3 --disc-lr 2e-4 --disc-loss hinge|lsq --feature-matching 0",
-        "             --diffaug colour,translation,cutout|none (the same augmentation on real and reconstructed images)",
-        "  augment:   --augment on|off|degrees=5,shift=0.03,zoom=0.05,photometric=0.1 (photos re-encoded each step)",
-        "  encoder:   --weights W, --device cpu|cuda, --cache DIR (aligned + encoded training set)",
-    ]);
+    /// <summary>The full usage; defaults are read from the library's configs, so the help cannot drift from them.</summary>
+    public static readonly string Help = MakeHelp(new TrainConfig(), new AugmentConfig());
+
+    static string MakeHelp(TrainConfig c, AugmentConfig g)
+    {
+        static string N(double v) => v.ToString("G", System.Globalization.CultureInfo.InvariantCulture);
+        var dec = c.Decoder;
+        var d = c.Discriminator;
+        return string.Join("\n",
+        [
+            "usage: dfd train --encoder E --data <set> [--data <set> ...] --out decoder.safetensors [options] [--json]",
+            "  data:      lfw:DIR, vggface2:DIR, celebahq:DIR, aligned:DIR, folder:DIR (repeatable); LFW test people of",
+            "             --split (default splits/lfw-dfd-v1.json; none: no split) are left out; --limit N images",
+            $"  schedule:  --epochs {c.Epochs} --batch {c.Batch} --lr {N(c.Lr)} (cosine to {N(c.MinLr)}) --seed {c.Seed} --no-flip --checkpoint-every {c.CheckpointEvery}",
+            "             --resume (from OUT.ckpt, bit for bit) --init F (start from another decoder's weights, same shape)",
+            "  loss:      --loss name=number,... weights: " + string.Join(", ", LossSpec.WeightNames),
+            "             options: l2=1, stages=N, stage_from=K (perceptual on feature maps K..K+N-1), identity_centred=1",
+            $"  decoder:   --widths {string.Join(",", dec.BlockWidths)} --start-width {dec.StartWidth} --refine {dec.RefineBlocks} --shuffle-blocks {dec.ShuffleBlocks}",
+            $"  adv term:  --disc-width {d.Width} --disc-layers {d.Layers} --disc-lr {N(d.Lr)} --disc-loss hinge|lsq --feature-matching {N(d.FeatureMatching)}",
+            "             --diffaug colour,translation,cutout|none (the same augmentation on real and reconstructed images)",
+            $"  augment:   --augment on|off|degrees={N(g.Degrees)},shift={N(g.Shift)},zoom={N(g.Zoom)},photometric={N(g.Photometric)} (photos re-encoded each step)",
+            "  encoder:   --weights W, --device cpu|cuda, --cache DIR (aligned + encoded training set)",
+        ]);
+    }
 
     public static int Run(string[] argv)
     {
