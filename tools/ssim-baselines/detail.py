@@ -12,18 +12,19 @@ Spread and detail are computed as `dfd evaluate` does (src/Dfd/Evaluation/Decode
   spread = per-pixel-and-channel population sd over the predicted images (rounded to 8 bits), averaged, in 0-1 units;
   detail = mean gradient energy (luma, forward differences) of the predictions over that of the originals they stand
   for, on the whole crop and on the inner-face box `dfd evaluate` reports (x 31-117, y 29-120 for dlib-resnet).
-Every row also gives the originals' spread on the same images, since spread depends on which faces are in the set.
+Every row also gives the originals' spread on the same images, since spread depends on which faces are in the set,
+and the SSIM of each prediction against the photo it stands for (as baselines.py and `dfd evaluate`).
 
   /usr/bin/python3 tools/ssim-baselines/detail.py --train ~/.cache/dfd/trainsets/dlib-resnet-5ba67dd2d4754561 \
       --test ~/.cache/dfd/evalsets/dlib-resnet-af3475576ecf7a32 [--json docs/detail-baselines.json]
-(the caches `dfd train` and `dfd evaluate` write; see baselines.py.) About 5 minutes on 2 cores, 4 GB.
+(the caches `dfd train` and `dfd evaluate` write; see baselines.py.) About 10 minutes on 2 cores, 4 GB; needs python3-scipy and python3-skimage (baselines.py).
 """
 import argparse
 import collections
 import json
 import numpy as np
 
-from baselines import load, unit
+from baselines import load, ssim, unit
 
 INNER = (31, 29, 117, 120)  # x0, y0, x1, y1, end exclusive: Box.InnerFace of dlib-resnet's 150x150 template
 
@@ -63,12 +64,14 @@ def main():
         r = {'predictor': name, 'images': len(pred), 'spread': round(spread(pred), 4),
              'spread_originals': round(spread(orig), 4),
              'detail_whole': round(energy(pred) / energy(orig), 3),
-             'detail_inner': round(energy(pred, INNER) / energy(orig, INNER), 3)}
+             'detail_inner': round(energy(pred, INNER) / energy(orig, INNER), 3),
+             'ssim': round(float(np.mean([ssim(p, o) for p, o in zip(pred, orig)])), 4)}
         rows.append(r)
         print(f"{name:58s} spread {r['spread']:.3f} (originals {r['spread_originals']:.3f})  "
-              f"detail {r['detail_whole']:.3f} / {r['detail_inner']:.3f}  ({len(pred)} images)", flush=True)
+              f"detail {r['detail_whole']:.3f} / {r['detail_inner']:.3f}  SSIM {r['ssim']:.3f}  ({len(pred)} images)", flush=True)
 
     score('the test photos themselves', test, test)
+    score('the mean of the test photos, one image for all', np.broadcast_to(to8(test.astype(np.float64).mean(0)), test.shape), test)
 
     # Training faces plain and mirrored, each with its own template (as baselines.py).
     pool = np.concatenate([train, train[:, :, ::-1, :]])
@@ -95,6 +98,8 @@ def main():
     groups = [g[:17] for g in people.values() if len(g) >= 17]
     targets = np.array([i for g in groups for i in g])
     print(f'{len(groups)} training people with >= 17 photos, {len(targets)} targets', flush=True)
+    score('the mean of these photos, one image for all', np.broadcast_to(to8(train[targets].astype(np.float64).mean(0)),
+                                                                          train[targets].shape), train[targets])
     for n in (1, 2, 4, 8, 16):
         pred = np.stack([to8(train[[g[(j + d) % len(g)] for d in range(1, n + 1)]].astype(np.float32).mean(0))
                          for g in groups for j in range(len(g))])
