@@ -24,11 +24,21 @@ public static class DfdCli
             ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Run),
         };
 
-    /// <summary>The full usage of commands with more options than their line in <see cref="Commands"/> can hold.</summary>
+    /// <summary>Each command's full usage, for <c>dfd COMMAND --help</c>: every option it reads (a test holds them to its source).</summary>
     static readonly Dictionary<string, string> Usage = new(StringComparer.Ordinal)
     {
+        ["demo"] = DemoCommand.Help,
+        ["models"] = ModelsCommand.Help,
+        ["align"] = AlignCommand.Help,
+        ["encode"] = EncodeCommand.Help,
+        ["verify"] = VerifyCommand.Help,
+        ["split"] = SplitCommand.Help,
         ["train"] = TrainCommand.Help,
+        ["reconstruct"] = ReconstructCommand.Help,
+        ["evaluate"] = EvaluateCommand.Help,
         ["analyze"] = AnalyzeCommand.Help,
+        ["serve"] = ServeCommand.Help,
+        ["convert"] = ConvertCommand.Help,
     };
 
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);

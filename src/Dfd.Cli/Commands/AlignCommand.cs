@@ -8,6 +8,14 @@ namespace Dfd.Cli.Commands;
 
 static class AlignCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd align --input <image|dir> --output <dir> --model <encoder> [--all-faces] [--score 0.6] [--json]",
+        "  YuNet finds the faces (detector confidence at least the score) and each is warped to the model's crop by its",
+        "  5-point template; --all-faces keeps every face of a photo (NAME_faceK.png), else the most confident one;",
+        "  alignment.csv and alignment.json list every file"
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json", "all-faces" });

@@ -4,6 +4,12 @@ namespace Dfd.Cli.Commands;
 
 static class ConvertCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd convert faceapi --manifest <weights_manifest.json> --out <file.safetensors> [--json]",
+        "  face-api.js's dlib ResNet weights (tfjs manifest and shards) to safetensors with metadata"
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json" });

@@ -8,6 +8,15 @@ namespace Dfd.Cli.Commands;
 /// <summary>The main job on bundled defaults (Dfd/Demo.cs): needs nothing but the committed models and samples.</summary>
 static class DemoCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd demo [--input <dir>] [--output out/demo] [--model dlib-resnet] [--decoder F] [--weights W] [--json]",
+        "  aligns, encodes and compares the sample faces (default the bundled samples/), reconstructs them, runs a short",
+        "  rotation sweep, an occlusion map and an FGSM attack through the decoder (default the shipped one for --model)",
+        "  --compare ENCODER=DECODER[,…] (the models to compare with; default every model whose weights and shipped decoder",
+        "  are found) or none; --device cpu|cuda[:N]"
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json" });

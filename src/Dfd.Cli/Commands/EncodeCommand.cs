@@ -7,6 +7,15 @@ namespace Dfd.Cli.Commands;
 
 static class EncodeCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd encode --model <encoder> --input <image|dir> --output templates.npy [--aligned] [--flip] [--json]",
+        "  writes OUT.npy [N,D] and its sidecar OUT.json (model, weights, the file of each row);",
+        "  --aligned: the inputs are already the model's crops (no detection); --flip: average with the mirrored face",
+        "  encoder:   --weights W (else the registry's search path), --device cpu|cuda[:N]; for onnx:PATH / tfjs:PATH also",
+        "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.OnnxEncoderOptions.Templates) + " (over the sidecar)",
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json", "aligned", "flip" });

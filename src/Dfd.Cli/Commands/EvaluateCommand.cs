@@ -7,6 +7,17 @@ namespace Dfd.Cli.Commands;
 /// <summary>Type-I/II match rates of a decoder's reconstructions at fixed FMRs, SSIM/PSNR, and an HTML report.</summary>
 static class EvaluateCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd evaluate --decoder F --data <set> --report <dir> [--with-models m1,m2] [options] [--json]",
+        "  data: lfw:DIR (the test people of --split FILE, default splits/lfw-dfd-v1.json; none: everyone), vggface2:DIR,",
+        "        celebahq:DIR, aligned:DIR, folder:DIR",
+        "  type-I/II match rates at FMR 1e-2/1e-3/1e-4 under the decoder's encoder and each --with-models model (judges",
+        "  that never saw the decoder), rank-1 identification, false matches, Fréchet distance, SSIM, PSNR, spread and",
+        "  detail, each beside the mean-face floor and the originals; report: index.html, evaluation.json, grid.png, histograms",
+        "  --limit-people N (first N test people, ≥ 2) --cache DIR|none (aligned crops and templates) --device cpu|cuda[:N]"
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json" });

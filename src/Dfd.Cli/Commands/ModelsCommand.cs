@@ -5,6 +5,12 @@ namespace Dfd.Cli.Commands;
 
 static class ModelsCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd models [--json]",
+        "  every registry encoder: input size, template size, alignment, source, licence, weights found"
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json" });

@@ -15,6 +15,15 @@ namespace Dfd.Cli.Commands;
 /// </summary>
 static class ReconstructCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd reconstruct --decoder F[,F2,…] --input <image|dir|templates.npy> --output <dir> [--json]",
+        "  images are aligned and encoded by the decoder's encoder (--weights W for its weights); templates.npy [N,D]",
+        "  must come from that encoder (its sidecar is checked). Writes NAME.png (and NAME.aligned.png), grid.png and",
+        "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png)",
+        "  --device cpu|cuda[:N]"
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json" });

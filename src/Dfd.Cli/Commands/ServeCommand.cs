@@ -6,6 +6,13 @@ namespace Dfd.Cli.Commands;
 /// <summary>`dfd serve`: opens the models and runs the explorer (Dfd.Web) until Ctrl+C.</summary>
 static class ServeCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd serve [--encoder a,b] [--decoder d1,d2] [--port 5117] [--host 127.0.0.1] [--samples dir] [--json]",
+        "  the explorer in the browser (Kestrel, a static page); --decoder gives one file per encoder in order (empty for the",
+        "  shipped one); --samples: the faces offered for loading (default the bundled samples); --device cpu|cuda[:N]"
+    ]);
+
     public static int Run(string[] argv) => Run(argv, null);
 
     /// <param name="stop">Ends the server when set (tests); otherwise Ctrl+C or SIGTERM does.</param>

@@ -4,6 +4,12 @@ namespace Dfd.Cli.Commands;
 
 static class SplitCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd split --lfw <dir> --pairs <pairs.txt> [--out splits/lfw-dfd-v1.json] [--json]",
+        "  the identity-disjoint split: people of View-2 folds 9 and 10 are the test set, every other person trains"
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json" });

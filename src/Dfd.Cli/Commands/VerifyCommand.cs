@@ -5,6 +5,16 @@ namespace Dfd.Cli.Commands;
 
 static class VerifyCommand
 {
+    public static readonly string Help = string.Join("\n",
+    [
+        "usage: dfd verify --model <encoder> --lfw <dir> --pairs <pairs.txt> [options] [--json]",
+        "  LFW View 2, 10-fold: accuracy ± sd, ROC AUC, TAR at FMR 1e-2 and 1e-3 (plain and flip-averaged)",
+        "  --folds 1,2 (1-based; default all) --flip (headline: flip-averaged) --no-detect --centre-crop 130 (no YuNet:",
+        "  a centre crop of that side) --cache DIR (templates; default the user cache) --no-cache",
+        "  encoder:   --weights W (else the registry's search path), --device cpu|cuda[:N]; for onnx:PATH / tfjs:PATH also",
+        "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.OnnxEncoderOptions.Templates) + " (over the sidecar)",
+    ]);
+
     public static int Run(string[] argv)
     {
         var a = new Args(argv, new HashSet<string> { "json", "no-detect", "flip", "no-cache" });
