@@ -7,39 +7,24 @@ namespace Dfd.Cli;
 /// <summary>The command table and the dispatch, with every error turned into one line on stderr and an exit code.</summary>
 public static class DfdCli
 {
-    public static IReadOnlyDictionary<string, (string Help, Func<string[], int> Run)> Commands { get; } =
-        new Dictionary<string, (string Help, Func<string[], int> Run)>(StringComparer.Ordinal)
+    /// <summary>Each command: its line in the command list, its full usage for <c>dfd COMMAND --help</c> (every option it
+    /// reads; a test holds them to its source), and what runs it.</summary>
+    public static IReadOnlyDictionary<string, (string Help, string Usage, Func<string[], int> Run)> Commands { get; } =
+        new Dictionary<string, (string Help, string Usage, Func<string[], int> Run)>(StringComparer.Ordinal)
         {
-            ["demo"] = ("run the main job on the bundled sample faces", DemoCommand.Run),
-            ["models"] = ("list the encoders and their metadata", ModelsCommand.Run),
-            ["align"] = ("detect and align faces: --input <file|dir> --output <dir> --model <encoder>", AlignCommand.Run),
-            ["encode"] = ("templates of faces: --model <name> --input <file|dir> --output templates.npy", EncodeCommand.Run),
-            ["verify"] = ("LFW View-2 verification: --model <name> --lfw <dir> --pairs <pairs.txt>", VerifyCommand.Run),
-            ["split"] = ("write Dfd's identity-disjoint LFW split: --lfw <dir> --pairs <pairs.txt>", SplitCommand.Run),
-            ["train"] = ("train a decoder: --encoder <name> --data <dataset>... --out decoder.safetensors", TrainCommand.Run),
-            ["reconstruct"] = ("decode templates to faces: --decoder F[,F2,…] --input <images|dir|templates.npy> --output <dir> (several decoders of one encoder: rows of one grid)", ReconstructCommand.Run),
-            ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Run),
-            ["analyze"] = ("perturb faces, follow and decode the template: analyze <kind> --encoder E --input <dir> --report <dir> (kinds: " + AnalyzeCommand.Kinds + ")", AnalyzeCommand.Run),
-            ["serve"] = ("the explorer in the browser: serve [--encoder a,b] [--decoder d1,d2] [--port 5117] [--host 127.0.0.1] [--samples dir]", ServeCommand.Run),
-            ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Run),
+            ["demo"] = ("run the main job on the bundled sample faces", DemoCommand.Help, DemoCommand.Run),
+            ["models"] = ("list the encoders and their metadata", ModelsCommand.Help, ModelsCommand.Run),
+            ["align"] = ("detect and align faces: --input <file|dir> --output <dir> --model <encoder>", AlignCommand.Help, AlignCommand.Run),
+            ["encode"] = ("templates of faces: --model <name> --input <file|dir> --output templates.npy", EncodeCommand.Help, EncodeCommand.Run),
+            ["verify"] = ("LFW View-2 verification: --model <name> --lfw <dir> --pairs <pairs.txt>", VerifyCommand.Help, VerifyCommand.Run),
+            ["split"] = ("write Dfd's identity-disjoint LFW split: --lfw <dir> --pairs <pairs.txt>", SplitCommand.Help, SplitCommand.Run),
+            ["train"] = ("train a decoder: --encoder <name> --data <dataset>... --out decoder.safetensors", TrainCommand.Help, TrainCommand.Run),
+            ["reconstruct"] = ("decode templates to faces: --decoder F[,F2,…] --input <images|dir|templates.npy> --output <dir> (several decoders of one encoder: rows of one grid)", ReconstructCommand.Help, ReconstructCommand.Run),
+            ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Help, EvaluateCommand.Run),
+            ["analyze"] = ("perturb faces, follow and decode the template: analyze <kind> --encoder E --input <dir> --report <dir> (kinds: " + AnalyzeCommand.Kinds + ")", AnalyzeCommand.Help, AnalyzeCommand.Run),
+            ["serve"] = ("the explorer in the browser: serve [--encoder a,b] [--decoder d1,d2] [--port 5117] [--host 127.0.0.1] [--samples dir]", ServeCommand.Help, ServeCommand.Run),
+            ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Help, ConvertCommand.Run),
         };
-
-    /// <summary>Each command's full usage, for <c>dfd COMMAND --help</c>: every option it reads (a test holds them to its source).</summary>
-    static readonly Dictionary<string, string> Usage = new(StringComparer.Ordinal)
-    {
-        ["demo"] = DemoCommand.Help,
-        ["models"] = ModelsCommand.Help,
-        ["align"] = AlignCommand.Help,
-        ["encode"] = EncodeCommand.Help,
-        ["verify"] = VerifyCommand.Help,
-        ["split"] = SplitCommand.Help,
-        ["train"] = TrainCommand.Help,
-        ["reconstruct"] = ReconstructCommand.Help,
-        ["evaluate"] = EvaluateCommand.Help,
-        ["analyze"] = AnalyzeCommand.Help,
-        ["serve"] = ServeCommand.Help,
-        ["convert"] = ConvertCommand.Help,
-    };
 
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
 
@@ -71,7 +56,7 @@ public static class DfdCli
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
             Console.WriteLine("dfd — Deep Face Decoder toolkit\n\nusage: dfd <command> [options]   (every command takes --json)\n");
-            foreach (var (name, (help, _)) in Commands) Console.WriteLine($"  {name,-10} {help}");
+            foreach (var (name, (help, _, _)) in Commands) Console.WriteLine($"  {name,-10} {help}");
             return 0;
         }
         if (!Commands.TryGetValue(args[0], out var cmd))
@@ -81,7 +66,7 @@ public static class DfdCli
         }
         if (args.Skip(1).Any(a => a is "-h" or "--help"))
         {
-            Console.WriteLine(Usage.TryGetValue(args[0], out var usage) ? usage : $"usage: dfd {args[0]} — {cmd.Help}");
+            Console.WriteLine(cmd.Usage);
             return 0;
         }
         try
