@@ -44,17 +44,22 @@ def ssim(a, b):
                                  use_sample_covariance=False, channel_axis=-1)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def sets(doc):
+    """The command line (--train, --test, --json) and both sets, checked to share no people."""
+    ap = argparse.ArgumentParser(description=doc.split('\n')[0])
     ap.add_argument('--train', required=True)
     ap.add_argument('--test', required=True)
     ap.add_argument('--json')
     a = ap.parse_args()
-    test_ids, test, test_t, _ = load(a.test)
-    train_ids, train, train_t, train_tm = load(a.train)
-    if set(test_ids) & set(train_ids):
+    test, train = load(a.test), load(a.train)
+    if set(test[0]) & set(train[0]):
         raise SystemExit('the training and test sets share people')
-    print(f'test {len(test)} images of {len(set(test_ids))} people; train {len(train)} images of {len(set(train_ids))} people')
+    print(f'test {len(test[1])} images of {len(set(test[0]))} people; train {len(train[1])} images of {len(set(train[0]))} people')
+    return a, test, train
+
+
+def main():
+    a, (test_ids, test, test_t, _), (train_ids, train, train_t, train_tm) = sets(__doc__)
 
     rows = []
 

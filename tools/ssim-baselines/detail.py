@@ -19,12 +19,11 @@ and the SSIM of each prediction against the photo it stands for (as baselines.py
       --test ~/.cache/dfd/evalsets/dlib-resnet-af3475576ecf7a32 [--json docs/detail-baselines.json]
 (the caches `dfd train` and `dfd evaluate` write; see baselines.py.) About 10 minutes on 2 cores, 4 GB; needs python3-scipy and python3-skimage (baselines.py).
 """
-import argparse
 import collections
 import json
 import numpy as np
 
-from baselines import load, ssim, unit
+from baselines import sets, ssim, unit
 
 INNER = (31, 29, 117, 120)  # x0, y0, x1, y1, end exclusive: Box.InnerFace of dlib-resnet's 150x150 template
 
@@ -51,13 +50,7 @@ def energy(ims, box=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--train', required=True)
-    ap.add_argument('--test', required=True)
-    ap.add_argument('--json')
-    a = ap.parse_args()
-    test_ids, test, test_t, _ = load(a.test)
-    train_ids, train, train_t, train_tm = load(a.train)
+    a, (test_ids, test, test_t, _), (train_ids, train, train_t, train_tm) = sets(__doc__)
     rows = []
 
     def score(name, pred, orig):
