@@ -268,7 +268,8 @@ public static class FaceSetBuilder
             path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal) || path == root.TrimEnd('/') || root == "/";
     }
 
-    public static string Gb(long bytes) => bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):F1} GB" : $"{bytes / (double)(1 << 20):F0} MB";
+    public static string Gb(long bytes) => bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):F1} GB"
+        : bytes >= 1L << 20 ? $"{bytes / (double)(1 << 20):F0} MB" : $"{bytes / 1024.0:F0} KB";
 }
 
 /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool).</summary>
