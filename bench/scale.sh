@@ -34,7 +34,7 @@ mkdir -p "$(dirname "$DIR")"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; $(df -h --output=avail "$(dirname "$DIR")" | tail -1 | tr -d ' ') free on $(df --output=target "$(dirname "$DIR")" | tail -1)" >&2
 rc=0
 line=$(bench/out/Dfd.Bench/Dfd.Bench --scale --faces "$FACES" --dir "$DIR" --steps "$STEPS" --batch "$BATCH" \
-    --shard-faces "$SHARD_FACES" --seed "$SEED" 2> >(grep -v NNPACK >&2)) || rc=$?
+    --shard-faces "$SHARD_FACES" --seed "$SEED" 2> >(grep --line-buffered -v NNPACK >&2)) || rc=$?
 [ "$KEEP" = 1 ] || rm -rf "$DIR"
 [ $rc -eq 0 ] || exit $rc
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

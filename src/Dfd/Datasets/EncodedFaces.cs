@@ -95,16 +95,16 @@ public sealed class EncodedFaces : IDisposable
             for (int k = i; k < Math.Min(i + batch, first + count); k++)
             {
                 var it = items[k];
-                var r = FaceInput.Crop(it.Path, spec, it.Aligned ? null : pipeline, FacePick.MostCentral);
-                if (r.Crop is not { } crop) { chunk.Add((it, null, null, r.Problem!)); continue; }
-                byte[]? target = null;
-                if (targets != null)
+                if (targets == null)
                 {
-                    var t = targets.Crop(it, crop);
-                    if (t == null || t.Width != targets.Width || t.Height != targets.Height) { chunk.Add((it, null, null, $"no {targets.Width}×{targets.Height} target crop")); continue; }
-                    target = t.Data;
+                    var r = FaceInput.Crop(it.Path, spec, it.Aligned ? null : pipeline, FacePick.MostCentral);
+                    chunk.Add((it, r.Crop, null, r.Crop == null ? r.Problem : null));
+                    continue;
                 }
-                chunk.Add((it, crop, target, null));
+                var (crop, target, problem) = targets.Crop(it);
+                if (crop != null && (target == null || target.Width != targets.Width || target.Height != targets.Height))
+                    (crop, problem) = (null, $"no {targets.Width}×{targets.Height} target crop");
+                chunk.Add((it, crop, crop == null ? null : target!.Data, crop == null ? problem ?? "no face" : null));
             }
             var crops = chunk.Where(c => c.Crop != null).Select(c => c.Crop!).ToList();
             var plain = crops.Count > 0 ? encoder.Encode(crops) : [];
@@ -146,8 +146,8 @@ public sealed class EncodedFaces : IDisposable
         // "v1" and this layout are those of the single-file caches, so a set finds the cache it replaces (LegacyCache).
         var sb = new StringBuilder($"{spec.Name}|{spec.InputWidth}x{spec.InputHeight}|{weightsId}|v1\n");
         foreach (var it in items) sb.Append(it.Path).Append('|').Append(it.Identity).Append('\n');
-        if (targets != null) sb.Append($"targets {targets.Width}x{targets.Height} {targets.Id}\n");
-        return FileId.OfText(sb.ToString());
+        // Sets without targets keep the key they always had.
+        return FileId.OfText(sb.ToString()) + (targets != null ? $"-out{targets.Width}x{targets.Height}" : "");
     }
 
     /// <summary>A cached set of the earlier single-file format (basePath.json, .templates.npy, .crops.bin), in memory;
@@ -169,14 +169,12 @@ public sealed class EncodedFaces : IDisposable
             if (rows is IRowSource<float> src) src.Read(i, t.AsSpan(k * d, d));
             else rows[i].CopyTo(t, k * d);
         }
-        return (Pixels(Crops, idx, flips, Width, Height), torch.tensor(t, new long[] { idx.Length, d }));
+        return (Gather(Crops, Width, Height, idx, flips), torch.tensor(t, new long[] { idx.Length, d }));
     }
 
-    /// <summary>The target crops of a batch (mirrored where flipped) → [N,3,TH,TW] 0..255.</summary>
-    public Tensor BatchTargets(int[] idx, bool[] flips) =>
-        Pixels(Targets ?? throw new InvalidOperationException("this set has no target crops"), idx, flips, TargetWidth, TargetHeight);
-
-    static Tensor Pixels(IReadOnlyList<byte[]> rows, int[] idx, bool[] flips, int w, int h)
+    /// <summary>Rows idx (mirrored where flipped) → [N,3,H,W] float 0..255, read straight into the batch from an
+    /// on-disk set.</summary>
+    static Tensor Gather(IReadOnlyList<byte[]> rows, int w, int h, int[] idx, bool[] flips)
     {
         int size = w * 3 * h;
         var bytes = new byte[idx.Length * size];
@@ -199,6 +197,6 @@ public sealed class EncodedFaces : IDisposable
     }
 }
 
-/// <summary>How to make each face's target crop: aligned at the decoder's output size from the original photo.</summary>
-/// <param name="Id">Names the alignment, for the set's key (a change makes another set).</param>
-public sealed record TargetCrops(int Width, int Height, string Id, Func<FaceItem, RgbImage, RgbImage?> Crop);
+/// <summary>How an item becomes its encoder crop and its target crop at the decoder's output size (Width × Height),
+/// both aligned from the original photo; (null, null, problem) when it cannot.</summary>
+public sealed record TargetCrops(int Width, int Height, Func<FaceItem, (RgbImage? Crop, RgbImage? Target, string? Problem)> Crop);

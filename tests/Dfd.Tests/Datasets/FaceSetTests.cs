@@ -126,6 +126,24 @@ public class FaceSetTests : IDisposable
     }
 
     [Fact]
+    public void TargetCropsAtTheOutputSizeTravelInTheShards()
+    {
+        var set = Tiny with { TargetWidth = 16, TargetHeight = 16 };
+        static byte[] Target(SourceFace f) => Enumerable.Range(0, 16 * 16 * 3).Select(k => (byte)(k * 7 + f.Item.Path.Length)).ToArray();
+        FaceSource src = (first, count, ct) => Synthetic()(first, count, ct).Select(f => f.Crop == null ? f : f with { Target = Target(f) });
+        var d = Path.Combine(dir, "t");
+        Assert.True(FaceSetBuilder.Build(d, set, N, src, new BuildOptions { FacesPerShard = 16 }).Complete);
+        using var fs = FaceSet.Open(d, set);
+        var faces = fs.ToFaces();
+        var want = src(0, N, default).Where(f => f.Crop != null).ToList();
+        Assert.Equal((16, 16), (faces.TargetWidth, faces.TargetHeight));
+        Assert.Equal(want.Count, faces.Targets!.Count);
+        for (int i = 0; i < want.Count; i++) { Assert.Equal(want[i].Target, faces.Targets[i]); Assert.Equal(want[i].Crop, faces.Crops[i]); }
+        // A set without targets is another set.
+        Assert.Contains("targets 16x16", Assert.Throws<FaceSetException>(() => FaceSet.Open(d, Tiny)).Message);
+    }
+
+    [Fact]
     public void CorruptedOrTruncatedShardIsFoundByItsChecksumAndRedoneByTheNextBuild()
     {
         string d = Path.Combine(dir, "s"), good = Path.Combine(dir, "good");
