@@ -1,4 +1,6 @@
 using System.Text;
+using Dfd.Core;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;

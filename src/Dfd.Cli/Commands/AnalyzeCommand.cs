@@ -1,6 +1,7 @@
 using System.Globalization;
 using Dfd.Analysis;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.Reports;

@@ -1,6 +1,7 @@
 using Dfd.Analysis;
 using Dfd.Decoder;
 using Dfd.Encoders;
+using Dfd.Reports;
 using Spectre.Console;
 
 namespace Dfd.Cli.Commands;

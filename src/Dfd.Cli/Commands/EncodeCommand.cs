@@ -1,3 +1,5 @@
+using Dfd.Core;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;

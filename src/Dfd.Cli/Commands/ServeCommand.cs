@@ -1,4 +1,5 @@
 using System.Net;
+using Dfd.Reports;
 using Dfd.Web;
 
 namespace Dfd.Cli.Commands;

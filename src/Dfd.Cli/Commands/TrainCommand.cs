@@ -1,5 +1,6 @@
 using Dfd.Datasets;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Training;
 using Spectre.Console;

@@ -1,3 +1,4 @@
+using Dfd.Detection;
 using Dfd.Evaluation;
 using Spectre.Console;
 

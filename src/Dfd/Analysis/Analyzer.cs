@@ -1,5 +1,7 @@
 using System.Text.Json.Serialization;
+using Dfd.Core;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Dfd.Imaging;

@@ -1,4 +1,7 @@
 using System.Text.Json;
+using Dfd.Core;
+// Dfd's, not TorchSharp.Modules': see Layers.cs.
+using BatchNorm = Dfd.Core.BatchNorm;
 using Dfd.IO;
 using TorchSharp;
 using TorchSharp.Modules;

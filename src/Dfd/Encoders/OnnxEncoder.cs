@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Dfd.Core;
 using Dfd.Imaging;
 using Dfd.IO;
 using Microsoft.ML.OnnxRuntime;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dfd.Core;
 using Dfd.IO;
 using TorchSharp;
 

@@ -1,3 +1,6 @@
+using Dfd.Core;
+// Dfd's, not TorchSharp.Modules': see Layers.cs.
+using BatchNorm = Dfd.Core.BatchNorm;
 using Dfd.Imaging;
 using TorchSharp;
 using TorchSharp.Modules;

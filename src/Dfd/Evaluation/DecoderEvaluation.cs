@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
+using Dfd.Core;
 using Dfd.Datasets;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;

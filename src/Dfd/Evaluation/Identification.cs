@@ -1,3 +1,5 @@
+using Dfd.Core;
+
 namespace Dfd.Evaluation;
 
 /// <summary>

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.Reports;

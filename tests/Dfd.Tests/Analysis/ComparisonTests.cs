@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Imaging;

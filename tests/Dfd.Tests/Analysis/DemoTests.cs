@@ -1,5 +1,6 @@
 using Dfd.Decoder;
 using Dfd.Encoders;
+using Dfd.Reports;
 using Dfd.Tests.Analysis;
 using Xunit;
 

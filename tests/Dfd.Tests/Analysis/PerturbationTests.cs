@@ -1,5 +1,6 @@
 using System.Numerics;
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Dfd.Imaging;

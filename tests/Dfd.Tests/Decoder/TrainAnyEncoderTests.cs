@@ -1,5 +1,7 @@
+using Dfd.Core;
 using Dfd.Datasets;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.Training;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;

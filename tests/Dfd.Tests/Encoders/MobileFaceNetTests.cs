@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Dfd.Core;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Dfd.Imaging;

@@ -1,3 +1,4 @@
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Xunit;

@@ -1,8 +1,7 @@
-using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 
-namespace Dfd;
+namespace Dfd.Detection;
 
 public enum AlignStatus { Aligned, NoFace, Unreadable }
 

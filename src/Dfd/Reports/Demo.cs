@@ -1,14 +1,15 @@
 using System.Net;
 using System.Text;
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Dfd.Imaging;
 using Dfd.IO;
-using Dfd.Reports;
 
-namespace Dfd;
+namespace Dfd.Reports;
 
 /// <summary>What the demo made: the page, the faces, the pair decisions and the analyses' headline numbers.</summary>
 public sealed record DemoResult(
