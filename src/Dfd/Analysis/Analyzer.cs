@@ -3,7 +3,6 @@ using Dfd.Core;
 using Dfd.Decoder;
 using Dfd.Detection;
 using Dfd.Encoders;
-using Dfd.Evaluation;
 using Dfd.Imaging;
 using TorchSharp;
 

@@ -1,7 +1,6 @@
 using Dfd.Decoder;
 using Dfd.Detection;
 using Dfd.Encoders;
-using Dfd.Evaluation;
 using Dfd.Imaging;
 
 namespace Dfd.Analysis;
@@ -114,7 +113,7 @@ public sealed class Comparison
                     for (int t = 0; t < models.Count; t++)
                     {
                         if (t == s) continue;
-                        var warp = DecoderEvaluation.CropToCrop(models[s].Spec.Template, models[t].Spec.Template);
+                        var warp = AlignmentTemplate.CropToCrop(models[s].Spec.Template, models[t].Spec.Template);
                         var stage = $"transfer {crafted.Points.FirstOrDefault()?.Series ?? crafted.Kind} · {models[s].Spec.Name} → {models[t].Spec.Name}";
                         c.Transfers.Add(AnalyzerFor(models[t], stage, false).Transfer(crafted, inputs[t], warp, models[t].DecoderName));
                     }

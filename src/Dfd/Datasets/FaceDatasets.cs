@@ -35,6 +35,32 @@ public static class FaceDatasets
         return (kind, items);
     }
 
+    /// <summary>The test items: sorted by person then file; LFW limited to the split's test people where a split applies.</summary>
+    public static (string Kind, List<FaceItem> Items, LfwSplit? Split, string? SplitFile, int ListedPeople) TestItems(string data, string? split, int? limitPeople)
+    {
+        var (kind, items) = FaceDatasets.Open(data);
+        LfwSplit? sp = null;
+        string? spPath = null;
+        if (kind == "lfw")
+        {
+            (sp, spPath) = LfwSplit.Resolve(split);
+            if (sp != null)
+            {
+                items = items.Where(i => sp.IsTest(i.Identity)).ToList();
+                if (items.Count == 0) throw new InvalidDataException($"{data}: none of the {sp.TestPeople} test people of split {sp.Name} is in this folder");
+            }
+        }
+        items = items.OrderBy(i => i.Identity, StringComparer.Ordinal).ThenBy(i => i.Path, StringComparer.Ordinal).ToList();
+        int listed = items.Select(i => i.Identity).Distinct().Count();
+        if (limitPeople is { } lim)
+        {
+            if (lim < 2) throw new ArgumentOutOfRangeException(nameof(limitPeople), lim, "thresholds need at least two people");
+            var keep = items.Select(i => i.Identity).Distinct().Take(lim).ToHashSet(StringComparer.Ordinal);
+            items = items.Where(i => keep.Contains(i.Identity)).ToList();
+        }
+        return (kind, items, sp, spPath, listed);
+    }
+
     public static string Detect(string dir)
     {
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: dataset folder not found");

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dfd.Core;
+using Dfd.Datasets;
 using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
