@@ -128,45 +128,9 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
 
     /// <summary>
     /// Loads the weights from a .safetensors file or from the original legacy PyTorch checkpoint (.ckpt/.pt/.pth,
-    /// its <c>net_state_dict</c>); names must match exactly.
+    /// its <c>net_state_dict</c>) (<see cref="EncoderWeights"/>); names must match exactly.
     /// </summary>
-    public static MobileFaceNet Load(string path, Device? device = null)
-    {
-        Dictionary<string, HostTensor> tensors;
-        if (IsSafetensors(path))
-        {
-            var (t, meta) = Safetensors.Read(path);
-            if (meta.TryGetValue("encoder", out var enc) && enc != Config.Name)
-                throw new ModelFileException(path, $"holds weights of encoder '{enc}', not '{Config.Name}'");
-            tensors = t;
-        }
-        else tensors = TorchLegacy.ReadStateDict(path);
-        var model = new MobileFaceNet();
-        // BatchNorm's num_batches_tracked is a 0-d tensor in the checkpoint; converters that cannot write 0-d
-        // tensors store it as [1]. Same value, so a one-element tensor is accepted where the model has a scalar.
-        foreach (var (k, own) in model.state_dict())
-            if (own.dim() == 0 && tensors.TryGetValue(k, out var t) && t.Shape.Length > 0 && t.Count == 1)
-                tensors[k] = t with { Shape = [] };
-        StateDict.Assign(model, tensors, path);
-        model.eval();
-        if (device != null) model.to(device);
-        return model;
-    }
-
-    static bool IsSafetensors(string path)
-    {
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return true;
-        if (new[] { ".ckpt", ".pt", ".pth", ".pkl", ".bin", ".tar" }.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase))) return false;
-        // Unknown extension: a pickle starts with 0x80 (PROTO), a zip with "PK"; anything else is tried as safetensors.
-        try
-        {
-            using var f = File.OpenRead(path);
-            int b = f.ReadByte();
-            return b != 0x80 && b != 'P';
-        }
-        catch (IOException) { return true; } // Safetensors.Read reports the missing file
-        catch (UnauthorizedAccessException) { return true; }
-    }
+    public static MobileFaceNet Load(string path, Device? device = null) => EncoderWeights.Load(new MobileFaceNet(), path, Config.Name, device);
 
     /// <summary>Conv (no bias) → BatchNorm → PReLU unless linear; depthwise when groups = channels.</summary>
     sealed class ConvBlock : Module<Tensor, Tensor>

@@ -107,12 +107,7 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
     /// <summary>Loads a state dict (torch.save zip or legacy .pt/.pth, or .safetensors) with torchvision key names; fc.* is ignored.</summary>
     public static ResNet50Face Load(string path, Device? device = null, int widthDivisor = 1, bool strideOnConv1 = true, bool ceilMaxPool = true)
     {
-        var model = new ResNet50Face(widthDivisor, strideOnConv1, ceilMaxPool);
-        try { BackboneWeights.Load(model, path, Config.Name, "fc."); }
-        catch { model.Dispose(); throw; }
-        model.eval();
-        if (device != null) model.to(device);
-        return model;
+        return EncoderWeights.Load(new ResNet50Face(widthDivisor, strideOnConv1, ceilMaxPool), path, Config.Name, device, "fc.");
     }
 
     sealed class Bottleneck : Module<Tensor, Tensor>

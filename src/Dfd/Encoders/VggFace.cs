@@ -97,11 +97,6 @@ public sealed class VggFace : Module<Tensor, Tensor>, IFeatureEncoder
     /// <summary>Loads a state dict (torch.save zip or legacy .pt/.pth, or .safetensors) with the public conversion's key names; fc8.* is ignored.</summary>
     public static VggFace Load(string path, Device? device = null, int widthDivisor = 1, int fc = 4096)
     {
-        var model = new VggFace(widthDivisor, fc);
-        try { BackboneWeights.Load(model, path, Config.Name, "fc8."); }
-        catch { model.Dispose(); throw; }
-        model.eval();
-        if (device != null) model.to(device);
-        return model;
+        return EncoderWeights.Load(new VggFace(widthDivisor, fc), path, Config.Name, device, "fc8.");
     }
 }
