@@ -89,38 +89,6 @@ public static class FaceDatasets
         return items;
     }
 
-    /// <summary>VGGFace2's identity list: Class_ID, Name, Sample_Num, Flag (1 train, 0 test), Gender; no header row.</summary>
-    public static Dictionary<string, (string Name, bool Train)> VggFace2Meta(string csv)
-    {
-        var d = new Dictionary<string, (string, bool)>(StringComparer.Ordinal);
-        int line = 0;
-        foreach (var raw in File.ReadLines(csv))
-        {
-            line++;
-            if (string.IsNullOrWhiteSpace(raw)) continue;
-            var f = SplitCsv(raw);
-            if (f.Count < 4) throw new InvalidDataException($"{csv}, line {line}: expected Class_ID, Name, Sample_Num, Flag, Gender");
-            if (line == 1 && f[0].Trim() == "Class_ID") continue; // tolerate the header some copies carry
-            d[f[0].Trim()] = (f[1].Trim().Trim('"'), f[3].Trim() == "1");
-        }
-        return d;
-    }
-
-    static List<string> SplitCsv(string s)
-    {
-        var r = new List<string>();
-        var cur = new System.Text.StringBuilder();
-        bool q = false;
-        foreach (var c in s)
-        {
-            if (c == '"') { q = !q; continue; }
-            if (c == ',' && !q) { r.Add(cur.ToString()); cur.Clear(); }
-            else cur.Append(c);
-        }
-        r.Add(cur.ToString());
-        return r;
-    }
-
     static List<FaceItem> Aligned(string dir)
     {
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "alignment.json")));

@@ -11,7 +11,7 @@ public sealed record AlignResult(string File, AlignStatus Status, string? Messag
 /// <summary>How to choose among several detected faces.</summary>
 public enum FacePick { MostConfident, MostCentral, All }
 
-/// <summary>detect → align → embed, as three calls.</summary>
+/// <summary>detect → align, as two calls (an encoder then embeds the crops).</summary>
 public sealed class FacePipeline(YuNet detector) : IDisposable
 {
     public YuNet Detector { get; } = detector;
@@ -21,8 +21,6 @@ public sealed class FacePipeline(YuNet detector) : IDisposable
     public IReadOnlyList<Face> Detect(RgbImage image) => Detector.Detect(image);
 
     public static RgbImage Align(RgbImage image, Face face, AlignmentTemplate template) => template.Align(image, face.Landmarks);
-
-    public static float[][] Embed(IEncoder encoder, IReadOnlyList<RgbImage> crops, bool flipAverage = false) => encoder.Encode(crops, flipAverage);
 
     /// <summary>Loads, detects and aligns one file; a broken file or a missed face comes back as a status.</summary>
     public AlignResult AlignFile(string path, AlignmentTemplate template, FacePick pick = FacePick.MostConfident)

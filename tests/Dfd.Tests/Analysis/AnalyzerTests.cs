@@ -189,7 +189,7 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
         var faces = AnalysisFixtures.Faces.Value.Take(2).Select((f, i) => new AnalysisInput($"f{i}", f)).ToList();
         using var dec = new FaceDecoder(new DecoderConfig(Widths: [32, 16, 16, 16, 16], StartWidth: 32));
         var an = new Analyzer(AnalysisFixtures.Model, dec, null);
-        var rot = an.Sweep("rotation", faces, Perturbations.Rotations(-10, 10, 10).ToList(), "tiny");
+        var rot = an.Sweep("rotation", faces, AnalysisKinds.Rotation.Sweep(-10, 10, 10), "tiny");
         var fg = an.Attack("fgsm", faces, AttackGoal.Impersonate, [0, 2], AttackOptions.Fgsm);
         var index = AnalysisReport.Write([rot, fg], dir, "test", new Dictionary<string, object> { ["k"] = "v" });
         var images = ImagesOf(index);
