@@ -31,13 +31,13 @@ static class AlignCommand
 
         var files = Common.InputFiles(input);
         Directory.CreateDirectory(output);
-        using var pipe = FacePipeline.CreateDefault(score);
+        using var pipeline = FacePipeline.CreateDefault(score);
         var rows = Common.WithProgress("aligning", json, p =>
         {
             var list = new List<Row>();
             for (int i = 0; i < files.Count; i++)
             {
-                var r = pipe.AlignFile(files[i], spec.Template, all ? FacePick.All : FacePick.MostConfident);
+                var r = pipeline.AlignFile(files[i], spec.Template, all ? FacePick.All : FacePick.MostConfident);
                 var outs = new List<string>();
                 for (int k = 0; k < r.Crops.Count; k++)
                 {

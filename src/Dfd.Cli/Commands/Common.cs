@@ -32,11 +32,11 @@ static class Common
         var name = a.Req(option);
         // --model onnx:PATH / tfjs:PATH take their preprocessing from these options, over the sidecar (PATH.json / STEM.dfd.json).
         string? size = a.Opt("input-size"), mean = a.Opt("mean"), std = a.Opt("std"), channels = a.Opt("channels"), template = a.Opt("template");
-        OnnxEncoderOptions? onnx = null;
+        GraphEncoderOptions? onnx = null;
         if (size != null || mean != null || std != null || channels != null || template != null)
         {
             if (!OnnxEncoder.IsOnnxName(name) && !TfjsEncoder.IsTfjsName(name)) throw new UsageException($"--input-size, --mean, --std, --channels and --template apply only to --model onnx:PATH or tfjs:PATH, not to {name}");
-            try { onnx = OnnxEncoderOptions.Parse(size, mean, std, channels, template); }
+            try { onnx = GraphEncoderOptions.Parse(size, mean, std, channels, template); }
             catch (FormatException e) { throw new UsageException(e.Message); }
         }
         return Registry.Create(name, a.Opt("weights"), Device(a), onnx);

@@ -24,7 +24,7 @@ static class DemoCommand
         bool json = a.Flag("json");
         var samples = a.Opt("input") ?? FindSamples();
         var outDir = a.Opt("output") ?? Path.Combine("out", "demo");
-        var model = a.Opt("model") ?? DlibResNet.Config.Name;
+        var model = a.Opt("model") ?? DlibResNet.Spec.Name;
         var decPath = a.Opt("decoder");
         var device = Common.Device(a);
         var given = ComparePairs(a.Opt("compare"));

@@ -15,7 +15,7 @@ static class EncodeCommand
         "  writes OUT.npy [N,D] and its sidecar OUT.json (model, weights, the file of each row);",
         "  --aligned: the inputs are already the model's crops (no detection); --flip: average with the mirrored face",
         "  encoder:   --weights W (else the registry's search path), --device cpu|cuda[:N]; for onnx:PATH / tfjs:PATH also",
-        "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.OnnxEncoderOptions.Templates) + " (over the sidecar)",
+        "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.GraphEncoderOptions.Templates) + " (over the sidecar)",
     ]);
 
     public static int Run(string[] argv)
@@ -29,7 +29,7 @@ static class EncodeCommand
         var spec = enc.Spec;
         var files = Common.InputFiles(input);
 
-        using var pipe = aligned ? null : FacePipeline.CreateDefault();
+        using var pipeline = aligned ? null : FacePipeline.CreateDefault();
         var failures = new List<Failure>();
         var kept = new List<string>();
         var crops = Common.WithProgress(aligned ? "reading" : "detecting + aligning", json, p =>
@@ -38,7 +38,7 @@ static class EncodeCommand
             for (int i = 0; i < files.Count; i++)
             {
                 p.Report((i, files.Count));
-                var r = FaceInput.Crop(files[i], spec, pipe);
+                var r = FaceInput.Crop(files[i], spec, pipeline);
                 if (r.Crop is not { } crop) { failures.Add(new(files[i], r.Problem!)); continue; }
                 list.Add(crop); kept.Add(files[i]);
             }

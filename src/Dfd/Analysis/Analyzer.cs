@@ -15,7 +15,7 @@ public sealed record AnalysisInput(string Name, RgbImage Crop);
 public static class AnalysisInputs
 {
     /// <summary>Aligned crops of the files; a broken file or a missed face is noted and the rest go on.</summary>
-    public static List<AnalysisInput> Load(IReadOnlyList<string> files, EncoderSpec spec, FacePipeline? pipe, int limit, List<string> problems)
+    public static List<AnalysisInput> Load(IReadOnlyList<string> files, EncoderSpec spec, FacePipeline? pipeline, int limit, List<string> problems)
     {
         var list = new List<AnalysisInput>();
         var seen = new HashSet<string>();
@@ -24,7 +24,7 @@ public static class AnalysisInputs
             if (list.Count >= limit) break;
             string name = Path.GetFileNameWithoutExtension(f);
             if (!seen.Add(name)) name = $"{name}~{list.Count}";
-            var r = FaceInput.Crop(f, spec, pipe, FacePick.MostCentral);
+            var r = FaceInput.Crop(f, spec, pipeline, FacePick.MostCentral);
             if (r.Crop is { } crop) list.Add(new(name, crop));
             else problems.Add($"{f}: {r.Problem}");
         }

@@ -66,11 +66,11 @@ public readonly record struct CropResult(RgbImage? Crop, string? Problem, string
 /// </summary>
 public static class FaceInput
 {
-    public static CropResult Crop(string path, EncoderSpec spec, FacePipeline? detector, FacePick pick = FacePick.MostConfident)
+    public static CropResult Crop(string path, EncoderSpec spec, FacePipeline? pipeline, FacePick pick = FacePick.MostConfident)
     {
-        if (detector != null)
+        if (pipeline != null)
         {
-            var r = detector.AlignFile(path, spec.Template, pick == FacePick.All ? FacePick.MostConfident : pick);
+            var r = pipeline.AlignFile(path, spec.Template, pick == FacePick.All ? FacePick.MostConfident : pick);
             return r.Status == AlignStatus.Aligned ? new(r.Crops[0], null, r.Message) : new(null, r.Message ?? r.Status.ToString());
         }
         RgbImage img;

@@ -16,7 +16,7 @@ namespace Dfd.Encoders;
 /// </summary>
 public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
 {
-    public static readonly EncoderSpec Config = new(
+    public static readonly EncoderSpec Spec = new(
         Name: "dlib-resnet",
         Description: "dlib face-recognition ResNet-29 (face-api port), 150x150 dlib chip, 128-D",
         InputWidth: 150, InputHeight: 150,
@@ -45,7 +45,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
     readonly ModuleList<Residual> blocks;
     readonly Parameter fc;      // [128, 256], no bias
 
-    public EncoderSpec Spec => Config;
+    EncoderSpec IEncoder.Spec => Spec;
     public Device Device => fc.device;
 
     public DlibResNet() : base("dlib-resnet")
@@ -67,7 +67,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
     public override Tensor forward(Tensor rgb255)
     {
         // Callers scope whole steps (see EncoderExtensions.Encode, Trainer).
-        return Templates(Config.Normalise(rgb255));
+        return Templates(Spec.Normalise(rgb255));
     }
 
     Tensor Templates(Tensor x)
@@ -86,7 +86,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
 
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
-        var x = F.relu(conv32_down.forward(Config.Normalise(rgb255)));
+        var x = F.relu(conv32_down.forward(Spec.Normalise(rgb255)));
         x = F.max_pool2d(x, 3, 2);
         var outs = new List<Tensor>();
         for (int i = 0; i < blocks.Count; i++)
@@ -100,7 +100,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
     Tensor IEncoder.Forward(Tensor rgb255) => forward(rgb255);
 
     /// <summary>Loads weights written by <see cref="FaceApiWeights.ToSafetensors"/> (<see cref="EncoderWeights"/>); names must match exactly.</summary>
-    public static DlibResNet Load(string path, Device? device = null) => EncoderWeights.Load(new DlibResNet(), path, Config.Name, device);
+    public static DlibResNet Load(string path, Device? device = null) => EncoderWeights.Load(new DlibResNet(), path, Spec.Name, device);
 
     sealed class ConvScale : Module<Tensor, Tensor>
     {

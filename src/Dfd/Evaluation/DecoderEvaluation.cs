@@ -59,13 +59,13 @@ public static class DecoderEvaluation
         var spec0 = loaded.RequireEncoder();
         var models = ModelList(spec0.Name, opt.Models);
         var (kind, items, split, splitFile, listedPeople) = FaceDatasets.TestItems(opt.Data, opt.Split, opt.LimitPeople);
-        using var pipe = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
+        using var pipeline = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
         Lap("load");
 
         // E0: aligned crops and templates of the test images; the reconstructions.
         using var enc0 = Registry.Create(spec0.Name, null, opt.Device);
         string wid0 = Registry.WeightsId(spec0.Name);
-        var set0 = EncodedFaces.Build(items, enc0, pipe, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"));
+        var set0 = EncodedFaces.Build(items, enc0, pipeline, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"));
         if (set0.Count == 0) throw new InvalidDataException($"{opt.Data}: no face found in any of the {items.Count} test images");
         Lap("test_set_" + spec0.Name);
         var recon = dec.Reconstruct(set0.Templates, opt.Batch, P("decoding"));
@@ -85,7 +85,7 @@ public static class DecoderEvaluation
             try
             {
                 var spec = enc.Spec;
-                var set = isE0 ? set0 : EncodedFaces.Build(items, enc, pipe, opt.CacheDir, Registry.WeightsId(name), P($"aligning + encoding test set ({name})"));
+                var set = isE0 ? set0 : EncodedFaces.Build(items, enc, pipeline, opt.CacheDir, Registry.WeightsId(name), P($"aligning + encoding test set ({name})"));
                 if (!isE0) Lap("test_set_" + name);
                 // Images present in both sets (detection does not depend on the template, so normally all).
                 var pairs = new List<(int I0, int I)>();

@@ -86,13 +86,13 @@ public static class Demo
         var files = ImageIO.ListImages(samples);
         if (files.Count == 0) throw new FileNotFoundException($"{samples}: no images in this folder");
         Directory.CreateDirectory(Path.Combine(outDir, "aligned"));
-        using var pipe = FacePipeline.CreateDefault();
+        using var pipeline = FacePipeline.CreateDefault();
         var names = new List<string>();
         var crops = new List<RgbImage>();
         var problems = new List<string>();
         for (int i = 0; i < files.Count; i++)
         {
-            var r = pipe.AlignFile(files[i], spec.Template, FacePick.MostCentral);
+            var r = pipeline.AlignFile(files[i], spec.Template, FacePick.MostCentral);
             if (r.Status == AlignStatus.Aligned)
             {
                 var name = Path.GetFileNameWithoutExtension(files[i]);
@@ -120,7 +120,7 @@ public static class Demo
         for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) { total++; if ((sim[i][j] >= thr) == (Person(names[i]) == Person(names[j]))) correct++; }
 
         var inputs = names.Select((nm, i) => new AnalysisInput(nm, crops[i])).ToList();
-        var probe = new GeometryProbe(pipe.Detector, spec.Template);
+        var probe = new GeometryProbe(pipeline.Detector, spec.Template);
         var analyses = new Dictionary<string, object>();
         var provenance = new Dictionary<string, object>
         {
@@ -188,7 +188,7 @@ public static class Demo
             problems.AddRange(compare.Missing);
             if (decoder == null) { }
             else if (compare.Models.Count == 0) problems.Add($"no other model with a decoder: no comparison with {spec.Name}");
-            else Compare(files, outDir, new ComparedModel(enc, decoder, Path.GetFileName(decoderPath)), compare.Models, pipe, provenance, analyses, sections, problems, progress);
+            else Compare(files, outDir, new ComparedModel(enc, decoder, Path.GetFileName(decoderPath)), compare.Models, pipeline, provenance, analyses, sections, problems, progress);
         }
 
         var index = Path.Combine(outDir, "index.html");
@@ -200,7 +200,7 @@ public static class Demo
     /// The demo's rotation and FGSM (dodging) with every model side by side, on the first <see cref="CompareFaces"/>
     /// faces: what each template keeps of a turn, and whether an attack on one model fools the others.
     /// </summary>
-    static void Compare(IReadOnlyList<string> files, string outDir, ComparedModel main, IReadOnlyList<ComparedModel> others, FacePipeline pipe,
+    static void Compare(IReadOnlyList<string> files, string outDir, ComparedModel main, IReadOnlyList<ComparedModel> others, FacePipeline pipeline,
         Dictionary<string, object> provenance, Dictionary<string, object> analyses, List<(string Title, string Dir, string Picture, string Text)> sections,
         List<string> problems, Action<string, int, int>? progress)
     {
@@ -209,9 +209,9 @@ public static class Demo
         {
             ["compared with"] = string.Join(", ", others.Select(m => $"{m.Spec.Name} (decoder {m.DecoderName ?? "none"})")),
         };
-        var cmp = new Comparison(models, pipe.Detector);
+        var cmp = new Comparison(models, pipeline.Detector);
         void Report(string _, int done, int total) => progress?.Invoke("compare", done, total);
-        var inputs = cmp.Align(files, pipe, CompareFaces, problems);
+        var inputs = cmp.Align(files, pipeline, CompareFaces, problems);
         if (inputs[0].Count < 2) { problems.Add("fewer than two faces aligned for every model: no comparison"); return; }
         var names = string.Join(" vs ", models.Select(m => m.Spec.Name));
 

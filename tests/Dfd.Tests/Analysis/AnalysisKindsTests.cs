@@ -112,7 +112,7 @@ public class AnalysisKindsTests : IDisposable
     /// <summary>Template = mean colour of the crop plus 1: differentiable, so attacks run, and cheap.</summary>
     sealed class MeanEncoder : IEncoder
     {
-        public EncoderSpec Spec => DlibResNet.Config with { Name = "mean", EmbeddingSize = 3 };
+        public EncoderSpec Spec => DlibResNet.Spec with { Name = "mean", EmbeddingSize = 3 };
         public Device Device => CPU;
         public Tensor Forward(Tensor x) => x.mean([2, 3]).Plus(1);
         public void Dispose() { }

@@ -24,7 +24,7 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
     /// </summary>
     sealed class BoxEncoder(int x0, int y0, int x1, int y1) : IEncoder
     {
-        public EncoderSpec Spec => DlibResNet.Config with { Name = "box", EmbeddingSize = 4 };
+        public EncoderSpec Spec => DlibResNet.Spec with { Name = "box", EmbeddingSize = 4 };
         public Device Device => CPU;
         public Tensor Forward(Tensor x)
         {
@@ -108,12 +108,12 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void DetectorMeasuresTheAppliedRotationAndShift()
     {
-        using var pipe = FacePipeline.CreateDefault();
-        var probe = new GeometryProbe(pipe.Detector, DlibResNet.Config.Template);
+        using var pipeline = FacePipeline.CreateDefault();
+        var probe = new GeometryProbe(pipeline.Detector, DlibResNet.Spec.Template);
         var samples = new[] { "Bill_Clinton_0001", "Halle_Berry_0002", "Yao_Ming_0001", "Naomi_Watts_0001" };
         foreach (var name in samples)
         {
-            var face = pipe.AlignFile(Path.Combine(TestPaths.RepoRoot, "samples", name + ".jpg"), DlibResNet.Config.Template).Crops[0];
+            var face = pipeline.AlignFile(Path.Combine(TestPaths.RepoRoot, "samples", name + ".jpg"), DlibResNet.Spec.Template).Crops[0];
             var clean = probe.Measure(face) ?? throw new Xunit.Sdk.XunitException("no face in an aligned crop");
             foreach (var deg in new[] { -20.0, 15.0 })
             {
@@ -170,15 +170,15 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
         Array.Fill(grey.Data, (byte)128);
         ImageIO.Save(grey, blank);
         var problems = new List<string>();
-        using var pipe = FacePipeline.CreateDefault();
-        var inputs = AnalysisInputs.Load([corrupt, good, blank], DlibResNet.Config, pipe, int.MaxValue, problems);
+        using var pipeline = FacePipeline.CreateDefault();
+        var inputs = AnalysisInputs.Load([corrupt, good, blank], DlibResNet.Spec, pipeline, int.MaxValue, problems);
         Assert.Single(inputs);
         Assert.Equal("Hugh_Grant_0001", inputs[0].Name);
         Assert.Equal(2, problems.Count);
         Assert.Contains(problems, p => p.StartsWith(corrupt));
         Assert.Contains(problems, p => p.StartsWith(blank) && p.Contains("no face"));
         // --aligned: a crop of the wrong size is refused by name.
-        var aligned = AnalysisInputs.Load([good], DlibResNet.Config, null, int.MaxValue, problems);
+        var aligned = AnalysisInputs.Load([good], DlibResNet.Spec, null, int.MaxValue, problems);
         Assert.Empty(aligned);
         Assert.Contains(problems, p => p.StartsWith(good) && p.Contains("not an aligned 150×150"));
     }
