@@ -15,11 +15,13 @@ namespace Dfd.Evaluation;
 /// decoder's own encoder E0 and others), and the share that an FR system would accept at fixed false-match rates is
 /// counted, against the original image itself (type I) and against the person's other images (type II).
 /// </summary>
+/// <remarks>This is the run only: the results are in EvaluationResults.cs, the match-rate arithmetic in
+/// <see cref="Scoring"/>, the picture measures in <see cref="ImageMeasures"/> (a new one goes there and into
+/// <see cref="QualityResult"/>), and the measures of a model's templates (<see cref="Identification"/>,
+/// <see cref="Frechet"/>) are called once per model in <see cref="Run"/>.</remarks>
 public static class DecoderEvaluation
 {
     public const string DefaultExtraModel = "mobilefacenet-casia";
-
-    // ---------- the whole run ----------
 
     /// <summary>The FR models to score with: E0 first, then the extras (default: mobilefacenet-casia where its weights are found).</summary>
     public static List<string> ModelList(string e0, IReadOnlyList<string>? extra)
@@ -39,7 +41,6 @@ public static class DecoderEvaluation
         try { return Registry.WeightsPath(name) != null; }
         catch (EncoderNotAvailableException) { return false; }
     }
-
 
     /// <summary>
     /// The whole evaluation: load and check the decoder; list the test people; align + encode their images for E0
