@@ -41,7 +41,7 @@ public sealed class PickTests : IDisposable
     /// The composite where the central face is not the most confident one, with the names of the people in the middle
     /// and at the edge. Which sample YuNet is surer of is the detector's business, so both orders are tried.
     /// </summary>
-    static (RgbImage Photo, string Middle, string Edge) TwoPeople()
+    internal static (RgbImage Photo, string Middle, string Edge) TwoPeople()
     {
         using var pipe = FacePipeline.CreateDefault();
         string[] names = ["Hugh_Grant_0001.jpg", "Halle_Berry_0001.jpg"];
