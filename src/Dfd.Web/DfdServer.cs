@@ -242,7 +242,8 @@ public sealed class DfdServer : IAsyncDisposable
             decoder = m.DecoderPath is { } p ? Path.GetFileName(p) : null,
             sharp_decoder = Explorer.Sharp(k) is { } s ? Path.GetFileName(s.Path) : null,
             // The kinds the page offers for this encoder's column.
-            decoders = new[] { m.Decoder != null ? DecoderKinds.Regression : null, Explorer.Sharp(k) != null ? DecoderKinds.Sharp : null }.OfType<string>().ToList(),
+            decoders = new[] { m.Decoder != null ? DecoderKinds.Regression : null, Explorer.Sharp(k) != null ? DecoderKinds.Sharp : null }
+                .OfType<string>().ToList(),
         }).ToList(),
         side_by_side = Explorer.SideBySide,
         samples = Explorer.Samples,

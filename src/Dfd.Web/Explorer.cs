@@ -54,7 +54,8 @@ public sealed class Explorer : IDisposable
         SamplesDir = samples;
         Samples = samples == null ? [] : ImageIO.ListImages(samples, recursive: false).Select(f => Path.GetFileName(f)).ToArray();
         this.maxFaces = maxFaces;
-        if (sharp != null && sharp.Count != models.Count) throw new ArgumentException($"{sharp.Count} sharp decoder entries for {models.Count} encoders", nameof(sharp));
+        if (sharp != null && sharp.Count != models.Count)
+            throw new ArgumentException($"{sharp.Count} sharp decoder entries for {models.Count} encoders", nameof(sharp));
         this.sharp = sharp ?? new LoadedDecoder?[models.Count];
     }
 
@@ -73,13 +74,15 @@ public sealed class Explorer : IDisposable
         foreach (var (enc, kind) in choice ?? new Dictionary<string, string?>())
         {
             int k = Models.Select(m => m.Spec.Name).ToList().IndexOf(enc);
-            if (k < 0) throw new ApiException(400, $"decoders names encoder '{Clip(enc)}', which is not loaded here (loaded: {string.Join(", ", Models.Select(m => m.Spec.Name))})");
+            var loaded = string.Join(", ", Models.Select(m => m.Spec.Name));
+            if (k < 0) throw new ApiException(400, $"decoders names encoder '{Clip(enc)}', which is not loaded here (loaded: {loaded})");
             kinds[k] = kind switch
             {
                 DecoderKinds.Regression => DecoderKinds.Regression,
                 DecoderKinds.Sharp => sharp[k] != null ? DecoderKinds.Sharp
                     : throw new ApiException(409, $"{enc} has no sharp decoder here (models/dfd-{enc}-lfw-sharp.safetensors not found)"),
-                _ => throw new ApiException(400, $"decoder for {enc} must be {DecoderKinds.Regression} or {DecoderKinds.Sharp}, got '{Clip(kind ?? "")}'"),
+                _ => throw new ApiException(400,
+                    $"decoder for {enc} must be {DecoderKinds.Regression} or {DecoderKinds.Sharp}, got '{Clip(kind ?? "")}'"),
             };
         }
         return kinds;
@@ -95,7 +98,9 @@ public sealed class Explorer : IDisposable
 
     /// <summary>A loaded face's reconstruction by encoder <paramref name="k"/>'s decoder of that kind (the regression one is kept).</summary>
     public (RgbImage? Image, string? Kind) Reconstruction(LoadedFace f, int k, string kind) =>
-        kind == DecoderKinds.Regression ? (f.Views[k].Reconstruction, f.Views[k].Reconstruction != null ? kind : null) : Draw(k, kind, f.Views[k].Template);
+        kind == DecoderKinds.Regression
+            ? (f.Views[k].Reconstruction, f.Views[k].Reconstruction != null ? kind : null)
+            : Draw(k, kind, f.Views[k].Template);
 
     public IReadOnlyList<FaceModel> Models { get; }
     public string? SamplesDir { get; }
@@ -185,8 +190,8 @@ public sealed class Explorer : IDisposable
 
     /// <summary>One encoder's answer for a changed input: the input, what its template decodes to (and which decoder
     /// drew it), cosine and decision.</summary>
-    public sealed record Outcome(string Encoder, RgbImage Image, float[] Template, RgbImage? Reconstruction, string? Decoder, double Cosine, bool Match,
-        double Threshold);
+    public sealed record Outcome(string Encoder, RgbImage Image, float[] Template, RgbImage? Reconstruction, string? Decoder,
+        double Cosine, bool Match, double Threshold);
 
     Outcome Judge(int k, string kind, RgbImage image, float[] reference, float[]? template = null)
     {
@@ -194,7 +199,8 @@ public sealed class Explorer : IDisposable
         var t = template ?? m.Encode(image);
         double cos = m.Compare(t, reference);
         var (recon, drawn) = Draw(k, kind, t);
-        return new Outcome(m.Spec.Name, image, t, recon, drawn, cos, double.IsFinite(m.Spec.Threshold1e3) && cos >= m.Spec.Threshold1e3, m.Spec.Threshold1e3);
+        bool match = double.IsFinite(m.Spec.Threshold1e3) && cos >= m.Spec.Threshold1e3;
+        return new Outcome(m.Spec.Name, image, t, recon, drawn, cos, match, m.Spec.Threshold1e3);
     }
 
     /// <summary>Rotation, scale and shift of every encoder's crop, then an occluder on top; each judged against its clean template.</summary>
@@ -285,7 +291,8 @@ public sealed class Explorer : IDisposable
     }
 
     /// <summary>A point on the great circle between two faces' templates, per encoder: decoded, and compared with both ends.</summary>
-    public List<(string Encoder, RgbImage? Reconstruction, string? Decoder, double CosineA, double CosineB, bool MatchA, bool MatchB, float[] Template)> Interpolate(
+    public List<(string Encoder, RgbImage? Reconstruction, string? Decoder, double CosineA, double CosineB, bool MatchA, bool MatchB,
+        float[] Template)> Interpolate(
         LoadedFace a, LoadedFace b, double t, IReadOnlyList<string> kinds) =>
         Models.Select((m, k) =>
         {

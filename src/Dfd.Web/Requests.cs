@@ -54,8 +54,8 @@ public sealed record PickRequest(int Index, Dictionary<string, string?>? Decoder
 /// <summary>An occluder: a named face part (eyes, nose, mouth, upper-half, lower-half) or a square at (x, y) of side size.</summary>
 public sealed record OccluderRequest(string? Name = null, int? X = null, int? Y = null, int? Size = null, string? Colour = null);
 
-public sealed record PerturbRequest(string? Face, double Rotation = 0, double ShiftX = 0, double ShiftY = 0, double Scale = 1, OccluderRequest? Occluder = null,
-    Dictionary<string, string?>? Decoders = null);
+public sealed record PerturbRequest(string? Face, double Rotation = 0, double ShiftX = 0, double ShiftY = 0, double Scale = 1,
+    OccluderRequest? Occluder = null, Dictionary<string, string?>? Decoders = null);
 
 public sealed record HeatmapRequest(string? Face, int Patch = 30, int Stride = 10, string? Colour = null);
 

@@ -77,7 +77,8 @@ public static class FaceInput
     {
         if (detector != null)
         {
-            if (pick == FacePick.All) throw new ArgumentException("one crop cannot hold every face: FacePipeline.AlignFile with FacePick.All gives them all", nameof(pick));
+            if (pick == FacePick.All)
+                throw new ArgumentException("one crop cannot hold every face: FacePipeline.AlignFile with FacePick.All gives them all", nameof(pick));
             var r = detector.AlignFile(path, spec.Template, pick);
             return r.Status == AlignStatus.Aligned ? new(r.Crops[0], null, r.Message) : new(null, r.Message ?? r.Status.ToString());
         }

@@ -99,7 +99,8 @@ static class Common
     /// A file's crops under --pick: one face, or every face (<see cref="FacePick.All"/>) with its index among the
     /// detections (0 = most confident), or why none. Without a detector the file must be an aligned crop.
     /// </summary>
-    public static (List<(RgbImage Crop, int Face)> Crops, int Found, string? Problem) Crops(string file, EncoderSpec spec, FacePipeline? pipe, FacePick pick)
+    public static (List<(RgbImage Crop, int Face)> Crops, int Found, string? Problem) Crops(
+        string file, EncoderSpec spec, FacePipeline? pipe, FacePick pick)
     {
         if (pipe == null || pick != FacePick.All)
         {

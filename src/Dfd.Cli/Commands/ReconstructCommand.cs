@@ -43,7 +43,8 @@ static class ReconstructCommand
 
         // Templates need only the decoder; images also the encoder it names, which FaceModel opens with it.
         bool fromNpy = input.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
-        if (fromNpy && pickOpt != null) throw new UsageException($"--pick chooses among the faces of photos; {input} holds templates (dfd encode --pick chose them)");
+        if (fromNpy && pickOpt != null)
+            throw new UsageException($"--pick chooses among the faces of photos; {input} holds templates (dfd encode --pick chose them)");
         using var model = fromNpy ? null : FaceModel.FromDecoder(decPath, weights, device);
         using var loaded = fromNpy ? DecoderFile.Load(decPath, device) : null;
         var dec = model?.Decoder ?? loaded!.Decoder;
@@ -89,8 +90,9 @@ static class ReconstructCommand
             {
                 var row = data.AsSpan(i * d, d).ToArray();
                 // Rows of one photo (encode --pick all) are NAME_faceK, as align names them.
+                int face = faceOf != null && i < faceOf.Count && faceOf[i] is { } k ? k : -1;
                 string name = files != null && i < files.Count
-                    ? Path.GetFileNameWithoutExtension(files[i]) + Common.FaceSuffix(faceOf != null && i < faceOf.Count && faceOf[i] is { } k ? k : -1, perFile![files[i]])
+                    ? Path.GetFileNameWithoutExtension(files[i]) + Common.FaceSuffix(face, perFile![files[i]])
                     : $"row{i:D5}";
                 if (row.Any(v => !float.IsFinite(v))) { problems.Add($"{input}: row {i} ({name}) holds NaN or infinite values; skipped"); continue; }
                 if (row.All(v => v == 0)) { problems.Add($"{input}: row {i} ({name}) is all zeros; skipped"); continue; }
@@ -105,7 +107,11 @@ static class ReconstructCommand
             {
                 var (crops, found, problem) = Common.Crops(f, model!.Spec, model.Detector, pick);
                 if (problem != null) { problems.Add($"{f}: {problem}"); continue; }
-                foreach (var (crop, k) in crops) { names.Add(Path.GetFileNameWithoutExtension(f) + Common.FaceSuffix(k, found)); originals.Add(crop); }
+                foreach (var (crop, k) in crops)
+                {
+                    names.Add(Path.GetFileNameWithoutExtension(f) + Common.FaceSuffix(k, found));
+                    originals.Add(crop);
+                }
             }
             templates = model!.Encode(originals);
         }
@@ -131,7 +137,11 @@ static class ReconstructCommand
             ImageIO.Save(ImageGrid.Compose(gridRows), Path.Combine(output, "grid.png"));
         }
         object decoders = decPaths.Length == 1 ? decPath : decPaths;
-        var summary = new { decoder = decoders, encoder = info.Encoder, input, output, pick = fromNpy ? null : Common.PickName(pick), reconstructed = recon.Count, problems, items = rows };
+        var summary = new
+        {
+            decoder = decoders, encoder = info.Encoder, input, output, pick = fromNpy ? null : Common.PickName(pick),
+            reconstructed = recon.Count, problems, items = rows,
+        };
         AtomicFile.WriteAllText(Path.Combine(output, "reconstruct.json"), Common.ToJson(summary));
         if (json) Console.WriteLine(Common.ToJson(summary));
         else

@@ -37,7 +37,9 @@ static class ServeCommand
         if (decoders != null && decoders.Length != encoders.Length)
             throw new UsageException($"--decoder gives {decoders.Length} decoder(s) for {encoders.Length} encoder(s): one per encoder, in order (empty for the shipped one)");
         if (sharpFiles != null && sharpFiles.Length != encoders.Length)
-            throw new UsageException($"--sharp gives {sharpFiles.Length} decoder(s) for {encoders.Length} encoder(s): one per encoder, in order (empty for the shipped one)");
+            throw new UsageException(
+                $"--sharp gives {sharpFiles.Length} decoder(s) for {encoders.Length} encoder(s): " +
+                "one per encoder, in order (empty for the shipped one)");
         if (port is < 0 or > 65535) throw new UsageException($"--port must lie in 0..65535, got {port}");
         if (host != "localhost" && !IPAddress.TryParse(host, out _)) throw new UsageException($"--host expects an IP address (or localhost), got '{host}'");
         if (samples != null && !Directory.Exists(samples)) throw new UsageException($"--samples {samples}: no such folder");
@@ -71,7 +73,8 @@ static class ServeCommand
             var url = server.Address;
             // One line, so that a script reading the output can take the address from its first line.
             var sharpNames = sharp.Select(d => d == null ? null : Path.GetFileName(d.Path)).ToList();
-            if (json) Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { url, host, encoders, sharp_decoders = sharpNames, side_by_side = server.Explorer.SideBySide, samples },
+            var line = new { url, host, encoders, sharp_decoders = sharpNames, side_by_side = server.Explorer.SideBySide, samples };
+            if (json) Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(line,
                 new System.Text.Json.JsonSerializerOptions(Common.Json) { WriteIndented = false }));
             else
             {
