@@ -200,7 +200,8 @@ public static partial class NamespaceUses
     [GeneratedRegex(@"^\s*namespace\s+([\w.]+)\s*;", RegexOptions.Multiline)]
     private static partial Regex FileScopedNamespace();
 
-    [GeneratedRegex(@"\b(?:(?:class|struct|interface|enum|record)\s+(?:(?:class|struct)\s+)?(?<name>\w+)|delegate\s+[\w<>\[\],.?\s]+?\s(?<name>\w+)\s*[<(])")]
+    [GeneratedRegex(@"\b(?:(?:class|struct|interface|enum|record)\s+(?:(?:class|struct)\s+)?(?<name>\w+)" +
+        @"|delegate\s+[\w<>\[\],.?\s]+?\s(?<name>\w+)\s*[<(])")]
     private static partial Regex TypeDeclaration();
 }
 
@@ -240,13 +241,15 @@ public class ArchitectureTests
     [Fact]
     public void StaticAndAliasUsingsCount()
     {
-        Assert.Single(Pairs("using static Dfd.B.Y;\nnamespace Dfd.A;\npublic class X { }", "using Z = Dfd.A.X;\nnamespace Dfd.B;\npublic static class Y { }"));
+        Assert.Single(Pairs("using static Dfd.B.Y;\nnamespace Dfd.A;\npublic class X { }",
+            "using Z = Dfd.A.X;\nnamespace Dfd.B;\npublic static class Y { }"));
     }
 
     [Fact]
     public void FullyQualifiedNamesCount()
     {
-        var pairs = Pairs("namespace Dfd.A;\npublic class X { global::Dfd.B.Y? y; }", "namespace Dfd.B;\npublic class Y { void F() => Dfd.A.X.G(); }");
+        var pairs = Pairs("namespace Dfd.A;\npublic class X { global::Dfd.B.Y? y; }",
+            "namespace Dfd.B;\npublic class Y { void F() => Dfd.A.X.G(); }");
         Assert.Contains("Dfd.A uses Dfd.B (F0.cs: Dfd.B.Y)", Assert.Single(pairs));
     }
 
@@ -276,7 +279,8 @@ public class ArchitectureTests
     public void CommentsAndStringsDoNotCount()
     {
         Assert.Empty(Pairs("using Dfd.A;\nnamespace Dfd.B;\npublic class Y { }",
-            "namespace Dfd.A;\n// using Dfd.B;\n/// <see cref=\"Dfd.B.Y\"/>\npublic class X { string s = \"Dfd.B.Y\", t = @\"Dfd.B.Y \"\" Dfd.B.Y\"; char c = '\"'; /* Dfd.B.Y */ }"));
+            "namespace Dfd.A;\n// using Dfd.B;\n/// <see cref=\"Dfd.B.Y\"/>\n" +
+            "public class X { string s = \"Dfd.B.Y\", t = @\"Dfd.B.Y \"\" Dfd.B.Y\"; char c = '\"'; /* Dfd.B.Y */ }"));
         // The code in an interpolated string's holes is code.
         Assert.Single(Pairs("using Dfd.A;\nnamespace Dfd.B;\npublic class Y { }",
             "namespace Dfd.A;\npublic class X { string s = $\"{(true ? \"Dfd.B.no\" : \"\")} {Dfd.B.Y.Name}\"; }"));

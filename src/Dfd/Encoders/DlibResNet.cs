@@ -99,7 +99,8 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
 
     Tensor IEncoder.Forward(Tensor rgb255) => forward(rgb255);
 
-    /// <summary>Loads weights written by <see cref="FaceApiWeights.ToSafetensors"/> (<see cref="EncoderWeights"/>); names must match exactly.</summary>
+    /// <summary>Loads weights written by <see cref="FaceApiWeights.ToSafetensors"/> (<see cref="EncoderWeights"/>); names
+    /// must match exactly.</summary>
     public static DlibResNet Load(string path, Device? device = null) => EncoderWeights.Load(new DlibResNet(), path, Spec.Name, device);
 
     sealed class ConvScale : Module<Tensor, Tensor>

@@ -13,7 +13,8 @@ public sealed class EncoderWeightsTests : IDisposable
     string Foreign(string encoder)
     {
         var path = Path.Combine(dir, encoder + ".safetensors");
-        Safetensors.Write(path, new Dictionary<string, HostTensor> { ["w"] = new([1], [0f]) }, new Dictionary<string, string> { ["encoder"] = encoder });
+        Safetensors.Write(path, new Dictionary<string, HostTensor> { ["w"] = new([1], [0f]) },
+            new Dictionary<string, string> { ["encoder"] = encoder });
         return path;
     }
 
