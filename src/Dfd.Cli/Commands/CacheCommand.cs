@@ -1,4 +1,5 @@
 using Dfd.Datasets;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Spectre.Console;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dfd.Core;
 using System.Text.Json;
 using Dfd.IO;
 

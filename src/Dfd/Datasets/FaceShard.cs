@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Dfd.Core;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;

@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
@@ -284,7 +285,7 @@ public class FaceSetTests : IDisposable
         var items = Photos(Path.Combine(dir, "photos"), 12).Select(p => p.Item1).ToList();
         using var mem = EncodedFaces.Build(items, encoder.Value, null, null, "w");
         var cache = Path.Combine(dir, "cache");
-        var set = EncodedFaces.Info(items, encoder.Value.Spec, "w");
+        var set = EncodedFaces.Info(items, DlibResNet.Spec, "w");
         var basePath = EncodedFaces.SetDir(cache, set);
         // The earlier format, as EncodedFaces.Save wrote it; templates scaled so a fresh encoding would not match.
         Directory.CreateDirectory(cache);
