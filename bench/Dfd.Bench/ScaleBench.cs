@@ -30,7 +30,7 @@ static class ScaleBench
         var detail = new Dictionary<string, object>();
 
         // 1. The set, as `dfd cache build` writes it; a complete one from an earlier run is reused, a stopped one continued.
-        var spec = DlibResNet.Config;
+        var spec = DlibResNet.Spec;
         var set = new SetInfo($"synthetic-{faces}-seed{seed}", spec.Name, "synthetic", spec.InputWidth, spec.InputHeight, spec.EmbeddingSize);
         var clock = Stopwatch.StartNew();
         var last = DateTime.MinValue;
