@@ -14,7 +14,7 @@ namespace Dfd.Datasets;
 /// (raw uint8 crops + .npy templates + a JSON index), keyed by encoder weights and the file list. Training reads its
 /// batches from one; evaluation scores one per FR model.
 /// </summary>
-public sealed class EncodedFaces
+public sealed partial class EncodedFaces
 {
     public required List<FaceItem> Items { get; init; }
     public required byte[][] Crops { get; init; }         // HWC RGB, Width×Height
@@ -28,16 +28,21 @@ public sealed class EncodedFaces
 
     public RgbImage Image(int i) => new(Width, Height, Crops[i]);
 
+    /// <param name="outWidth">With <paramref name="outHeight"/>: also keep each face aligned at this larger size
+    /// (<see cref="Targets"/>), for a decoder drawing at it; 0 (or the encoder's size): no targets.</param>
     public static EncodedFaces Build(IReadOnlyList<FaceItem> items, IEncoder encoder, FacePipeline? pipeline, string? cacheDir, string weightsId,
-        IProgress<(int Done, int Total)>? progress = null)
+        IProgress<(int Done, int Total)>? progress = null, int outWidth = 0, int outHeight = 0)
     {
         var spec = encoder.Spec;
-        string key = Key(items, spec, weightsId);
+        var (tw, th) = TargetSize(spec, outWidth, outHeight);
+        string key = Key(items, spec, weightsId) + KeySuffix(tw, th);
         string? basePath = cacheDir == null ? null : Path.Combine(cacheDir, $"{spec.Name}-{key}");
-        if (basePath != null && TryLoad(basePath, items, spec) is { } cached) { progress?.Report((items.Count, items.Count)); return cached; }
+        if (basePath != null && TryLoad(basePath, items, spec) is { } cached && cached.TargetWidth == tw && cached.TargetHeight == th)
+        { progress?.Report((items.Count, items.Count)); return cached; }
 
         var kept = new List<FaceItem>();
         var crops = new List<byte[]>();
+        var targets = tw > 0 ? new List<byte[]>() : null;
         var skipped = new List<(string, string)>();
         var plain = new List<float[]>();
         var mirror = new List<float[]>();
@@ -48,11 +53,13 @@ public sealed class EncodedFaces
             for (int k = i; k < Math.Min(i + batch, items.Count); k++)
             {
                 var it = items[k];
-                var r = FaceInput.Crop(it.Path, spec, it.Aligned ? null : pipeline, FacePick.MostCentral);
+                var r = tw > 0 ? FaceInput.Crop(it.Path, spec, it.Aligned ? null : pipeline, FacePick.MostCentral, tw, th)
+                    : FaceInput.Crop(it.Path, spec, it.Aligned ? null : pipeline, FacePick.MostCentral);
                 if (r.Crop is not { } crop) { skipped.Add((it.Path, r.Problem!)); continue; }
                 chunk.Add(crop);
                 kept.Add(it);
                 crops.Add(crop.Data);
+                targets?.Add(r.Target!.Data);
             }
             if (chunk.Count > 0)
             {
@@ -65,6 +72,7 @@ public sealed class EncodedFaces
         {
             Items = kept, Crops = crops.ToArray(), Templates = plain.ToArray(), MirrorTemplates = mirror.ToArray(),
             Width = spec.InputWidth, Height = spec.InputHeight, Skipped = skipped,
+            Targets = targets?.ToArray(), TargetWidth = tw, TargetHeight = th,
         };
         if (basePath != null) set.Save(basePath);
         return set;
@@ -77,7 +85,8 @@ public sealed class EncodedFaces
         return FileId.OfText(sb.ToString());
     }
 
-    sealed record Index(List<string> Files, List<string> Identities, List<bool> Aligned, int Width, int Height, List<string[]> Skipped);
+    sealed record Index(List<string> Files, List<string> Identities, List<bool> Aligned, int Width, int Height, List<string[]> Skipped,
+        int TargetWidth = 0, int TargetHeight = 0);
 
     void Save(string basePath)
     {
@@ -86,9 +95,10 @@ public sealed class EncodedFaces
         for (int i = 0; i < Count; i++) { Templates[i].CopyTo(t, 2 * i * d); MirrorTemplates[i].CopyTo(t, (2 * i + 1) * d); }
         Npy.Write(basePath + ".templates.npy", t, [Count * 2, d]);
         AtomicFile.Write(basePath + ".crops.bin", s => { foreach (var c in Crops) s.Write(c, 0, c.Length); });
+        SaveTargets(basePath);
         AtomicFile.WriteAllText(basePath + ".json", JsonSerializer.Serialize(new Index(
             Items.Select(i => i.Path).ToList(), Items.Select(i => i.Identity).ToList(), Items.Select(i => i.Aligned).ToList(),
-            Width, Height, Skipped.Select(s => new[] { s.File, s.Problem }).ToList())));
+            Width, Height, Skipped.Select(s => new[] { s.File, s.Problem }).ToList(), TargetWidth, TargetHeight)));
     }
 
     static EncodedFaces? TryLoad(string basePath, IReadOnlyList<FaceItem> items, EncoderSpec spec) =>
@@ -105,6 +115,8 @@ public sealed class EncodedFaces
             int n = idx.Files.Count, d = (int)shape[1], size = idx.Width * idx.Height * 3;
             var raw = File.ReadAllBytes(basePath + ".crops.bin");
             if (raw.Length != (long)n * size || shape[0] != 2 * n) return null;
+            var targets = LoadTargets(basePath, n, idx.TargetWidth, idx.TargetHeight);
+            if (idx.TargetWidth > 0 && targets == null) return null;
             return new EncodedFaces
             {
                 Items = Enumerable.Range(0, n).Select(i => new FaceItem(idx.Files[i], idx.Identities[i], idx.Aligned[i])).ToList(),
@@ -113,6 +125,7 @@ public sealed class EncodedFaces
                 MirrorTemplates = Enumerable.Range(0, n).Select(i => t.AsSpan((2 * i + 1) * d, d).ToArray()).ToArray(),
                 Width = idx.Width, Height = idx.Height,
                 Skipped = idx.Skipped.Select(s => (s[0], s[1])).ToList(),
+                Targets = targets, TargetWidth = idx.TargetWidth, TargetHeight = idx.TargetHeight,
             };
         }
         catch (Exception e) when (e is JsonException or IOException or ModelFileException or NullReferenceException)
@@ -126,18 +139,26 @@ public sealed class EncodedFaces
     {
         // Bytes in, one libtorch cast to float out: building the float batch in managed code took 74 ms a step
         // (numpy: 4 ms), mostly allocating and filling 8.6 MB of floats.
-        int d = Templates[0].Length, size = Width * 3 * Height;
-        var bytes = new byte[idx.Length * size];
+        int d = Templates[0].Length;
         var t = new float[idx.Length * d];
+        for (int k = 0; k < idx.Length; k++)
+            (flips[idx[k]] ? MirrorTemplates[idx[k]] : Templates[idx[k]]).CopyTo(t, k * d);
+        return (Gather(Crops, Width, Height, idx, flips), torch.tensor(t, new long[] { idx.Length, d }));
+    }
+
+    /// <summary>Crops idx (mirrored where flipped) → [N,3,H,W] float 0..255.</summary>
+    static Tensor Gather(byte[][] crops, int width, int height, int[] idx, bool[] flips)
+    {
+        int size = width * 3 * height;
+        var bytes = new byte[idx.Length * size];
         for (int k = 0; k < idx.Length; k++)
         {
             int i = idx[k];
             var dst = bytes.AsSpan(k * size, size);
-            if (flips[i]) RgbImage.Mirror(Crops[i], dst, Width, Height);
-            else Crops[i].CopyTo(dst);
-            (flips[i] ? MirrorTemplates[i] : Templates[i]).CopyTo(t, k * d);
+            if (flips[i]) RgbImage.Mirror(crops[i], dst, width, height);
+            else crops[i].CopyTo(dst);
         }
-        using var hwc = torch.tensor(bytes, new long[] { idx.Length, Height, Width, 3 });
-        return (hwc.permute(0, 3, 1, 2).to_type(ScalarType.Float32).contiguous(), torch.tensor(t, new long[] { idx.Length, d }));
+        using var hwc = torch.tensor(bytes, new long[] { idx.Length, height, width, 3 });
+        return hwc.permute(0, 3, 1, 2).to_type(ScalarType.Float32).contiguous();
     }
 }
