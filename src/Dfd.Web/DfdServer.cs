@@ -314,7 +314,7 @@ public sealed class DfdServer : IAsyncDisposable
             encoders = Explorer.Models.Select((m, k) =>
             {
                 var v = f.Views[k];
-                double? rc = v.Reconstruction != null ? m.Compare(m.Encode(v.Reconstruction), v.Template) : null;
+                double? rc = v.Reconstruction != null ? m.Compare(m.EncodeReconstruction(v.Reconstruction), v.Template) : null;
                 return new
                 {
                     encoder = m.Spec.Name, crop = DataUrl(v.Crop), reconstruction = v.Reconstruction is { } r ? DataUrl(r) : null,

@@ -20,7 +20,8 @@ static class ReconstructCommand
         "usage: dfd reconstruct --decoder F[,F2,…] --input <image|dir|templates.npy> --output <dir> [--json]",
         "  images are aligned and encoded by the decoder's encoder (--weights W for its weights); templates.npy [N,D]",
         "  must come from that encoder (its sidecar is checked). Writes NAME.png (and NAME.aligned.png), grid.png and",
-        "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png)",
+        "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png);",
+        "  images are at the decoder's output size (its output_size, which --out-size in training may make larger than the crop)",
         "  --device cpu|cuda[:N]"
     ]);
 
@@ -90,13 +91,16 @@ static class ReconstructCommand
         else
         {
             names = []; originals = [];
+            var crops = new List<RgbImage>();
+            // A decoder drawing larger than the encoder's crop: the face is also aligned at its size, to show beside it.
+            bool larger = info.OutWidth != model!.Spec.InputWidth || info.OutHeight != model.Spec.InputHeight;
             foreach (var f in Common.InputFiles(input))
             {
-                var r = model!.Crop(f);
+                var r = larger ? FaceInput.Crop(f, model.Spec, model.Detector, FacePick.MostConfident, info.OutWidth, info.OutHeight) : model.Crop(f);
                 if (r.Crop is not { } crop) { problems.Add($"{f}: {r.Problem}"); continue; }
-                names.Add(Path.GetFileNameWithoutExtension(f)); originals.Add(crop);
+                names.Add(Path.GetFileNameWithoutExtension(f)); crops.Add(crop); originals.Add(r.Target ?? crop);
             }
-            templates = model!.Encode(originals);
+            templates = model.Encode(crops);
         }
 
         var recon = dec.Reconstruct(templates);
@@ -120,12 +124,12 @@ static class ReconstructCommand
             ImageIO.Save(ImageGrid.Compose(gridRows), Path.Combine(output, "grid.png"));
         }
         object decoders = decPaths.Length == 1 ? decPath : decPaths;
-        var summary = new { decoder = decoders, encoder = info.Encoder, input, output, reconstructed = recon.Count, problems, items = rows };
+        var summary = new { decoder = decoders, encoder = info.Encoder, output_size = $"{info.OutWidth}x{info.OutHeight}", input, output, reconstructed = recon.Count, problems, items = rows };
         AtomicFile.WriteAllText(Path.Combine(output, "reconstruct.json"), Common.ToJson(summary));
         if (json) Console.WriteLine(Common.ToJson(summary));
         else
         {
-            Console.WriteLine($"{recon.Count} reconstructions ({info.Encoder} templates{(more.Count > 0 ? $", {decPaths.Length} decoders" : "")}) → {output} (grid.png, reconstruct.json)");
+            Console.WriteLine($"{recon.Count} reconstructions at {info.OutWidth}x{info.OutHeight} ({info.Encoder} templates{(more.Count > 0 ? $", {decPaths.Length} decoders" : "")}) → {output} (grid.png, reconstruct.json)");
             foreach (var p in problems) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(p)}");
         }
         return recon.Count == 0 && problems.Count > 0 ? 1 : 0;

@@ -31,7 +31,7 @@ static class TrainCommand
             $"  adv term:  --disc-width {d.Width} --disc-layers {d.Layers} --disc-lr {N(d.Lr)} --disc-loss hinge|lsq --feature-matching {N(d.FeatureMatching)}",
             "             --diffaug colour,translation,cutout|none (the same augmentation on real and reconstructed images)",
             $"  augment:   --augment on|off|degrees={N(g.Degrees)},shift={N(g.Shift)},zoom={N(g.Zoom)},photometric={N(g.Photometric)} (photos re-encoded each step)",
-            "  encoder:   --weights W, --device cpu|cuda, --cache DIR (aligned + encoded training set)",
+            "  encoder:   --weights W, --device cpu|cuda[:N], --cache DIR|none (aligned + encoded training set)",
         ]);
     }
 
@@ -45,7 +45,7 @@ static class TrainCommand
         var outPath = a.Req("out");
         bool json = a.Flag("json"), resume = a.Flag("resume");
         var splitOpt = a.Opt("split");
-        var cacheDir = a.Opt("cache") ?? Common.CacheDir("trainsets");
+        var cacheDir = a.Opt("cache") is { } cacheOpt ? cacheOpt == "none" ? null : cacheOpt : Common.CacheDir("trainsets");
         var baseCfg = new TrainConfig();
         var widths = a.Opt("widths");
         var (lossWeights, lossOptions) = ParseLoss(a.Opt("loss"));
