@@ -23,6 +23,7 @@ static class TrainCommand
             "             --split (default splits/lfw-dfd-v1.json; none: no split) are left out; --limit N images",
             $"  schedule:  --epochs {c.Epochs} --batch {c.Batch} --lr {N(c.Lr)} (cosine to {N(c.MinLr)}) --seed {c.Seed} --no-flip --checkpoint-every {c.CheckpointEvery}",
             "             --resume (from OUT.ckpt, bit for bit) --init F (start from another decoder's weights, same shape)",
+            "             --max-steps N (stop after N steps, checkpointed in OUT.ckpt; for benchmarks and smoke runs)",
             "  loss:      --loss name=number,... weights: " + string.Join(", ", LossSpec.WeightNames),
             "             options: l2=1, stages=N, stage_from=K (perceptual on feature maps K..K+N-1), identity_centred=1",
             $"  decoder:   --widths {string.Join(",", dec.BlockWidths)} --start-width {dec.StartWidth} --refine {dec.RefineBlocks} --shuffle-blocks {dec.ShuffleBlocks}",
@@ -73,6 +74,10 @@ static class TrainCommand
         };
         int limit = a.Int("limit", int.MaxValue);
         var outSize = a.Opt("out-size");
+        int maxSteps = a.Int("max-steps", 0);
+        if (a.Opt("max-steps") != null && maxSteps < 1) throw new UsageException($"--max-steps must be at least 1, not {maxSteps}");
+        // Stopped early, the run's state is kept by a checkpoint at its last step, unless told otherwise.
+        if (maxSteps > 0 && a.Opt("checkpoint-every") == null) cfg = cfg with { CheckpointEvery = maxSteps };
         var encoder = Common.Encoder(new Args(["--model", encName, .. Pass(a, "weights"), .. Pass(a, "device")], new HashSet<string>()));
         a.CheckUnused();
         var spec = encoder.Spec;
@@ -100,7 +105,7 @@ static class TrainCommand
             ["encoder_std"] = string.Join(",", spec.Std),
             ["skipped_images"] = data.Skipped.Count.ToString(),
         };
-        var trainer = new Trainer(data, encoder, cfg, outPath, provenance) { Preview = previewSet };
+        var trainer = new Trainer(data, encoder, cfg, outPath, provenance) { Preview = previewSet, MaxSteps = maxSteps > 0 ? maxSteps : int.MaxValue };
         var decoder = cfg.Decoder with { TemplateDim = spec.EmbeddingSize, OutWidth = data.OutWidth, OutHeight = data.OutHeight };
         using (var probe = new FaceDecoder(decoder))
             if (!json) Console.Error.WriteLine($"decoder: {probe.ParameterCount / 1e6:F2} M parameters, {decoder.OutWidth}x{decoder.OutHeight} output; {cfg.Epochs} epochs × {data.Count / cfg.Batch} steps of {cfg.Batch}; checkpoint {trainer.CheckpointPath}");
@@ -136,8 +141,11 @@ static class TrainCommand
                     });
                 });
         }
-        var result = new { output = outPath, output_size = $"{data.OutWidth}x{data.OutHeight}", checkpoint = trainer.CheckpointPath, samples = trainer.SamplesDir, log = trainer.LogPath, images = data.Count, seconds = (DateTime.UtcNow - started).TotalSeconds };
-        Console.WriteLine(json ? Common.ToJson(result) : $"done: {outPath} (samples in {trainer.SamplesDir}, losses in {trainer.LogPath})");
+        var result = new { output = outPath, output_size = $"{data.OutWidth}x{data.OutHeight}", checkpoint = trainer.CheckpointPath, samples = trainer.SamplesDir, log = trainer.LogPath, images = data.Count, steps = trainer.StepsDone, seconds = (DateTime.UtcNow - started).TotalSeconds, device = encoder.Device.ToString() };
+        bool early = maxSteps > 0 && trainer.StepsDone >= maxSteps;
+        Console.WriteLine(json ? Common.ToJson(result) : early
+            ? $"stopped after {trainer.StepsDone} steps (--max-steps): state in {trainer.CheckpointPath}{(File.Exists(outPath) ? $", last finished epoch in {outPath}" : "")}"
+            : $"done: {outPath} (samples in {trainer.SamplesDir}, losses in {trainer.LogPath})");
         dec.Dispose();
         return 0;
     }

@@ -107,7 +107,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             for (int step = epoch == startEpoch ? startStep : 0; step < steps; step++)
             {
                 ct.ThrowIfCancellationRequested();
-                if (done >= MaxSteps) return dec;
+                if (done >= MaxSteps) { StepsDone = done; return dec; }
                 var t0 = sw.Elapsed.TotalSeconds;
                 using (var scope = torch.NewDisposeScope())
                 {
@@ -148,6 +148,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                         terms.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>()), cfg.Batch / Math.Max(dt, 1e-9)));
                 }
                 done++;
+                StepsDone = done;
                 bool epochEnd = step + 1 == steps;
                 if (epochEnd || done % cfg.CheckpointEvery == 0)
                 {
@@ -164,6 +165,9 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
     }
 
     public int SkippedSteps { get; private set; }
+
+    /// <summary>Training steps this Run took (a resumed run counts from where it resumed).</summary>
+    public int StepsDone { get; private set; }
 
     /// <summary>The decoder's output size: the set's (its targets' where it has them), which must be the one asked for.</summary>
     /// <exception cref="ArgumentException">The config asks for an output size the set holds no targets of.</exception>
