@@ -29,8 +29,8 @@ using F = TorchSharp.torch.nn.functional;
 var opts = Args.Parse(args);
 string root = FindRoot();
 if (opts.Has("encoders")) return EncoderBench.Run(opts, root);   // every encoder, TorchSharp / ONNX Runtime / interpreter (bench/encoders.sh)
+if (opts.Has("device-diff")) return DeviceDiff.Run(opts);             // one decoder file on two devices (bench/gpu.sh); before --decoder, which it also takes
 if (opts.Has("decoder")) return DecoderBench.Run(opts, root);
-if (opts.Has("device-diff")) return DeviceDiff.Run(opts);             // one decoder file on two devices (bench/gpu.sh)
 if (opts.Has("serve")) return ServeBench.Run(opts, root);           // dfd serve: slider latency and 8 clients (bench/serve.sh)     // decoder training and reconstruction (bench/decoder.sh)
 string weights = opts.Get("weights", Path.Combine(root, "models", "dlib-resnet", "dlib-resnet.safetensors"));
 int threads = int.Parse(opts.Get("threads", "2"));
