@@ -22,7 +22,7 @@ static class Common
     {
         var d = a.Opt("device") ?? "cpu";
         if (d.StartsWith("cuda") && !torch.cuda.is_available())
-            throw new UsageException($"--device {d}: CUDA is not available (no NVIDIA GPU/driver found, or this is the default CPU-only build); use --device cpu, or on a machine with an NVIDIA GPU build with 'dotnet build -p:DfdTorch=cuda' (README, GPU)");
+            throw new UsageException($"--device {d}: CUDA is not available (no NVIDIA GPU/driver found, or this is the default CPU-only build); use --device cpu, or on a machine with an NVIDIA GPU build with 'dotnet build -p:DfdTorch=cuda' (docs/gpu.md)");
         try { return torch.device(d); }
         catch (Exception) { throw new UsageException($"--device expects cpu or cuda[:N], got '{d}'"); }
     }
