@@ -95,8 +95,8 @@ public class OutSizeTests : IDisposable
         torch.manual_seed(5);
         using var dec = new FaceDecoder(Tiny with { OutWidth = 200, OutHeight = 200 });
         using var scope = torch.NewDisposeScope();
-        var crop = torch.rand(2, 3, 150, 150).mul(255);
-        var target = torch.rand(2, 3, 200, 200).mul(255);
+        var crop = torch.rand(2, 3, 150, 150).Times(255);
+        var target = torch.rand(2, 3, 200, 200).Times(255);
         var t = torch.randn(2, 128);
         var recon = dec.forward(t);
         Assert.Equal(new long[] { 2, 3, 200, 200 }, recon.shape);
