@@ -28,13 +28,15 @@
 //              train-mode loss terms, parameter gradients) to DIR/decoder-check.safetensors for decoder.py to compare;
 //              with --adv also the fresh discriminator's weights, the reconstruction, D's augmented inputs and logits,
 //              the adversarial term, its gradient at the reconstruction and the decoder's gradients of it, D's loss
-//              and gradients and its weights after one update.
+//              and gradients and its weights after one update. DIR/decoder-shapes.json: the live models' state-dict names and
+//              shapes (DecoderShapes.cs), which decoder.py checks first.
 // --profile    where the time goes: (1) phases of the real step with stopwatches (CPU ops are synchronous), and
 //              (2) the step re-run stage by stage: each decoder stage's forward, the loss's image terms and identity
 //              term, and the backward split with torch.autograd.grad stage by stage (same split as decoder.py).
 using System.Diagnostics;
 using System.Text.Json;
 using Dfd;
+using Dfd.Core;
 using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
@@ -73,10 +75,10 @@ static class DecoderBench
         var encoder = DlibResNet.Load(weights);
         encoder.eval();
         foreach (var p in encoder.parameters()) p.requires_grad = false;
-        var box = Box.InnerFace(encoder.Spec.Template);
+        var box = Box.InnerFace(DlibResNet.Spec.Template);
 
         torch.manual_seed(1);
-        var cfg = new DecoderConfig(TemplateDim: encoder.Spec.EmbeddingSize, OutWidth: encoder.Spec.InputWidth, OutHeight: encoder.Spec.InputHeight);
+        var cfg = new DecoderConfig(TemplateDim: DlibResNet.Spec.EmbeddingSize, OutWidth: DlibResNet.Spec.InputWidth, OutHeight: DlibResNet.Spec.InputHeight);
         var dec = new FaceDecoder(cfg);
         var lw = new LossWeights();
         Console.Error.WriteLine($"# decoder {cfg.ToJson()}: {dec.ParameterCount:N0} parameters; loss {lw}; inner-face box {box}");
@@ -346,6 +348,9 @@ static class DecoderBench
         };
         if (disc != null) DumpAdversarial(tensors, meta, dec, disc, adamD!, advWeight, x, t);
         Safetensors.Write(Path.Combine(dir, "decoder-check.safetensors"), tensors, meta);
+        // The live models' shapes, which decoder.py compares with its own before anything else (its models are a copy by hand).
+        using (var shapesOf = disc == null ? new PatchDiscriminator(new DiscriminatorConfig()) : null)
+            File.WriteAllText(Path.Combine(dir, "decoder-shapes.json"), Dfd.Bench.DecoderShapes.Of(dec, disc ?? shapesOf!));
         Console.Error.WriteLine($"# wrote decoder weights, a seeded batch of {n} and TorchSharp's outputs (recon, loss {total.item<float>():F5}, gradients) to {dir}");
     }
 
@@ -445,7 +450,7 @@ static class DecoderBench
         var c = dec.named_children().ToDictionary(kv => kv.name, kv => kv.module);
         var cfg = dec.Config;
         var project = (Linear)c["project"];
-        var projectNorm = (Dfd.BatchNorm)c["projectNorm"];
+        var projectNorm = (Dfd.Core.BatchNorm)c["projectNorm"];
         var toRgb = (Conv2d)c["toRgb"];
         int s = cfg.StartSize, cin = cfg.StartWidth, s0 = s;   // s changes below: the closures capture s0
         var list = new List<Stage>
@@ -461,7 +466,7 @@ static class DecoderBench
         {
             var bc = blk.named_children().ToDictionary(kv => kv.name, kv => kv.module);
             var conv = (Conv2d)bc["conv"];
-            var norm = (Dfd.BatchNorm)bc["norm"];
+            var norm = (Dfd.Core.BatchNorm)bc["norm"];
             int cout = cfg.BlockWidths[i];
             s *= 2;
             list.Add(new($"up{i}: nearest x2, conv3x3 {cin}->{cout}, BN, LeakyReLU @{s}x{s}", a =>

@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Decoder;
 using Dfd.Detection;
 using Dfd.Encoders;
@@ -14,7 +15,7 @@ public sealed class NoFaceException(string what) : DfdException($"{what}: no fac
 /// comparison of templates, in the manner of facenet-pytorch's detect → align → embed.
 /// <code>
 /// using var model = FaceModel.Open("dlib-resnet");             // encoder + its shipped decoder + YuNet
-/// var crop = model.Align(ImageIO.Load("photo.jpg"));             // the most confident face, aligned to the encoder's crop
+/// var crop = model.Align(ImageIO.Load("photo.jpg"));             // the most central face, aligned to the encoder's crop
 /// var template = model.Encode(crop);
 /// ImageIO.Save(model.Reconstruct(template), "face.png");
 /// </code>
@@ -23,7 +24,7 @@ public sealed class NoFaceException(string what) : DfdException($"{what}: no fac
 /// </summary>
 public sealed class FaceModel : IDisposable
 {
-    FacePipeline? detector;
+    FacePipeline? pipeline;
     readonly LoadedDecoder? decoder;
 
     FaceModel(IEncoder encoder, LoadedDecoder? decoder)
@@ -41,7 +42,7 @@ public sealed class FaceModel : IDisposable
     /// <exception cref="EncoderNotAvailableException">Unknown encoder, or its weights are not found.</exception>
     /// <exception cref="DecoderFileException">The decoder is missing, damaged or made for another encoder.</exception>
     public static FaceModel Open(string encoder, string? weights = null, string? decoder = null, torch.Device? device = null,
-        OnnxEncoderOptions? onnx = null)
+        GraphEncoderOptions? onnx = null)
     {
         var enc = Registry.Create(encoder, weights, device, onnx);
         try
@@ -76,23 +77,24 @@ public sealed class FaceModel : IDisposable
     public string? DecoderPath => decoder?.Path;
     public DecoderInfo? DecoderInfo => decoder?.Info;
 
-    /// <summary>YuNet, loaded on first use.</summary>
-    public FacePipeline Detector => detector ??= FacePipeline.CreateDefault();
+    /// <summary>Detect → align (YuNet), loaded on first use.</summary>
+    public FacePipeline Pipeline => pipeline ??= FacePipeline.CreateDefault();
 
     /// <summary>Faces in a photo, most confident first, with their five landmarks.</summary>
-    public IReadOnlyList<Face> Detect(RgbImage photo) => Detector.Detect(photo);
+    public IReadOnlyList<Face> Detect(RgbImage photo) => Pipeline.Detect(photo);
 
-    /// <summary>A face of the photo (default: the most confident) aligned to the encoder's crop.</summary>
+    /// <summary>A face of the photo (default: the most central, <see cref="FacePick"/>) aligned to the encoder's crop.</summary>
     /// <exception cref="NoFaceException">No face is given and the detector finds none.</exception>
     public RgbImage Align(RgbImage photo, Face? face = null)
     {
-        face ??= Detect(photo) is { Count: > 0 } faces ? faces[0] : throw new NoFaceException($"{photo.Width}×{photo.Height} image");
+        face ??= Detect(photo) is { Count: > 0 } faces ? FacePipeline.MostCentral(faces, photo.Width, photo.Height)
+            : throw new NoFaceException($"{photo.Width}×{photo.Height} image");
         return FacePipeline.Align(photo, face, Spec.Template);
     }
 
     /// <summary>A file made into the encoder's crop: detected and aligned, or (<paramref name="aligned"/>) read as an aligned crop.</summary>
-    public CropResult Crop(string file, bool aligned = false, FacePick pick = FacePick.MostConfident) =>
-        FaceInput.Crop(file, Spec, aligned ? null : Detector, pick);
+    public CropResult Crop(string file, bool aligned = false, FacePick pick = FacePick.MostCentral) =>
+        FaceInput.Crop(file, Spec, aligned ? null : Pipeline, pick);
 
     /// <summary>The template of an aligned crop (<see cref="Spec"/>'s size).</summary>
     public float[] Encode(RgbImage crop) => Encoder.Encode([crop])[0];
@@ -126,7 +128,7 @@ public sealed class FaceModel : IDisposable
 
     public void Dispose()
     {
-        detector?.Dispose();
+        pipeline?.Dispose();
         decoder?.Dispose();
         Encoder.Dispose();
     }

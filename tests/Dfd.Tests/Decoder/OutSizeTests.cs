@@ -1,5 +1,7 @@
+using Dfd.Core;
 using Dfd.Datasets;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -27,7 +29,7 @@ public class OutSizeTests : IDisposable
     public void TargetAtTheOutputSizeShowsWhatTheEncodersCropShows()
     {
         using var pipe = FacePipeline.CreateDefault();
-        var spec = DlibResNet.Config;
+        var spec = DlibResNet.Spec;
         var r = FaceInput.Crop(Sample("Hugh_Grant_0001.jpg"), spec, pipe, FacePick.MostCentral, 256, 256);
         Assert.NotNull(r.Crop);
         Assert.Equal((256, 256), (r.Target!.Width, r.Target.Height));
@@ -52,8 +54,8 @@ public class OutSizeTests : IDisposable
         Assert.Equal((t.Points[0].X + 0.5) * 2 - 0.5, s.Points[0].X, 4);
         Assert.Same(t, t.Scaled(150, 150));
         Assert.Throws<ArgumentException>(() => t.Scaled(256, 200));
-        Assert.Equal((0, 0), EncodedFaces.TargetSize(DlibResNet.Config, 150, 150));
-        Assert.Equal((256, 256), EncodedFaces.TargetSize(DlibResNet.Config, 256, 256));
+        Assert.Equal((0, 0), EncodedFaces.TargetSize(DlibResNet.Spec, 150, 150));
+        Assert.Equal((256, 256), EncodedFaces.TargetSize(DlibResNet.Spec, 256, 256));
     }
 
     [Fact]
