@@ -76,7 +76,7 @@ static class EvaluateCommand
             AnsiConsole.Write(idt);
         }
         var q = r.Quality;
-        Console.WriteLine($"image similarity to the {r.Encoder} crops ({q.Images} images): SSIM {F(q.SsimMean)} ± {F(q.SsimStd)}, " +
+        Console.WriteLine($"image similarity to the {r.Encoder} crops at {d.OutputSize} ({q.Images} images): SSIM {F(q.SsimMean)} ± {F(q.SsimStd)}, " +
             $"PSNR {(q.PsnrMeanDb is { } p ? $"{p:F2} dB ± {q.PsnrStdDb:F2}" : "+inf")}{(q.IdenticalImages > 0 ? $" ({q.IdenticalImages} identical)" : "")}" +
             (q.MeanFaceSsim is { } mf ? $"; the originals' mean face alone: SSIM {F(mf)}, PSNR {q.MeanFacePsnrDb:F2} dB" : "") +
             (q.SamePersonSsim is { } sp ? $"; another photo of the same person: SSIM {F(sp)} ({q.SamePersonPairs:N0} pairs, {q.SamePersonPeople} people)" : ""));

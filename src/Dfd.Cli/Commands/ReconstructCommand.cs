@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -20,7 +21,8 @@ static class ReconstructCommand
         "usage: dfd reconstruct --decoder F[,F2,…] --input <image|dir|templates.npy> --output <dir> [--pick central] [--json]",
         "  images are aligned and encoded by the decoder's encoder (--weights W for its weights); templates.npy [N,D]",
         "  must come from that encoder (its sidecar is checked). Writes NAME.png (and NAME.aligned.png), grid.png and",
-        "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png)",
+        "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png);",
+        "  images are at the decoder's output size (its output_size, which --out-size in training may make larger than the crop)",
         Common.PickHelp + ",",
         "             or all (every face: NAME_faceK.png where a photo has several, K = 0 the most confident); images only",
         "  --device cpu|cuda[:N]"
@@ -103,17 +105,29 @@ static class ReconstructCommand
         else
         {
             names = []; originals = [];
+            var crops = new List<RgbImage>();
+            // A decoder drawing larger than the encoder's crop: the face is also aligned at its size, to show beside it.
+            bool larger = info.OutWidth != model!.Spec.InputWidth || info.OutHeight != model.Spec.InputHeight;
             foreach (var f in Common.InputFiles(input))
             {
-                var (crops, found, problem) = Common.Crops(f, model!.Spec, model.Pipeline, pick);
+                if (larger && pick != FacePick.All)
+                {
+                    var r = FaceInput.Crop(f, model.Spec, model.Pipeline, pick, info.OutWidth, info.OutHeight);
+                    if (r.Crop is not { } c) { problems.Add($"{f}: {r.Problem}"); continue; }
+                    names.Add(Path.GetFileNameWithoutExtension(f)); crops.Add(c); originals.Add(r.Target!);
+                    continue;
+                }
+                var (faces, found, problem) = Common.Crops(f, model.Spec, model.Pipeline, pick);
                 if (problem != null) { problems.Add($"{f}: {problem}"); continue; }
-                foreach (var (crop, k) in crops)
+                foreach (var (crop, k) in faces)
                 {
                     names.Add(Path.GetFileNameWithoutExtension(f) + Common.FaceSuffix(k, found));
-                    originals.Add(crop);
+                    crops.Add(crop);
+                    // Every face of a photo at the output size: the crop scaled up, for the eye only.
+                    originals.Add(larger ? Reconstruction.Resize([crop], info.OutWidth, info.OutHeight)[0] : crop);
                 }
             }
-            templates = model!.Encode(originals);
+            templates = model.Encode(crops);
         }
 
         var recon = dec.Reconstruct(templates);
@@ -139,14 +153,14 @@ static class ReconstructCommand
         object decoders = decPaths.Length == 1 ? decPath : decPaths;
         var summary = new
         {
-            decoder = decoders, encoder = info.Encoder, input, output, pick = fromNpy ? null : Common.PickName(pick),
-            reconstructed = recon.Count, problems, items = rows,
+            decoder = decoders, encoder = info.Encoder, output_size = $"{info.OutWidth}x{info.OutHeight}", input, output,
+            pick = fromNpy ? null : Common.PickName(pick), reconstructed = recon.Count, problems, items = rows,
         };
         AtomicFile.WriteAllText(Path.Combine(output, "reconstruct.json"), Common.ToJson(summary));
         if (json) Console.WriteLine(Common.ToJson(summary));
         else
         {
-            Console.WriteLine($"{recon.Count} reconstructions ({info.Encoder} templates{(more.Count > 0 ? $", {decPaths.Length} decoders" : "")}) → {output} (grid.png, reconstruct.json)");
+            Console.WriteLine($"{recon.Count} reconstructions at {info.OutWidth}x{info.OutHeight} ({info.Encoder} templates{(more.Count > 0 ? $", {decPaths.Length} decoders" : "")}) → {output} (grid.png, reconstruct.json)");
             foreach (var p in problems) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(p)}");
         }
         return recon.Count == 0 && problems.Count > 0 ? 1 : 0;

@@ -15,7 +15,7 @@ namespace Dfd.Datasets;
 /// weights and the file list), whose lists read each row from disk when asked, so memory stays flat in the set's size.
 /// Training reads its batches from one; evaluation scores one per FR model.
 /// </summary>
-public sealed class EncodedFaces : IDisposable
+public sealed partial class EncodedFaces : IDisposable
 {
     public required IReadOnlyList<FaceItem> Items { get; init; }
     public required IReadOnlyList<byte[]> Crops { get; init; }         // HWC RGB, Width×Height

@@ -310,6 +310,9 @@ public sealed class CliInputTests : IDisposable
     [InlineData("encode")]
     [InlineData("reconstruct")]
     [InlineData("train")]
+    [InlineData("evaluate")]
+    [InlineData("analyze")]
+    [InlineData("serve")]
     public void CudaWithoutCudaSaysHowToBuildForIt(string command)
     {
         Skip.If(torch.cuda.is_available(), "this machine has CUDA");
@@ -318,10 +321,14 @@ public sealed class CliInputTests : IDisposable
         {
             "encode" => ["encode", "--model", "dlib-resnet", "--input", Sample, "--output", P("t2.npy"), "--device", "cuda"],
             "reconstruct" => ["reconstruct", "--decoder", Decoder, "--input", t, "--output", P("out"), "--device", "cuda"],
+            "evaluate" => ["evaluate", "--decoder", Decoder, "--data", "folder:" + dir, "--report", P("report"), "--device", "cuda"],
+            "analyze" => ["analyze", "pose", "--encoder", "dlib-resnet", "--input", Sample, "--report", P("report"), "--device", "cuda"],
+            "serve" => ["serve", "--port", "0", "--device", "cuda"],
             _ => ["train", "--encoder", "dlib-resnet", "--data", "folder:" + dir, "--out", P("d.safetensors"), "--device", "cuda"],
         };
         AssertOneLineError(Run(args), 2, command, "--device cuda", "CUDA is not available", "-p:DfdTorch=cuda");
         Assert.False(File.Exists(P("t2.npy")));
+        Assert.False(Directory.Exists(P("report")));
     }
 
     [Fact]
