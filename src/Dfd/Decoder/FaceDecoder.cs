@@ -150,7 +150,11 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
 
 /// <summary>What a decoder file says about itself: which encoder's templates it inverts, and how it was made.</summary>
 public sealed record DecoderInfo(string Encoder, int TemplateDim, int OutWidth, int OutHeight, string Normalisation,
-    DecoderConfig Config, IReadOnlyDictionary<string, string> Metadata);
+    DecoderConfig Config, IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>"regression" or "sharp" (<see cref="DecoderKind.Of"/>).</summary>
+    public string Kind => DecoderKind.Of(Metadata);
+}
 
 public sealed class DecoderFileException(string path, string problem) : DfdException($"{path}: {problem}");
 
@@ -176,6 +180,9 @@ public static class DecoderFile
 
     /// <summary>The shipped decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw.safetensors), or null.</summary>
     public static string? ShippedPath(string encoder) => Encoders.ModelPaths.Find($"dfd-{encoder}-lfw.safetensors");
+
+    /// <summary>The shipped sharp decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw-sharp.safetensors), or null.</summary>
+    public static string? ShippedSharpPath(string encoder) => Encoders.ModelPaths.Find($"dfd-{encoder}-lfw-sharp.safetensors");
 
     /// <summary>
     /// The one way to load a decoder for inference (eval mode, on <paramref name="device"/>). The file must be a Dfd

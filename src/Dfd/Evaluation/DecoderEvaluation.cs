@@ -115,6 +115,11 @@ public sealed record EvaluationResult(
     [JsonIgnore] public IReadOnlyList<RgbImage> SampleOriginals { get; init; } = [];
     [JsonIgnore] public IReadOnlyList<RgbImage> SampleReconstructions { get; init; } = [];
     [JsonIgnore] public IReadOnlyList<string> SampleNames { get; init; } = [];
+
+    // Issue 25 (ColourBias.cs, TextureDistance.cs, DecoderKind.cs): which decoder drew the faces, its colour cast, its texture.
+    public string DecoderKind { get; init; } = global::Dfd.Decoder.DecoderKind.Regression;
+    public ColourBiasResult? ColourBias { get; init; }
+    public TextureResult? Texture { get; init; }
 }
 
 public sealed record EvaluationOptions
@@ -133,6 +138,8 @@ public sealed record EvaluationOptions
     public IReadOnlyList<double> Fmrs { get; init; } = [1e-2, 1e-3, 1e-4];
     public int SampleFaces { get; init; } = 16;
     public int Batch { get; init; } = 32;
+    /// <summary>Measure the texture Fréchet distance (<see cref="TextureDistance"/>) where mobilefacenet-casia's weights are found.</summary>
+    public bool Texture { get; init; } = true;
 }
 
 /// <summary>Stage name, done, total: for progress bars.</summary>
@@ -497,6 +504,12 @@ public static class DecoderEvaluation
             finally { if (!isE0) enc.Dispose(); }
         }
 
+        // Issue 25: colour bias and texture distance, each beside the originals' reference (ColourBias.cs, TextureDistance.cs).
+        var ids0 = set0.Items.Select(i => i.Identity).ToList();
+        var colour = ColourBias.Measure(recon, originals0, ids0, Box.InnerFace(spec0.Template));
+        var texture = opt.Texture ? TextureDistance.Measure(recon, originals0, meanFace0, ids0, spec0.Template, opt.Device, opt.Batch, P($"texture features ({TextureDistance.Model})")) : null;
+        Lap("colour_texture");
+
         // Sample faces: one image each of people spread over the list (or the first images, when people are few).
         var samples = SampleIndices(set0.Items.Select(i => i.Identity).ToList(), opt.SampleFaces);
         var meta = info.Metadata;
@@ -515,6 +528,7 @@ public static class DecoderEvaluation
             SampleOriginals = samples.Select(i => originals0[i]).ToList(),
             SampleReconstructions = samples.Select(i => recon[i]).ToList(),
             SampleNames = samples.Select(i => Path.GetFileNameWithoutExtension(set0.Items[i].Path)).ToList(),
+            DecoderKind = info.Kind, ColourBias = colour, Texture = texture,
         };
     }
 
