@@ -181,7 +181,7 @@ public static class DecoderFile
     /// <summary>The shipped decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw.safetensors), or null.</summary>
     public static string? ShippedPath(string encoder) => Encoders.ModelPaths.Find($"dfd-{encoder}-lfw.safetensors");
 
-    /// <summary>The shipped sharp decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw-sharp.safetensors), or null.</summary>
+    /// <summary>The shipped sharp (adversarial) decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw-sharp.safetensors), or null.</summary>
     public static string? ShippedSharpPath(string encoder) => Encoders.ModelPaths.Find($"dfd-{encoder}-lfw-sharp.safetensors");
 
     /// <summary>
