@@ -58,7 +58,7 @@ public static class ColourBias
         IReadOnlyList<string> identities, Box? inner = null)
     {
         if (reconstructions.Count != originals.Count) throw new ArgumentException($"{reconstructions.Count} reconstructions for {originals.Count} originals");
-        var people = DecoderEvaluation.People(identities);
+        var people = Scoring.People(identities);
         double[]? halves = null;
         if (people.Length >= 2)
         {

@@ -73,13 +73,13 @@ public static class TextureDistance
         if (reconstructions.Count != originals.Count) throw new ArgumentException($"{reconstructions.Count} reconstructions for {originals.Count} originals");
         using var enc = Registry.Create(Model, null, device);
         var fe = enc as IFeatureEncoder ?? throw new InvalidOperationException($"{Model} gives no feature maps");
-        var warp = DecoderEvaluation.CropToCrop(from, spec.Template);
+        var warp = AlignmentTemplate.CropToCrop(from, spec.Template);
         RgbImage To(RgbImage im) => warp is { } w ? Warp.Affine(im, w, spec.InputWidth, spec.InputHeight) : im;
         var total = reconstructions.Count * 2;
         var o = Features(fe, originals.Select(To).ToList(), batch, progress == null ? null : new Offset(progress, 0, total));
         var r = Features(fe, reconstructions.Select(To).ToList(), batch, progress == null ? null : new Offset(progress, originals.Count, total));
         var m = Features(fe, [To(meanFace)], 1)[0];
-        var people = DecoderEvaluation.People(identities);
+        var people = Scoring.People(identities);
         double? halves = null;
         if (people.Length >= 4)
             halves = Frechet.Distance(people.Where((_, p) => p % 2 == 0).SelectMany(p => p).Select(i => o[i]).ToList(),

@@ -144,7 +144,7 @@ public class ColourTextureTests : IDisposable
             // A variable naming a missing file means "not found" (reported, not passed over).
             Environment.SetEnvironmentVariable(MobileFaceNet.WeightsVariable, Path.Combine(dir, "absent.safetensors"));
             var a = Noise(4, 3, 150, 150);
-            var t = TextureDistance.Measure(a, a, a[0], ["p", "q", "r", "s"], DlibResNet.Config.Template);
+            var t = TextureDistance.Measure(a, a, a[0], ["p", "q", "r", "s"], DlibResNet.Spec.Template);
             Assert.Null(t.Reconstructions);
             Assert.NotNull(t.Skipped);
             Assert.Contains("not found", t.Skipped);
