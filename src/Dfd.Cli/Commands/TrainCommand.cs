@@ -30,7 +30,7 @@ static class TrainCommand
             $"  adv term:  --disc-width {d.Width} --disc-layers {d.Layers} --disc-lr {N(d.Lr)} --disc-loss hinge|lsq --feature-matching {N(d.FeatureMatching)}",
             "             --diffaug colour,translation,cutout|none (the same augmentation on real and reconstructed images)",
             $"  augment:   --augment on|off|degrees={N(g.Degrees)},shift={N(g.Shift)},zoom={N(g.Zoom)},photometric={N(g.Photometric)} (photos re-encoded each step)",
-            "  encoder:   --weights W, --device cpu|cuda, --cache DIR (aligned + encoded training set)",
+            "  encoder:   --weights W, --device cpu|cuda, --cache DIR (aligned + encoded training set, as shards; dfd cache build makes it ahead)",
         ]);
     }
 
@@ -82,7 +82,9 @@ static class TrainCommand
 
         using var pipeline = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
         var wid = Registry.WeightsId(encName, a.Opt("weights"));
-        var data = Common.WithProgress("aligning + encoding training set", json, p => EncodedFaces.Build(items, encoder, pipeline, cacheDir, wid, p));
+        // On disk under the cache folder, read as needed; a stopped build continues (dfd cache build does it ahead, split).
+        using var data = Common.WithProgress("aligning + encoding training set", json, p => EncodedFaces.Build(items, encoder, pipeline, cacheDir, wid,
+            new BuildOptions { Progress = new SyncProgress<BuildProgress>(x => p.Report(((int)x.FacesDone, (int)x.FacesTotal))), Note = json ? null : Console.Error.WriteLine }));
         EncodedFaces? previewSet = preview.Count > 0 ? EncodedFaces.Build(preview, encoder, pipeline, null, wid) : null;
         if (!json) Console.Error.WriteLine($"training set: {data.Count} faces ({data.Skipped.Count} skipped: no face or unreadable); {string.Join("; ", dataDesc)}");
 
@@ -196,7 +198,7 @@ static class TrainCommand
     static IEnumerable<string> Pass(Args a, string name) => a.Opt(name) is { } v ? ["--" + name, v] : [];
 
     /// <summary>--data may repeat; Args keeps the last, so collect them here.</summary>
-    static List<string> MultiOpt(string[] argv, string name)
+    internal static List<string> MultiOpt(string[] argv, string name)
     {
         var r = new List<string>();
         for (int i = 0; i < argv.Length; i++)

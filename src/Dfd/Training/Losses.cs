@@ -150,10 +150,28 @@ public sealed class DecoderLoss
     {
         if (templates.Count != identities.Count || mirrors.Count != identities.Count)
             throw new ArgumentException($"{identities.Count} identities, {templates.Count} templates and {mirrors.Count} mirrored templates");
-        var centres = new Dictionary<string, float[]>();
-        foreach (var g in Enumerable.Range(0, identities.Count).GroupBy(i => identities[i]))
-            centres[g.Key] = MeanTemplate([.. g.Select(i => templates[i]), .. g.Select(i => mirrors[i])]);
-        return identities.Select(id => centres[id]).ToArray();
+        var (rows, of) = PersonTable(identities, templates, mirrors);
+        return of.Select(p => rows[p]).ToArray();
+    }
+
+    /// <summary>Each person's centre (as <see cref="PersonCentres"/>), one row per person in order of first appearance,
+    /// and each item's row.</summary>
+    public static (float[][] Centres, int[] PersonOf) PersonTable(IReadOnlyList<string> identities, IReadOnlyList<float[]> templates, IReadOnlyList<float[]> mirrors)
+    {
+        if (templates.Count != identities.Count || mirrors.Count != identities.Count)
+            throw new ArgumentException($"{identities.Count} identities, {templates.Count} templates and {mirrors.Count} mirrored templates");
+        var person = new Dictionary<string, int>();
+        var of = new int[identities.Count];
+        var members = new List<List<int>>();
+        for (int i = 0; i < of.Length; i++)
+        {
+            var id = identities[i];
+            if (!person.TryGetValue(id, out int p)) { person[id] = p = members.Count; members.Add([]); }
+            of[i] = p;
+            members[p].Add(i);
+        }
+        var rows = members.Select(g => MeanTemplate([.. g.Select(i => templates[i]), .. g.Select(i => mirrors[i])])).ToArray();
+        return (rows, of);
     }
 
     public LossWeights Weights => w;

@@ -83,12 +83,11 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         }
 
         var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template),
-            cfg.LossOptions.IdentityCentred ? DecoderLoss.MeanTemplate([.. data.Templates, .. data.MirrorTemplates]) : null, cfg.LossOptions);
-        // Every item's person centre, one row per item, on the device once; each step gathers its batch's rows.
-        using var centres = cfg.Loss.IdentityPerson > 0
-            ? torch.tensor(DecoderLoss.PersonCentres(data.Items.Select(i => i.Identity).ToList(), data.Templates, data.MirrorTemplates)
-                .SelectMany(c => c).ToArray(), new long[] { data.Count, encoder.Spec.EmbeddingSize }).to(encoder.Device)
-            : null;
+            cfg.LossOptions.IdentityCentred ? DecoderLoss.MeanTemplate(data.AllTemplates) : null, cfg.LossOptions);
+        // Each person's centre, one row per person, on the device once, and each item's row; each step gathers its
+        // batch's rows (a row per person, not per item: a large set's items would take as much again as its templates).
+        int[]? personOf = null;
+        using var centres = cfg.Loss.IdentityPerson > 0 ? PersonCentres(data, encoder, out personOf) : null;
         int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
         if (steps == 0) throw new ArgumentException($"{n} training images are fewer than one batch of {cfg.Batch}");
         long totalSteps = (long)steps * cfg.Epochs;
@@ -117,7 +116,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                         using (torch.no_grad()) t = encoder.Forward(x).detach();
                     }
                     var recon = dec.forward(t);
-                    var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)i).ToArray(), device: encoder.Device));
+                    var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)personOf![i]).ToArray(), device: encoder.Device));
                     var (total, terms) = loss.Compute(recon, x, t, c);
                     if (disc != null) total = disc.AddGeneratorTerms(recon, x, cfg.Loss.Adv, AugmentSeed(global, 0), total, terms);
                     if (!float.IsFinite(total.item<float>()))
@@ -155,6 +154,13 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
     }
 
     public int SkippedSteps { get; private set; }
+
+    static Tensor PersonCentres(EncodedFaces data, IEncoder encoder, out int[] personOf)
+    {
+        var (rows, of) = DecoderLoss.PersonTable(new LazyRows<string>(data.Count, i => data.Items[i].Identity), data.Templates, data.MirrorTemplates);
+        personOf = of;
+        return torch.tensor(rows.SelectMany(c => c).ToArray(), new long[] { rows.Length, encoder.Spec.EmbeddingSize }).to(encoder.Device);
+    }
 
     readonly Lazy<Dictionary<string, string>?> initMeta = new(() => cfg.Init != null && File.Exists(cfg.Init) ? Safetensors.Read(cfg.Init).Metadata : null);
 
