@@ -60,6 +60,8 @@ static class ReconstructCommand
             if (o.Info.Encoder != info.Encoder || o.Info.TemplateDim != info.TemplateDim)
                 throw new InvalidDataException($"{p}: inverts '{o.Info.Encoder}' ({o.Info.TemplateDim}-D); {decPath} inverts '{info.Encoder}' ({info.TemplateDim}-D): decoders compared in one grid must share an encoder");
         }
+        // Which decoder drew each row ("regression" or "sharp"), for the grid's labels and the JSON.
+        var kinds = others.Select(o => o.Info.Kind).Prepend(info.Kind).ToList();
         Directory.CreateDirectory(output);
         var rows = new List<object>();
         var problems = new List<string>();
@@ -145,26 +147,33 @@ static class ReconstructCommand
         if (recon.Count > 0)
         {
             var gridRows = new List<IReadOnlyList<RgbImage>>();
-            if (originals != null) gridRows.Add(originals.Take(16).ToList());
+            var labels = new List<string>();
+            if (originals != null) { gridRows.Add(originals.Take(16).ToList()); labels.Add("originals"); }
             gridRows.Add(recon.Take(16).ToList());
             gridRows.AddRange(more.Select(m => m.Take(16).ToList()));
-            ImageIO.Save(ImageGrid.Compose(gridRows), Path.Combine(output, "grid.png"));
+            labels.AddRange(RowLabels(kinds, decPaths));
+            ImageIO.Save(LabelledGrid.Compose(gridRows, labels), Path.Combine(output, "grid.png"));
         }
         object decoders = decPaths.Length == 1 ? decPath : decPaths;
+        object kind = kinds.Count == 1 ? kinds[0] : kinds;
         var summary = new
         {
-            decoder = decoders, encoder = info.Encoder, output_size = $"{info.OutWidth}x{info.OutHeight}", input, output,
+            decoder = decoders, decoder_kind = kind, encoder = info.Encoder, output_size = $"{info.OutWidth}x{info.OutHeight}", input, output,
             pick = fromNpy ? null : Common.PickName(pick), reconstructed = recon.Count, problems, items = rows,
         };
         AtomicFile.WriteAllText(Path.Combine(output, "reconstruct.json"), Common.ToJson(summary));
         if (json) Console.WriteLine(Common.ToJson(summary));
         else
         {
-            Console.WriteLine($"{recon.Count} reconstructions at {info.OutWidth}x{info.OutHeight} ({info.Encoder} templates{(more.Count > 0 ? $", {decPaths.Length} decoders" : "")}) → {output} (grid.png, reconstruct.json)");
+            Console.WriteLine($"{recon.Count} reconstructions at {info.OutWidth}x{info.OutHeight} ({info.Encoder} templates; {string.Join(", ", RowLabels(kinds, decPaths))}) → {output} (grid.png, reconstruct.json)");
             foreach (var p in problems) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(p)}");
         }
         return recon.Count == 0 && problems.Count > 0 ? 1 : 0;
     }
+
+    /// <summary>"regression decoder", "sharp decoder"; with the file name where two rows would read the same.</summary>
+    static List<string> RowLabels(IReadOnlyList<string> kinds, IReadOnlyList<string> paths) =>
+        kinds.Select((k, i) => kinds.Count(x => x == k) > 1 ? $"{DecoderKind.Label(k)} {Path.GetFileNameWithoutExtension(paths[i])}" : DecoderKind.Label(k)).ToList();
 }
 
 /// <summary>Disposes the loaded decoders at the end of the command.</summary>

@@ -153,7 +153,11 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
 
 /// <summary>What a decoder file says about itself: which encoder's templates it inverts, and how it was made.</summary>
 public sealed record DecoderInfo(string Encoder, int TemplateDim, int OutWidth, int OutHeight, string Normalisation,
-    DecoderConfig Config, IReadOnlyDictionary<string, string> Metadata);
+    DecoderConfig Config, IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>"regression" or "sharp" (<see cref="DecoderKind.Of"/>).</summary>
+    public string Kind => DecoderKind.Of(Metadata);
+}
 
 public sealed class DecoderFileException(string path, string problem) : DfdException($"{path}: {problem}");
 

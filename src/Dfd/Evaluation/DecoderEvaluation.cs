@@ -130,6 +130,14 @@ public static class DecoderEvaluation
             finally { if (!isE0) enc.Dispose(); }
         }
 
+        // Issue 25: colour bias and texture distance, each beside the originals' reference (ColourBias.cs, TextureDistance.cs).
+        var ids0 = set0.Items.Select(i => i.Identity).ToList();
+        var colour = ColourBias.Measure(recon, originals0, ids0, Box.InnerFace(spec0.Template));
+        var texture = opt.Texture
+            ? TextureDistance.Measure(recon, originals0, meanFace0, ids0, spec0.Template, opt.Device, opt.Batch, P($"texture features ({TextureDistance.Model})"))
+            : null;
+        Lap("colour_texture");
+
         // Sample faces: one image each of people spread over the list (or the first images, when people are few).
         var samples = SampleIndices(set0.Items.Select(i => i.Identity).ToList(), opt.SampleFaces);
         var meta = info.Metadata;
@@ -148,6 +156,7 @@ public static class DecoderEvaluation
             SampleOriginals = samples.Select(i => targets0[i]).ToList(),
             SampleReconstructions = samples.Select(i => drawn[i]).ToList(),
             SampleNames = samples.Select(i => Path.GetFileNameWithoutExtension(set0.Items[i].Path)).ToList(),
+            DecoderKind = info.Kind, ColourBias = colour, Texture = texture,
         };
     }
 
