@@ -21,7 +21,8 @@ static class ReconstructCommand
         "  images are aligned and encoded by the decoder's encoder (--weights W for its weights); templates.npy [N,D]",
         "  must come from that encoder (its sidecar is checked). Writes NAME.png (and NAME.aligned.png), grid.png and",
         "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png)",
-        "  --device cpu|cuda[:N]"
+        "  --device cpu|cuda[:N]; --seed N: the noise of a decoder that injects noise (sharp decoders; default 0, the",
+        "  shipped faces), so other seeds draw other detail for the same template; decoders without noise ignore it"
     ]);
 
     public static int Run(string[] argv)
@@ -35,6 +36,10 @@ static class ReconstructCommand
         bool json = a.Flag("json");
         var device = Common.Device(a);
         var weights = a.Opt("weights");
+        var seedOpt = a.Opt("seed");
+        long seed = FaceDecoder.DefaultSeed;
+        if (seedOpt != null && !long.TryParse(seedOpt, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out seed))
+            throw new UsageException($"--seed: '{seedOpt}' is not a whole number");
         a.CheckUnused();
 
         // Templates need only the decoder; images also the encoder it names, which FaceModel opens with it.
@@ -99,9 +104,9 @@ static class ReconstructCommand
             templates = model!.Encode(originals);
         }
 
-        var recon = dec.Reconstruct(templates);
+        var recon = dec.Reconstruct(templates, seed);
         // The other decoders' faces go beside the first's as NAME.dK.png (K = 2, 3, … in --decoder order).
-        var more = others.Select(o => o.Decoder.Reconstruct(templates)).ToList();
+        var more = others.Select(o => o.Decoder.Reconstruct(templates, seed)).ToList();
         for (int i = 0; i < recon.Count; i++)
         {
             var path = Path.Combine(output, names[i] + ".png");

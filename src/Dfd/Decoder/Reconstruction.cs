@@ -12,6 +12,13 @@ public static class Reconstruction
     /// </summary>
     /// <exception cref="ArgumentException">A template's length is not the decoder's template size.</exception>
     public static List<RgbImage> Reconstruct(this FaceDecoder dec, IReadOnlyList<float[]> templates, int batch = 32,
+        IProgress<(int Done, int Total)>? progress = null) => dec.Reconstruct(templates, FaceDecoder.DefaultSeed, batch, progress);
+
+    /// <summary>
+    /// As above, with the noise of a decoder that injects noise drawn from <paramref name="seed"/> (other seeds draw
+    /// other detail for the same template; decoders without noise give the same faces for every seed).
+    /// </summary>
+    public static List<RgbImage> Reconstruct(this FaceDecoder dec, IReadOnlyList<float[]> templates, long seed, int batch = 32,
         IProgress<(int Done, int Total)>? progress = null)
     {
         int d = dec.Config.TemplateDim;
@@ -31,7 +38,7 @@ public static class Reconstruction
                 var flat = new float[k * d];
                 for (int j = 0; j < k; j++) templates[i + j].CopyTo(flat, j * d);
                 var t = torch.tensor(flat, new long[] { k, d }).to(device);
-                list.AddRange(Tensors.ToImages(dec.forward(t)));
+                list.AddRange(Tensors.ToImages(dec.forward(t, seed)));
                 progress?.Report((i + k, templates.Count));
             }
         }
@@ -40,4 +47,6 @@ public static class Reconstruction
     }
 
     public static RgbImage Reconstruct(this FaceDecoder dec, float[] template) => dec.Reconstruct([template])[0];
+
+    public static RgbImage Reconstruct(this FaceDecoder dec, float[] template, long seed) => dec.Reconstruct([template], seed)[0];
 }

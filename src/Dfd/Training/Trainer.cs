@@ -27,13 +27,19 @@ public sealed record TrainConfig
     public DiscriminatorConfig Discriminator { get; init; } = new();
     /// <summary>Augment each batch's photos and encode them again (null: the cached photos and templates as they are).</summary>
     public AugmentConfig? Augment { get; init; }
-    /// <summary>Warm start: a decoder file of the same shape and encoder whose weights the run starts from (path).</summary>
+    /// <summary>Warm start: a decoder file of the same encoder whose weights the run starts from (path); where this run's
+    /// decoder differs from the file's from some block on (a new top, noise), the tensors that fit are taken and the rest start fresh.</summary>
     public string? Init { get; init; }
+    /// <summary>Decay of the moving average of the decoder's weights (0: none); with it the decoder file holds the average.</summary>
+    public double Ema { get; init; }
+
+    /// <summary>What the decoder file says it is: "sharp" when an adversarial term drew its detail, else "regression".</summary>
+    public string DecoderKind => Loss.Adv > 0 ? "sharp" : "regression";
 
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
     /// <remarks>Settings at their type's default (0, false, null) are left out, so a setting added later with such a
     /// default does not stop older checkpoints from resuming.</remarks>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId }, FingerprintJson);
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, Ema }, FingerprintJson);
 
     static readonly JsonSerializerOptions FingerprintJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault };
 
@@ -69,17 +75,23 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         using var disc = cfg.Loss.Adv > 0 ? new PatchDiscriminator(cfg.Discriminator) : null;
         disc?.to(encoder.Device);
         var adamD = disc == null ? null : new Adam(disc, 0.5, 0.999, "optimd.");
+        Ema? ema = null;
         int startEpoch = 0, startStep = 0;
         double elapsed = 0;
         var sums = new Dictionary<string, double>();
         if (resume && File.Exists(CheckpointPath))
+        {
             (startEpoch, startStep, elapsed, sums) = LoadCheckpoint(dec, adam, disc, adamD);
+            if (cfg.Ema > 0) { ema = new Ema(dec, cfg.Ema); ema.Load(Safetensors.Read(CheckpointPath).Tensors, CheckpointPath); }
+        }
         else
         {
             if (resume)
                 report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0, $"no checkpoint at {CheckpointPath}; starting afresh"));
             if (cfg.Init != null) WarmStart(dec, cfg.Init, report);
+            if (cfg.Ema > 0) ema = new Ema(dec, cfg.Ema);
         }
+        using var _ema = ema;
 
         var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template),
             cfg.LossOptions.IdentityCentred ? DecoderLoss.MeanTemplate([.. data.Templates, .. data.MirrorTemplates]) : null, cfg.LossOptions);
@@ -115,7 +127,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                         x = aug.Apply(x, new Random(AugmentSeed(global, 3)));
                         using (torch.no_grad()) t = encoder.Forward(x).detach();
                     }
-                    var recon = dec.forward(t);
+                    var recon = dec.forward(t, AugmentSeed(global, 4));
                     var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)i).ToArray(), device: encoder.Device));
                     var (total, terms) = loss.Compute(recon, x, t, c);
                     if (disc != null) total = disc.AddGeneratorTerms(recon, x, cfg.Loss.Adv, AugmentSeed(global, 0), total, terms);
@@ -127,8 +139,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     // Guard against the rare non-finite gradient from libtorch's CPU conv backward (see FaceDecoder):
                     // the step is skipped and counted rather than poisoning the weights.
                     if (disc != null)
-                        terms["disc"] = disc.Update(adamD!, recon.detach(), x, AugmentSeed(global, 1), AugmentSeed(global, 2), cfg.Discriminator.Lr * Lr(global, totalSteps) / cfg.Lr);
-                    if (Adam.GradientsFinite(dec)) adam.Step(Lr(global, totalSteps));
+                        terms["disc"] = disc.Update(adamD!, recon.detach(), x, AugmentSeed(global, 1), AugmentSeed(global, 2), cfg.Discriminator.Lr * Lr(global, totalSteps) / cfg.Lr, global, terms);
+                    if (Adam.GradientsFinite(dec)) { adam.Step(Lr(global, totalSteps)); ema?.Update(); }
                     else { SkippedSteps++; report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, step + 1, steps, double.NaN, new Dictionary<string, double>(), 0, $"non-finite gradients at epoch {epoch + 1} step {step + 1}: step skipped")); }
                     foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v.item<float>();
                     sums["total"] = sums.GetValueOrDefault("total") + total.item<float>();
@@ -142,8 +154,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                 if (epochEnd || done % cfg.CheckpointEvery == 0)
                 {
                     int nextEpoch = epochEnd ? epoch + 1 : epoch, nextStep = epochEnd ? 0 : step + 1;
-                    if (epochEnd) EndOfEpoch(dec, epoch, sums, elapsed + sw.Elapsed.TotalSeconds, report);
-                    SaveCheckpoint(dec, adam, disc, adamD, nextEpoch, nextStep, elapsed + sw.Elapsed.TotalSeconds, epochEnd ? new() : sums);
+                    if (epochEnd) EndOfEpoch(ema?.Average ?? dec, epoch, sums, elapsed + sw.Elapsed.TotalSeconds, report);
+                    SaveCheckpoint(dec, adam, disc, adamD, ema, nextEpoch, nextStep, elapsed + sw.Elapsed.TotalSeconds, epochEnd ? new() : sums);
                     if (epochEnd) sums = new();
                 }
             }
@@ -165,16 +177,28 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         var info = DecoderFile.InfoFrom(path, meta);
         if (info.Encoder != encoder.Spec.Name)
             throw new DecoderFileException(path, $"--init: inverts '{info.Encoder}', not '{encoder.Spec.Name}'");
-        if (info.Config.ToJson() != dec.Config.ToJson())
-            throw new DecoderFileException(path, $"--init: decoder shape differs from this run's\n  file: {info.Config.ToJson()}\n  run:  {dec.Config.ToJson()}");
-        DecoderFile.AssignWeights(dec, tensors, path);
+        string fresh = "";
+        if (info.Config.ToJson() == dec.Config.ToJson()) DecoderFile.AssignWeights(dec, tensors, path);
+        else
+        {
+            // A new top (other widths or upsampling in the last blocks, noise): take every tensor whose name and shape
+            // fit and start the rest afresh. The projection must fit, or little but the name would be shared.
+            var own = dec.state_dict();
+            var fit = own.Keys.Where(k => tensors.TryGetValue(k, out var t) && t.Shape.SequenceEqual(own[k].shape)).ToHashSet();
+            if (!fit.Contains("project.weight"))
+                throw new DecoderFileException(path, $"--init: decoder shape differs from this run's\n  file: {info.Config.ToJson()}\n  run:  {dec.Config.ToJson()}");
+            using (torch.no_grad())
+                foreach (var k in fit) own[k].copy_(torch.tensor(tensors[k].Data, tensors[k].Shape).to(own[k].dtype));
+            var news = own.Keys.Where(k => !fit.Contains(k)).ToList();
+            fresh = $"; {fit.Count} of {own.Count} tensors from the file, new: {string.Join(", ", news)}";
+        }
         report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0,
             $"warm start from {path} ({meta.GetValueOrDefault("total_epochs") ?? meta.GetValueOrDefault("epochs_done", "?")} epochs, " +
-            $"{meta.GetValueOrDefault("total_train_seconds") ?? meta.GetValueOrDefault("train_seconds", "?")} s of training in all)"));
+            $"{meta.GetValueOrDefault("total_train_seconds") ?? meta.GetValueOrDefault("train_seconds", "?")} s of training in all){fresh}"));
     }
 
-    /// <summary>Augmentation draws depend only on (seed, step, which): a resumed run augments as the uninterrupted one.
-    /// which: 0 the decoder's adversarial term, 1 and 2 the discriminator's real and fake batches, 3 the photos.</summary>
+    /// <summary>Augmentation and noise draws depend only on (seed, step, which): a resumed run draws as the uninterrupted one.
+    /// which: 0 the decoder's adversarial term, 1 and 2 the discriminator's real and fake batches, 3 the photos, 4 the decoder's noise.</summary>
     public static int AugmentSeed(int seed, long global, int which) => unchecked((int)(seed * 1_000_003L + global * 31 + which));
 
     int AugmentSeed(long global, int which) => AugmentSeed(cfg.Seed, global, which);
@@ -219,6 +243,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         {
             ["encoder"] = encoder.Spec.Name,
             ["train_config"] = JsonSerializer.Serialize(cfg),
+            ["decoder_kind"] = cfg.DecoderKind,
             ["epochs_done"] = epoch.ToString(),
             ["step_in_epoch"] = step.ToString(),
             ["train_seconds"] = seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture),
@@ -240,7 +265,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         return m;
     }
 
-    void SaveCheckpoint(FaceDecoder dec, Adam adam, PatchDiscriminator? disc, Adam? adamD, int epoch, int step, double seconds, Dictionary<string, double> sums)
+    void SaveCheckpoint(FaceDecoder dec, Adam adam, PatchDiscriminator? disc, Adam? adamD, Ema? ema, int epoch, int step, double seconds, Dictionary<string, double> sums)
     {
         var meta = Metadata(epoch, step, seconds);
         meta["fingerprint"] = cfg.Fingerprint();
@@ -253,6 +278,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             foreach (var (k, v) in adamD!.State()) state[k] = v;
             meta["adam_step_disc"] = adamD.StepCount.ToString();
         }
+        if (ema != null) foreach (var (k, v) in ema.State()) state[k] = v;
         DecoderFile.Save(CheckpointPath, dec, meta, state);
     }
 
