@@ -104,9 +104,9 @@ static class ReconstructCommand
             templates = model!.Encode(originals);
         }
 
-        var recon = dec.Reconstruct(templates, seed);
+        var recon = dec.Reconstruct(templates, seed: seed);
         // The other decoders' faces go beside the first's as NAME.dK.png (K = 2, 3, … in --decoder order).
-        var more = others.Select(o => o.Decoder.Reconstruct(templates, seed)).ToList();
+        var more = others.Select(o => o.Decoder.Reconstruct(templates, seed: seed)).ToList();
         for (int i = 0; i < recon.Count; i++)
         {
             var path = Path.Combine(output, names[i] + ".png");

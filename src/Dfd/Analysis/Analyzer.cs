@@ -359,7 +359,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         return a.Select((x, i) => (float)(wa * x + wb * b[i])).ToArray();
     }
 
-    /// <summary>Templates → reconstructions (see <see cref="Reconstruction.Reconstruct(FaceDecoder, IReadOnlyList{float[]}, int, IProgress{ValueTuple{int, int}}?)"/>).</summary>
+    /// <summary>Templates → reconstructions (see <see cref="Reconstruction.Reconstruct(FaceDecoder, IReadOnlyList{float[]}, int, IProgress{ValueTuple{int, int}}?, long)"/>).</summary>
     public RgbImage[] Decode(IReadOnlyList<float[]> templates) =>
         (Decoder ?? throw new InvalidOperationException("no decoder")).Reconstruct(templates, Batch).ToArray();
 

@@ -11,15 +11,12 @@ public static class Reconstruction
     /// in eval mode (a decoder that was training is put back into training mode afterwards).
     /// </summary>
     /// <exception cref="ArgumentException">A template's length is not the decoder's template size.</exception>
+    /// <remarks>
+    /// <paramref name="seed"/>: the noise of a decoder that injects noise (other seeds draw other detail for the same
+    /// template; decoders without noise give the same faces for every seed). Pass it by name: <c>Reconstruct(t, seed: 5)</c>.
+    /// </remarks>
     public static List<RgbImage> Reconstruct(this FaceDecoder dec, IReadOnlyList<float[]> templates, int batch = 32,
-        IProgress<(int Done, int Total)>? progress = null) => dec.Reconstruct(templates, FaceDecoder.DefaultSeed, batch, progress);
-
-    /// <summary>
-    /// As above, with the noise of a decoder that injects noise drawn from <paramref name="seed"/> (other seeds draw
-    /// other detail for the same template; decoders without noise give the same faces for every seed).
-    /// </summary>
-    public static List<RgbImage> Reconstruct(this FaceDecoder dec, IReadOnlyList<float[]> templates, long seed, int batch = 32,
-        IProgress<(int Done, int Total)>? progress = null)
+        IProgress<(int Done, int Total)>? progress = null, long seed = FaceDecoder.DefaultSeed)
     {
         int d = dec.Config.TemplateDim;
         for (int i = 0; i < templates.Count; i++)
@@ -46,7 +43,5 @@ public static class Reconstruction
         return list;
     }
 
-    public static RgbImage Reconstruct(this FaceDecoder dec, float[] template) => dec.Reconstruct([template])[0];
-
-    public static RgbImage Reconstruct(this FaceDecoder dec, float[] template, long seed) => dec.Reconstruct([template], seed)[0];
+    public static RgbImage Reconstruct(this FaceDecoder dec, float[] template, long seed = FaceDecoder.DefaultSeed) => dec.Reconstruct([template], seed: seed)[0];
 }

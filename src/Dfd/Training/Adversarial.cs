@@ -77,7 +77,8 @@ public sealed class SpectralConv2d : Module<Tensor, Tensor>
                 v = F.normalize(w.t().mv(u), p: 2, dim: 0);
             }
         }
-        var sigma = u.dot(w.mv(v));
+        // A copy of u: the next forward updates u in place, and backward still needs this one's value.
+        var sigma = u.clone().dot(w.mv(v));
         return w / sigma;
     }
 

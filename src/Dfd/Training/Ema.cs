@@ -11,7 +11,10 @@ namespace Dfd.Training;
 /// after each optimiser step avg ← d·avg + (1 − d)·w; BN statistics are copied, not averaged, since they describe the
 /// live weights' activations. Adversarial training makes the weights wander step to step; the average draws steadier
 /// faces, and it is what a run with <see cref="TrainConfig.Ema"/> writes as its decoder file. Kept in checkpoints
-/// under <see cref="Prefix"/>, so --resume continues it bit for bit.
+/// under <see cref="Prefix"/> (and its update count in the metadata), so --resume continues it bit for bit.
+/// The decay ramps up as min(d, (1 + t) / (10 + t)) after t updates (TensorFlow's ExponentialMovingAverage with
+/// num_updates): early on the average follows the weights closely, so a warm start with new layers does not ship an
+/// average still made mostly of their random initial values.
 /// </summary>
 public sealed class Ema : IDisposable
 {
@@ -23,8 +26,15 @@ public sealed class Ema : IDisposable
     /// <summary>The averaged decoder, in eval mode, on the live decoder's device; starts as a copy of it.</summary>
     public FaceDecoder Average { get; }
 
-    public Ema(FaceDecoder live, double decay)
+    /// <summary>Updates made so far (the ramp's t).</summary>
+    public long Updates { get; private set; }
+
+    /// <summary>The decay applied at update <paramref name="t"/> (0-based).</summary>
+    public double Decay(long t) => Math.Min(decay, (1.0 + t) / (10.0 + t));
+
+    public Ema(FaceDecoder live, double decay, long updates = 0)
     {
+        Updates = updates;
         if (!(decay > 0 && decay < 1)) throw new ArgumentException($"EMA decay must lie between 0 and 1, not {decay}");
         this.decay = decay;
         Average = new FaceDecoder(live.Config);
@@ -42,7 +52,8 @@ public sealed class Ema : IDisposable
     public void Update()
     {
         using var _ = torch.no_grad();
-        foreach (var (a, l) in parameters) a.mul_(Scalars.Of(decay)).add_(l, alpha: Scalars.Of(1 - decay));
+        double d = Decay(Updates++);
+        foreach (var (a, l) in parameters) a.mul_(Scalars.Of(d)).add_(l, alpha: Scalars.Of(1 - d));
         foreach (var (a, l) in buffers) a.copy_(l);
     }
 
@@ -50,9 +61,12 @@ public sealed class Ema : IDisposable
         StateDict.ToHost(Average).ToDictionary(kv => Prefix + kv.Key, kv => kv.Value);
 
     /// <summary>Restores the average from a checkpoint's <see cref="Prefix"/> tensors.</summary>
-    public void Load(IReadOnlyDictionary<string, HostTensor> tensors, string source) =>
+    public void Load(IReadOnlyDictionary<string, HostTensor> tensors, long updates, string source)
+    {
+        Updates = updates;
         StateDict.Assign(Average, tensors.Where(kv => kv.Key.StartsWith(Prefix, StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key[Prefix.Length..], kv => kv.Value), source);
+    }
 
     public void Dispose() => Average.Dispose();
 }

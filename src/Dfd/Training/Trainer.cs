@@ -82,7 +82,12 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         if (resume && File.Exists(CheckpointPath))
         {
             (startEpoch, startStep, elapsed, sums) = LoadCheckpoint(dec, adam, disc, adamD);
-            if (cfg.Ema > 0) { ema = new Ema(dec, cfg.Ema); ema.Load(Safetensors.Read(CheckpointPath).Tensors, CheckpointPath); }
+            if (cfg.Ema > 0)
+            {
+                var (ct0, cm) = Safetensors.Read(CheckpointPath);
+                ema = new Ema(dec, cfg.Ema);
+                ema.Load(ct0, long.Parse(cm.GetValueOrDefault("ema_updates", "0")), CheckpointPath);
+            }
         }
         else
         {
@@ -155,6 +160,9 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                 {
                     int nextEpoch = epochEnd ? epoch + 1 : epoch, nextStep = epochEnd ? 0 : step + 1;
                     if (epochEnd) EndOfEpoch(ema?.Average ?? dec, epoch, sums, elapsed + sw.Elapsed.TotalSeconds, report);
+                    // A sharp run changes its faces within an epoch (colour casts, streaks): a sheet at every checkpoint shows when.
+                    else if (disc != null)
+                        ImageIO.Save(SampleGrid(ema?.Average ?? dec, Preview ?? data, 8), Path.Combine(SamplesDir, $"epoch-{epoch + 1:D3}-step-{step + 1:D4}.png"));
                     SaveCheckpoint(dec, adam, disc, adamD, ema, nextEpoch, nextStep, elapsed + sw.Elapsed.TotalSeconds, epochEnd ? new() : sums);
                     if (epochEnd) sums = new();
                 }
@@ -278,7 +286,11 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             foreach (var (k, v) in adamD!.State()) state[k] = v;
             meta["adam_step_disc"] = adamD.StepCount.ToString();
         }
-        if (ema != null) foreach (var (k, v) in ema.State()) state[k] = v;
+        if (ema != null)
+        {
+            foreach (var (k, v) in ema.State()) state[k] = v;
+            meta["ema_updates"] = ema.Updates.ToString();
+        }
         DecoderFile.Save(CheckpointPath, dec, meta, state);
     }
 
