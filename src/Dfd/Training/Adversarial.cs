@@ -188,18 +188,29 @@ public sealed class PatchDiscriminator : Module<Tensor, List<Tensor>>
         return total;
     }
 
-    /// <summary>Each image's score: the mean of its patch logits, averaged over the scales [N].</summary>
+    /// <summary>
+    /// Each image's score for the R1 gradient [N]: per scale, the sum of its P patch logits over √P, averaged over the
+    /// scales. Then ‖∇score‖² approximates the mean over patches of each patch logit's own ‖∇‖² (exactly where receptive
+    /// fields do not overlap): R1 for a patch discriminator is R1 for each of its patch discriminators, not for their
+    /// mean, whose gradient is P times weaker.
+    /// </summary>
     static Tensor Score(List<List<Tensor>> views)
     {
         Tensor? s = null;
-        foreach (var v in views) { var m = v[^1].mean([1L, 2L, 3L]); s = s is null ? m : s.Plus(m); }
+        foreach (var v in views)
+        {
+            var l = v[^1];
+            var m = l.sum([1L, 2L, 3L]).Over(Math.Sqrt(l.shape[1] * l.shape[2] * l.shape[3]));
+            s = s is null ? m : s.Plus(m);
+        }
         return s!.Over(views.Count);
     }
 
     /// <summary>
-    /// The R1 penalty γ/2·E‖∇ₓD(x)‖² at <paramref name="x"/> (images 0..255, requires_grad set), with the gradient taken
-    /// in the discriminator's own input units (−1..1), so γ reads as in the literature; <paramref name="views"/> are
-    /// this discriminator's outputs at x. The graph of the gradient is kept, so the penalty trains the discriminator.
+    /// The R1 penalty γ/2·E‖∇ₓD(x)‖² at <paramref name="x"/> (images 0..255, requires_grad set), D as in
+    /// <see cref="Score"/>, with the gradient taken in the discriminator's own input units (−1..1), so γ reads as in the
+    /// literature; <paramref name="views"/> are this discriminator's outputs at x. The graph of the gradient is kept,
+    /// so the penalty trains the discriminator.
     /// </summary>
     public static Tensor R1Penalty(Tensor x, List<List<Tensor>> views, double gamma)
     {

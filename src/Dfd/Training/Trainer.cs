@@ -189,20 +189,47 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         if (info.Config.ToJson() == dec.Config.ToJson()) DecoderFile.AssignWeights(dec, tensors, path);
         else
         {
-            // A new top (other widths or upsampling in the last blocks, noise): take every tensor whose name and shape
-            // fit and start the rest afresh. The projection must fit, or little but the name would be shared.
+            // A new top (wider or other upsampling in the last blocks, noise): take every tensor whose name and shape
+            // fit, grow the ones that are narrower in the file (Grow), and start the rest afresh. The projection must
+            // fit, or little but the name would be shared.
             var own = dec.state_dict();
             var fit = own.Keys.Where(k => tensors.TryGetValue(k, out var t) && t.Shape.SequenceEqual(own[k].shape)).ToHashSet();
             if (!fit.Contains("project.weight"))
                 throw new DecoderFileException(path, $"--init: decoder shape differs from this run's\n  file: {info.Config.ToJson()}\n  run:  {dec.Config.ToJson()}");
+            var grown = own.Keys.Where(k => !fit.Contains(k) && tensors.TryGetValue(k, out var t) && t.Shape.Length == own[k].shape.Length
+                && t.Shape.Zip(own[k].shape).All(d => d.First <= d.Second)).ToHashSet();
             using (torch.no_grad())
+            {
                 foreach (var k in fit) own[k].copy_(torch.tensor(tensors[k].Data, tensors[k].Shape).to(own[k].dtype));
-            var news = own.Keys.Where(k => !fit.Contains(k)).ToList();
-            fresh = $"; {fit.Count} of {own.Count} tensors from the file, new: {string.Join(", ", news)}";
+                foreach (var k in grown) own[k].copy_(Grow(torch.tensor(tensors[k].Data, tensors[k].Shape), own[k].shape).to(own[k].dtype));
+            }
+            var news = own.Keys.Where(k => !fit.Contains(k) && !grown.Contains(k)).ToList();
+            fresh = $"; {fit.Count} of {own.Count} tensors from the file" +
+                (grown.Count > 0 ? $", widened from it: {string.Join(", ", grown.Select(k => $"{k} [{string.Join(",", tensors[k].Shape)}]→[{string.Join(",", own[k].shape)}]"))}" : "") +
+                (news.Count > 0 ? $", new: {string.Join(", ", news)}" : "");
         }
         report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0,
             $"warm start from {path} ({meta.GetValueOrDefault("total_epochs") ?? meta.GetValueOrDefault("epochs_done", "?")} epochs, " +
             $"{meta.GetValueOrDefault("total_train_seconds") ?? meta.GetValueOrDefault("train_seconds", "?")} s of training in all){fresh}"));
+    }
+
+    /// <summary>
+    /// A file's tensor widened to <paramref name="shape"/> so the network computes what it did (Net2Net-style): along the
+    /// first dimension (a layer's outputs, a BN vector) the new entries repeat the old ones, so new channels copy old
+    /// channels; along the others (a layer's inputs) they are 0, so the next layer ignores the copies until training
+    /// tells them apart (their gradients differ from the start, as the copies' consumers start at 0).
+    /// </summary>
+    public static Tensor Grow(Tensor t, long[] shape)
+    {
+        var x = t;
+        if (shape[0] > x.shape[0])
+        {
+            long reps = (shape[0] + x.shape[0] - 1) / x.shape[0];
+            x = torch.cat(Enumerable.Repeat(x, (int)reps).ToList(), 0)[TensorIndex.Slice(0, shape[0])];
+        }
+        var pad = new List<long>();
+        for (int d = shape.Length - 1; d >= 1; d--) { pad.Add(0); pad.Add(shape[d] - x.shape[d]); }
+        return pad.Count == 0 ? x : torch.nn.functional.pad(x, pad.ToArray());
     }
 
     /// <summary>Augmentation and noise draws depend only on (seed, step, which): a resumed run draws as the uninterrupted one.

@@ -196,18 +196,29 @@ public partial class DecoderTests
         using (new Trainer(set, encoder.Value, cfg, a, new Dictionary<string, string>()).Run(false)) { }
         var want = Safetensors.Read(a).Tensors;
         var events = new List<string>();
-        // Noise in the last block and a wider last block: its conv, BN and the RGB head are new, the rest is the file's.
+        // Noise in the last block and a wider last block: its conv and BN are widened from the file's, the RGB head
+        // takes the new channels at weight 0, so the decoder starts out drawing exactly the file's faces.
         var top = cfg with { Init = a, Decoder = Tiny with { Widths = [32, 16, 24], NoiseBlocks = 1 } };
         using var dec = new Trainer(set, encoder.Value, top, Path.Combine(dir, "top-b.safetensors"), new Dictionary<string, string>()) { MaxSteps = 0 }
             .Run(false, s => { if (s.Event != null) events.Add(s.Event); });
         var got = StateDict.ToHost(dec);
         foreach (var k in got.Keys.Where(k => k.StartsWith("project.") || k.StartsWith("blocks.0.") || k.StartsWith("blocks.1.")))
             Assert.Equal(want[k].Data, got[k].Data);
-        Assert.NotEqual(want["blocks.2.conv.weight"].Shape, got["blocks.2.conv.weight"].Shape);
+        Assert.Equal(new long[] { 24, 16, 3, 3 }, got["blocks.2.conv.weight"].Shape);
         var note = Assert.Single(events, e => e.StartsWith("warm start"));
-        Assert.Contains("new: ", note);
-        Assert.Contains("blocks.2.noise_weight", note);
-        Assert.Contains("toRgb.weight", note);
-        Assert.DoesNotContain("blocks.0.", note[note.IndexOf("new: ")..]);
+        Assert.Contains("widened from it: ", note);
+        Assert.Contains("blocks.2.conv.weight [16,16,3,3]→[24,16,3,3]", note);
+        Assert.Contains("toRgb.weight [3,16,1,1]→[3,24,1,1]", note);
+        Assert.Contains("new: blocks.2.noise_weight", note);
+        using var old = DecoderFile.Load(a);
+        var t = set.Templates.Take(3).ToList();
+        var x = old.Decoder.Reconstruct(t);
+        var y = dec.Reconstruct(t);
+        for (int i = 0; i < 3; i++)
+            Assert.True(x[i].Data.Zip(y[i].Data).All(p => Math.Abs(p.First - p.Second) <= 1), $"face {i}: the widened decoder draws another face");
+        // Grow itself: outputs repeat, inputs are zero.
+        using var scope = torch.NewDisposeScope();
+        var g = Trainer.Grow(torch.arange(4f).view(2, 2), [3, 3]);
+        Assert.Equal(new float[] { 0, 1, 0, 2, 3, 0, 0, 1, 0 }, g.data<float>().ToArray());
     }
 }
