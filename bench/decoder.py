@@ -46,6 +46,40 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dlib_resnet import WEIGHTS, DlibResNet, read_safetensors  # noqa: E402
 
 EXPECTED_PARAMETERS = 3_297_043  # DecoderBench.ExpectedParameters; FaceDecoder.ParameterCount for the defaults
+# The C# models' state-dict names and shapes (bench/Dfd.Bench/DecoderShapes.cs writes it; a C# test keeps it equal to
+# FaceDecoder and PatchDiscriminator). This file copies them by hand, so it checks itself against them first.
+SHAPES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "decoder-shapes.json")
+
+
+def shape_mismatches(expected, models):
+    """Every difference between the C# state dicts in `expected` (decoder-shapes.json) and these models', one line each."""
+    out = []
+    for what, model in models.items():
+        want = {k: list(v) for k, v in expected[what]["state"].items()}
+        have = {k: list(v.shape) for k, v in model.state_dict().items()}
+        out += [f"{what}: {k} {want[k]} is missing here" for k in want if k not in have]
+        out += [f"{what}: {k} {have[k]} is here, not in C#" for k in have if k not in want]
+        out += [f"{what}: {k} is {have[k]} here, {want[k]} in C#" for k in want if k in have and have[k] != want[k]]
+        n = sum(p.numel() for p in model.parameters())
+        if n != expected[what]["parameters"]:
+            out.append(f"{what}: {n} parameters here, {expected[what]['parameters']} in C#")
+    return out
+
+
+def check_shapes(path, dec, where):
+    """Stops the run, saying what differs, unless the decoder and discriminator here have the C# side's shapes."""
+    if not os.path.exists(path):
+        raise SystemExit(f"decoder.py: {path} not found ({where}): the C# side's shapes are what this copy is checked against")
+    with open(path) as f:
+        expected = json.load(f)
+    with torch.random.fork_rng():  # a throwaway discriminator for its shapes; the seeds of the run stay as they are
+        bad = shape_mismatches(expected, {"decoder": dec, "discriminator": PatchDiscriminator()})
+    if bad:
+        raise SystemExit(f"decoder.py: the C# decoder or discriminator changed shape ({where}, {path}): " + "; ".join(bad)
+                         + ". bench/decoder.py mirrors src/Dfd/Decoder/FaceDecoder.cs and src/Dfd/Training/Adversarial.cs by hand:"
+                         " change its FaceDecoder / PatchDiscriminator to match before comparing or timing anything.")
+    print(f"# shapes: decoder and discriminator state dicts as {where} ({len(expected['decoder']['state'])} + "
+          f"{len(expected['discriminator']['state'])} tensors)", file=sys.stderr)
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Decoder (FaceDecoder.cs)
@@ -787,6 +821,9 @@ def main():
     dec = FaceDecoder()
     n_params = sum(p.numel() for p in dec.parameters())
     print(f"# decoder: {n_params:,} parameters; loss weights {DEFAULT_WEIGHTS}; inner-face box {box}", file=sys.stderr)
+    check_shapes(SHAPES, dec, "bench/decoder-shapes.json")
+    if a.csharp_dump:
+        check_shapes(os.path.join(a.csharp_dump, "decoder-shapes.json"), dec, "the TorchSharp dump")
     if n_params != EXPECTED_PARAMETERS:
         print(f"# FAIL: decoder has {n_params} parameters, expected {EXPECTED_PARAMETERS} (FaceDecoder.cs defaults)", file=sys.stderr)
         sys.exit(1)

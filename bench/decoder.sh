@@ -23,8 +23,10 @@
 # Inputs are seeded random (images 0..255, templates N(0,1)). Each round runs TorchSharp then PyTorch for every
 # thread count; each process reports the median of REPEATS repeats; the table gives the median over rounds and the
 # fastest repeat seen (on a shared machine others only ever slow a run down). CPU ms = process CPU time, all threads.
-# Before timing, PyTorch loads the TorchSharp decoder's fresh weights and compares reconstructions, loss terms and
-# gradients on a seeded batch of 4 (and then trains from those same weights).
+# Before timing, decoder.py checks that its hand-made decoder and discriminator have the C# state dicts' names and
+# shapes (bench/decoder-shapes.json, which a C# test holds to FaceDecoder and PatchDiscriminator, and the dump's own
+# decoder-shapes.json) and stops with the differences if not; then it loads the TorchSharp decoder's fresh weights and
+# compares reconstructions, loss terms and gradients on a seeded batch of 4 (and then trains from those same weights).
 # With ADV=W each process also times the step with the trainer's adversarial work (DiscriminatorConfig defaults:
 # PatchDiscriminator width 32, 3 layers, hinge, DiffAugment colour + translation + cutout, its own Adam): D's view of
 # the augmented reconstructions added to the loss at weight W (the decoder's backward then runs through D), and one

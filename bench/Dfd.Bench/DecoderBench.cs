@@ -28,7 +28,8 @@
 //              train-mode loss terms, parameter gradients) to DIR/decoder-check.safetensors for decoder.py to compare;
 //              with --adv also the fresh discriminator's weights, the reconstruction, D's augmented inputs and logits,
 //              the adversarial term, its gradient at the reconstruction and the decoder's gradients of it, D's loss
-//              and gradients and its weights after one update.
+//              and gradients and its weights after one update. DIR/decoder-shapes.json: the live models' state-dict names and
+//              shapes (DecoderShapes.cs), which decoder.py checks first.
 // --profile    where the time goes: (1) phases of the real step with stopwatches (CPU ops are synchronous), and
 //              (2) the step re-run stage by stage: each decoder stage's forward, the loss's image terms and identity
 //              term, and the backward split with torch.autograd.grad stage by stage (same split as decoder.py).
@@ -346,6 +347,9 @@ static class DecoderBench
         };
         if (disc != null) DumpAdversarial(tensors, meta, dec, disc, adamD!, advWeight, x, t);
         Safetensors.Write(Path.Combine(dir, "decoder-check.safetensors"), tensors, meta);
+        // The live models' shapes, which decoder.py compares with its own before anything else (its models are a copy by hand).
+        using (var shapesOf = disc == null ? new PatchDiscriminator(new DiscriminatorConfig()) : null)
+            File.WriteAllText(Path.Combine(dir, "decoder-shapes.json"), Dfd.Bench.DecoderShapes.Of(dec, disc ?? shapesOf!));
         Console.Error.WriteLine($"# wrote decoder weights, a seeded batch of {n} and TorchSharp's outputs (recon, loss {total.item<float>():F5}, gradients) to {dir}");
     }
 

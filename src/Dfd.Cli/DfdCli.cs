@@ -23,7 +23,7 @@ public static class DfdCli
             ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Help, EvaluateCommand.Run),
             ["analyze"] = ("perturb faces, follow and decode the template: analyze <kind> --encoder E --input <dir> --report <dir> (kinds: " + AnalyzeCommand.Kinds + ")", AnalyzeCommand.Help, AnalyzeCommand.Run),
             ["serve"] = ("the explorer in the browser: serve [--encoder a,b] [--decoder d1,d2] [--port 5117] [--host 127.0.0.1] [--samples dir]", ServeCommand.Help, ServeCommand.Run),
-            ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>", ConvertCommand.Help, ConvertCommand.Run),
+            ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>; convert relpaths FILE... (metadata paths made relative)", ConvertCommand.Help, ConvertCommand.Run),
         };
 
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);

@@ -109,19 +109,22 @@ public sealed class DfdServer : IAsyncDisposable
         app.MapPost("/api/faces/sample", async (HttpContext ctx) =>
         {
             var r = await Body<SampleRequest>(ctx);
+            var kinds = Explorer.Choose(r.Decoders);
             var bytes = Explorer.SampleBytes(r.Name);
-            return await Work(ctx, () => FaceJson(Explorer.Add(r.Name!, ImageIO.Decode(bytes, r.Name!))));
+            return await Work(ctx, () => FaceJson(Explorer.Add(r.Name!, ImageIO.Decode(bytes, r.Name!)), kinds));
         });
         app.MapGet("/api/faces/{id}", async (HttpContext ctx, string id) =>
         {
+            var kinds = Explorer.Choose(ApiJson.DecoderQuery(ctx.Request.Query["decoders"].FirstOrDefault()));
             var f = Explorer.Get(id);
-            return await Work(ctx, () => FaceJson(f));
+            return await Work(ctx, () => FaceJson(f, kinds));
         });
         app.MapPost("/api/faces/{id}/pick", async (HttpContext ctx, string id) =>
         {
             var r = await Body<PickRequest>(ctx);
+            var kinds = Explorer.Choose(r.Decoders);
             Explorer.Get(id);
-            return await Work(ctx, () => FaceJson(Explorer.Pick(id, r.Index)));
+            return await Work(ctx, () => FaceJson(Explorer.Pick(id, r.Index), kinds));
         });
         app.MapDelete("/api/faces/{id}", (string id) => Explorer.Remove(id)
             ? Results.NoContent() : throw new ApiException(404, $"unknown face id '{Explorer.Clip(id)}'"));
@@ -134,11 +137,12 @@ public sealed class DfdServer : IAsyncDisposable
             Limits.Check("shift_y", r.ShiftY, Limits.Shift);
             Limits.Check("scale", r.Scale, Limits.Scale);
             if (r.Occluder != null) Explorer.CheckOccluder(r.Occluder);
+            var kinds = Explorer.Choose(r.Decoders);
             var f = Explorer.Get(r.Face);
             return await Work(ctx, () => new
             {
                 face = f.Id, rotation = r.Rotation, shift_x = r.ShiftX, shift_y = r.ShiftY, scale = r.Scale, occluder = r.Occluder,
-                results = Explorer.Perturb(f, r).Select(OutcomeJson).ToList(),
+                results = Explorer.Perturb(f, r, kinds).Select(OutcomeJson).ToList(),
             });
         });
 
@@ -175,6 +179,7 @@ public sealed class DfdServer : IAsyncDisposable
             Limits.Check("epsilon", r.Epsilon, Limits.Epsilon);
             Limits.Check("steps", r.Steps, Limits.Steps);
             Limits.Check("amplify", r.Amplify, Limits.Amplify);
+            var kinds = Explorer.Choose(r.Decoders);
             var f = Explorer.Get(r.Face);
             LoadedFace? target = null;
             if (goal == AttackGoal.Impersonate) target = r.Target != null ? Explorer.Get(r.Target) : throw new ApiException(400, "impersonate needs a target face id");
@@ -183,7 +188,7 @@ public sealed class DfdServer : IAsyncDisposable
             {
                 face = f.Id, method = r.Method, goal = r.Goal, target = target?.Id, epsilon = r.Epsilon,
                 steps = r.Method == "fgsm" ? 1 : r.Steps, amplify = r.Amplify,
-                results = Explorer.Attack(f, target, r, goal).Select(a => new
+                results = Explorer.Attack(f, target, r, goal, kinds).Select(a => new
                 {
                     result = OutcomeJson(a.Result), difference = DataUrl(a.Difference),
                     target_cosine = a.TargetCosine, target_match = a.TargetMatch,
@@ -195,13 +200,14 @@ public sealed class DfdServer : IAsyncDisposable
         {
             var r = await Body<InterpolateRequest>(ctx);
             Limits.Check("t", r.T, Limits.Fraction);
+            var kinds = Explorer.Choose(r.Decoders);
             LoadedFace a = Explorer.Get(r.A), b = Explorer.Get(r.B);
             return await Work(ctx, () => new
             {
                 a = a.Id, b = b.Id, t = r.T,
-                results = Explorer.Interpolate(a, b, r.T).Select(p => new
+                results = Explorer.Interpolate(a, b, r.T, kinds).Select(p => new
                 {
-                    encoder = p.Encoder, reconstruction = p.Reconstruction is { } img ? DataUrl(img) : null,
+                    encoder = p.Encoder, reconstruction = p.Reconstruction is { } img ? DataUrl(img) : null, decoder = p.Decoder,
                     cosine_a = p.CosineA, cosine_b = p.CosineB, match_a = p.MatchA, match_b = p.MatchB,
                 }).ToList(),
             });
@@ -214,8 +220,14 @@ public sealed class DfdServer : IAsyncDisposable
             if (r.Template is not { } t) throw new ApiException(400, "no template given");
             if (t.Length != m.Spec.EmbeddingSize) throw new ApiException(400, $"template has {t.Length} values; {m.Spec.Name} makes {m.Spec.EmbeddingSize}");
             if (t.Any(x => !float.IsFinite(x))) throw new ApiException(400, "template holds a value that is not a finite number");
-            if (m.Decoder == null) throw new ApiException(409, $"{m.Spec.Name} has no decoder here");
-            return await Work(ctx, () => new { encoder = m.Spec.Name, reconstruction = DataUrl(m.Reconstruct(t)) });
+            int k = Explorer.Models.ToList().IndexOf(m);
+            var kind = Explorer.Choose(new Dictionary<string, string?> { [m.Spec.Name] = r.Decoder ?? DecoderKinds.Regression })[k];
+            if (kind == DecoderKinds.Regression && m.Decoder == null) throw new ApiException(409, $"{m.Spec.Name} has no decoder here");
+            return await Work(ctx, () =>
+            {
+                var (img, drawn) = Explorer.Draw(k, kind, t);
+                return new { encoder = m.Spec.Name, decoder = drawn, reconstruction = DataUrl(img!) };
+            });
         });
 
         app.MapFallback("/api/{**rest}", (HttpContext ctx) => Error(ctx, 404, $"no such endpoint: {ctx.Request.Method} {Explorer.Clip(ctx.Request.Path)}"));
@@ -223,11 +235,15 @@ public sealed class DfdServer : IAsyncDisposable
 
     object Info() => new
     {
-        encoders = Explorer.Models.Select(m => new
+        encoders = Explorer.Models.Select((m, k) => new
         {
             name = m.Spec.Name, input_width = m.Spec.InputWidth, input_height = m.Spec.InputHeight, embedding_size = m.Spec.EmbeddingSize,
             threshold = double.IsFinite(m.Spec.Threshold1e3) ? m.Spec.Threshold1e3 : (double?)null, threshold_source = m.Spec.ThresholdSource,
             decoder = m.DecoderPath is { } p ? Path.GetFileName(p) : null,
+            sharp_decoder = Explorer.Sharp(k) is { } s ? Path.GetFileName(s.Path) : null,
+            // The kinds the page offers for this encoder's column.
+            decoders = new[] { m.Decoder != null ? DecoderKinds.Regression : null, Explorer.Sharp(k) != null ? DecoderKinds.Sharp : null }
+                .OfType<string>().ToList(),
         }).ToList(),
         side_by_side = Explorer.SideBySide,
         samples = Explorer.Samples,
@@ -245,13 +261,14 @@ public sealed class DfdServer : IAsyncDisposable
         if (type.StartsWith("multipart/", StringComparison.OrdinalIgnoreCase) || type.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
             throw new ApiException(415, "send the image file itself as the request body, not a form");
         var name = ctx.Request.Query["name"].FirstOrDefault() is { Length: > 0 } n ? Explorer.Clip(Path.GetFileName(n)) : "upload";
+        var kinds = Explorer.Choose(ApiJson.DecoderQuery(ctx.Request.Query["decoders"].FirstOrDefault()));
         var bytes = await ReadBody(ctx, Options.MaxUploadBytes, $"image larger than {Options.MaxUploadBytes / (1024 * 1024)} MB");
         return await Work(ctx, () =>
         {
             RgbImage photo;
             try { photo = ImageIO.Decode(bytes, name); }
             catch (ImageLoadException e) { throw new ApiException(e.Problem.Contains("megapixel") ? 413 : 415, e.Message); }
-            return FaceJson(Explorer.Add(name, photo));
+            return FaceJson(Explorer.Add(name, photo), kinds);
         });
     }
 
@@ -295,7 +312,7 @@ public sealed class DfdServer : IAsyncDisposable
         return ms.ToArray();
     }
 
-    object FaceJson(LoadedFace f)
+    object FaceJson(LoadedFace f, IReadOnlyList<string> kinds)
     {
         const int show = 480;   // the photo as the page shows it, at most this many pixels on its long side
         double s = Math.Min(1, (double)show / Math.Max(f.Photo.Width, f.Photo.Height));
@@ -314,10 +331,11 @@ public sealed class DfdServer : IAsyncDisposable
             encoders = Explorer.Models.Select((m, k) =>
             {
                 var v = f.Views[k];
-                double? rc = v.Reconstruction != null ? m.Compare(m.Encode(v.Reconstruction), v.Template) : null;
+                var (recon, drawn) = Explorer.Reconstruction(f, k, kinds[k]);
+                double? rc = recon != null ? m.Compare(m.Encode(recon), v.Template) : null;
                 return new
                 {
-                    encoder = m.Spec.Name, crop = DataUrl(v.Crop), reconstruction = v.Reconstruction is { } r ? DataUrl(r) : null,
+                    encoder = m.Spec.Name, crop = DataUrl(v.Crop), reconstruction = recon is { } r ? DataUrl(r) : null, decoder = drawn,
                     reconstruction_cosine = rc, reconstruction_match = rc is { } c ? c >= m.Spec.Threshold1e3 : (bool?)null,
                     threshold = double.IsFinite(m.Spec.Threshold1e3) ? m.Spec.Threshold1e3 : (double?)null,
                     template = v.Template,
@@ -328,7 +346,7 @@ public sealed class DfdServer : IAsyncDisposable
 
     static object OutcomeJson(Explorer.Outcome o) => new
     {
-        encoder = o.Encoder, image = DataUrl(o.Image), reconstruction = o.Reconstruction is { } r ? DataUrl(r) : null,
+        encoder = o.Encoder, image = DataUrl(o.Image), reconstruction = o.Reconstruction is { } r ? DataUrl(r) : null, decoder = o.Decoder,
         cosine = o.Cosine, match = o.Match, threshold = double.IsFinite(o.Threshold) ? o.Threshold : (double?)null,
     };
 

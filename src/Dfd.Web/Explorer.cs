@@ -1,11 +1,19 @@
 using Dfd.Analysis;
+using Dfd.Decoder;
 using Dfd.Detection;
 using Dfd.Imaging;
 using Dfd.Reports;
 
 namespace Dfd.Web;
 
-/// <summary>One loaded face as one encoder sees it: its aligned crop, template and reconstruction.</summary>
+/// <summary>The decoders a reconstruction can be drawn by: each encoder's regression decoder (the paper's, what the
+/// template determines) and, where one is found, its sharp one (adversarial: plausible detail the template does not hold).</summary>
+public static class DecoderKinds
+{
+    public const string Regression = "regression", Sharp = "sharp";
+}
+
+/// <summary>One loaded face as one encoder sees it: its aligned crop, template and (regression decoder's) reconstruction.</summary>
 public sealed record FaceView(RgbImage Crop, float[] Template, RgbImage? Reconstruction);
 
 /// <summary>
@@ -32,10 +40,12 @@ public sealed class Explorer : IDisposable
     readonly object gate = new();
     readonly LinkedList<LoadedFace> faces = new();   // oldest first
     readonly int maxFaces;
+    readonly IReadOnlyList<LoadedDecoder?> sharp;
 
     /// <param name="models">The encoders, in the order the page shows them; the first one's detector finds faces.</param>
     /// <param name="samples">The folder of bundled sample photos, or null.</param>
-    public Explorer(IReadOnlyList<FaceModel> models, string? samples, int maxFaces = 64)
+    /// <param name="sharp">Per encoder, its sharp decoder or null (the explorer then owns them).</param>
+    public Explorer(IReadOnlyList<FaceModel> models, string? samples, int maxFaces = 64, IReadOnlyList<LoadedDecoder?>? sharp = null)
     {
         if (models.Count == 0) throw new ArgumentException("no encoders", nameof(models));
         var dup = models.GroupBy(m => m.Spec.Name).FirstOrDefault(g => g.Count() > 1);
@@ -44,7 +54,53 @@ public sealed class Explorer : IDisposable
         SamplesDir = samples;
         Samples = samples == null ? [] : ImageIO.ListImages(samples, recursive: false).Select(f => Path.GetFileName(f)).ToArray();
         this.maxFaces = maxFaces;
+        if (sharp != null && sharp.Count != models.Count)
+            throw new ArgumentException($"{sharp.Count} sharp decoder entries for {models.Count} encoders", nameof(sharp));
+        this.sharp = sharp ?? new LoadedDecoder?[models.Count];
     }
+
+    /// <summary>Encoder <paramref name="k"/>'s sharp decoder, or null.</summary>
+    public LoadedDecoder? Sharp(int k) => sharp[k];
+
+    /// <summary>
+    /// The decoder kind per encoder (in <see cref="Models"/> order) that a request asks for: regression unless it names
+    /// sharp. Checked before any work is queued.
+    /// </summary>
+    /// <exception cref="ApiException">400: an encoder not loaded, or a kind other than regression or sharp; 409: that
+    /// encoder has no sharp decoder here.</exception>
+    public string[] Choose(IReadOnlyDictionary<string, string?>? choice)
+    {
+        var kinds = Enumerable.Repeat(DecoderKinds.Regression, Models.Count).ToArray();
+        foreach (var (enc, kind) in choice ?? new Dictionary<string, string?>())
+        {
+            int k = Models.Select(m => m.Spec.Name).ToList().IndexOf(enc);
+            var loaded = string.Join(", ", Models.Select(m => m.Spec.Name));
+            if (k < 0) throw new ApiException(400, $"decoders names encoder '{Clip(enc)}', which is not loaded here (loaded: {loaded})");
+            kinds[k] = kind switch
+            {
+                DecoderKinds.Regression => DecoderKinds.Regression,
+                DecoderKinds.Sharp => sharp[k] != null ? DecoderKinds.Sharp
+                    : throw new ApiException(409, $"{enc} has no sharp decoder here (models/dfd-{enc}-lfw-sharp.safetensors not found)"),
+                _ => throw new ApiException(400,
+                    $"decoder for {enc} must be {DecoderKinds.Regression} or {DecoderKinds.Sharp}, got '{Clip(kind ?? "")}'"),
+            };
+        }
+        return kinds;
+    }
+
+    /// <summary>A template of encoder <paramref name="k"/> drawn by the decoder of that kind, and the kind; nulls where it has none.</summary>
+    public (RgbImage? Image, string? Kind) Draw(int k, string kind, float[] template)
+    {
+        if (kind == DecoderKinds.Sharp) return (sharp[k]!.Decoder.Reconstruct(template), DecoderKinds.Sharp);
+        var m = Models[k];
+        return m.Decoder != null ? (m.Reconstruct(template), DecoderKinds.Regression) : (null, null);
+    }
+
+    /// <summary>A loaded face's reconstruction by encoder <paramref name="k"/>'s decoder of that kind (the regression one is kept).</summary>
+    public (RgbImage? Image, string? Kind) Reconstruction(LoadedFace f, int k, string kind) =>
+        kind == DecoderKinds.Regression
+            ? (f.Views[k].Reconstruction, f.Views[k].Reconstruction != null ? kind : null)
+            : Draw(k, kind, f.Views[k].Template);
 
     public IReadOnlyList<FaceModel> Models { get; }
     public string? SamplesDir { get; }
@@ -83,13 +139,18 @@ public sealed class Explorer : IDisposable
         return File.ReadAllBytes(Path.Combine(SamplesDir, name));
     }
 
-    /// <summary>Detects the faces in a photo, aligns the most confident for every encoder, encodes and decodes it, keeps it.</summary>
+    /// <summary>
+    /// Detects the faces in a photo, aligns the most central (as everywhere, <see cref="FacePick"/>) for every encoder,
+    /// encodes and decodes it, keeps it.
+    /// </summary>
     /// <exception cref="ApiException">422: the detector finds no face.</exception>
     public LoadedFace Add(string name, RgbImage photo)
     {
         var found = Models[0].Detect(photo);
         if (found.Count == 0) throw new ApiException(422, $"{name}: no face found; use a photo with a face in it, roughly frontal and not too small");
-        return Keep(Build(Guid.NewGuid().ToString("N")[..12], name, photo, found, 0));
+        var central = FacePipeline.MostCentral(found, photo.Width, photo.Height);
+        int pick = Enumerable.Range(0, found.Count).First(i => ReferenceEquals(found[i], central));
+        return Keep(Build(Guid.NewGuid().ToString("N")[..12], name, photo, found, pick));
     }
 
     /// <summary>The same photo with another of its detected faces picked.</summary>
@@ -127,20 +188,24 @@ public sealed class Explorer : IDisposable
         return f;
     }
 
-    /// <summary>One encoder's answer for a changed input: the input, what its template decodes to, cosine and decision.</summary>
-    public sealed record Outcome(string Encoder, RgbImage Image, float[] Template, RgbImage? Reconstruction, double Cosine, bool Match, double Threshold);
+    /// <summary>One encoder's answer for a changed input: the input, what its template decodes to (and which decoder
+    /// drew it), cosine and decision.</summary>
+    public sealed record Outcome(string Encoder, RgbImage Image, float[] Template, RgbImage? Reconstruction, string? Decoder,
+        double Cosine, bool Match, double Threshold);
 
-    Outcome Judge(int k, RgbImage image, float[] reference, float[]? template = null)
+    Outcome Judge(int k, string kind, RgbImage image, float[] reference, float[]? template = null)
     {
         var m = Models[k];
         var t = template ?? m.Encode(image);
         double cos = m.Compare(t, reference);
-        return new Outcome(m.Spec.Name, image, t, m.Decoder != null ? m.Reconstruct(t) : null, cos,
-            double.IsFinite(m.Spec.Threshold1e3) && cos >= m.Spec.Threshold1e3, m.Spec.Threshold1e3);
+        var (recon, drawn) = Draw(k, kind, t);
+        bool match = double.IsFinite(m.Spec.Threshold1e3) && cos >= m.Spec.Threshold1e3;
+        return new Outcome(m.Spec.Name, image, t, recon, drawn, cos, match, m.Spec.Threshold1e3);
     }
 
     /// <summary>Rotation, scale and shift of every encoder's crop, then an occluder on top; each judged against its clean template.</summary>
-    public List<Outcome> Perturb(LoadedFace f, PerturbRequest r)
+    /// <param name="kinds">The decoder kind per encoder (<see cref="Choose"/>).</param>
+    public List<Outcome> Perturb(LoadedFace f, PerturbRequest r, IReadOnlyList<string> kinds)
     {
         var list = new List<Outcome>();
         for (int k = 0; k < Models.Count; k++)
@@ -148,7 +213,7 @@ public sealed class Explorer : IDisposable
             var v = f.Views[k];
             var img = Perturbations.Transform(v.Crop, r.Rotation, r.Scale, r.ShiftX, r.ShiftY);
             if (r.Occluder is { } o) img = Perturbations.Occlude(img, OccluderBox(k, o), ApiJson.Colour(o.Colour));
-            list.Add(Judge(k, img, v.Template));
+            list.Add(Judge(k, kinds[k], img, v.Template));
         }
         return list;
     }
@@ -210,7 +275,7 @@ public sealed class Explorer : IDisposable
     /// <summary>An attack's outcome for one encoder: the adversarial crop judged against the clean template, and (impersonation) the target's.</summary>
     public sealed record AttackOutcome(Outcome Result, RgbImage Difference, double? TargetCosine, bool? TargetMatch);
 
-    public List<AttackOutcome> Attack(LoadedFace f, LoadedFace? target, AttackRequest r, AttackGoal goal)
+    public List<AttackOutcome> Attack(LoadedFace f, LoadedFace? target, AttackRequest r, AttackGoal goal, IReadOnlyList<string> kinds)
     {
         var options = r.Method == "fgsm" ? AttackOptions.Fgsm(r.Epsilon) : AttackOptions.Pgd(r.Epsilon, r.Steps);
         return Models.Select((m, k) =>
@@ -218,7 +283,7 @@ public sealed class Explorer : IDisposable
             var v = f.Views[k];
             var targets = target != null ? new[] { target.Views[k].Template } : null;
             var res = Attacks.Run(m.Encoder, [v.Crop], goal, options, targets);
-            var o = Judge(k, res.Images[0], v.Template, res.Templates[0]);
+            var o = Judge(k, kinds[k], res.Images[0], v.Template, res.Templates[0]);
             double? tc = targets != null ? m.Compare(res.Templates[0], targets[0]) : null;
             return new AttackOutcome(o, Attacks.Difference(v.Crop, res.Images[0], r.Amplify), tc,
                 tc is { } c ? double.IsFinite(m.Spec.Threshold1e3) && c >= m.Spec.Threshold1e3 : null);
@@ -226,12 +291,15 @@ public sealed class Explorer : IDisposable
     }
 
     /// <summary>A point on the great circle between two faces' templates, per encoder: decoded, and compared with both ends.</summary>
-    public List<(string Encoder, RgbImage? Reconstruction, double CosineA, double CosineB, bool MatchA, bool MatchB, float[] Template)> Interpolate(LoadedFace a, LoadedFace b, double t) =>
+    public List<(string Encoder, RgbImage? Reconstruction, string? Decoder, double CosineA, double CosineB, bool MatchA, bool MatchB,
+        float[] Template)> Interpolate(
+        LoadedFace a, LoadedFace b, double t, IReadOnlyList<string> kinds) =>
         Models.Select((m, k) =>
         {
             var p = Analyzer.Between(a.Views[k].Template, b.Views[k].Template, t);
             double ca = m.Compare(p, a.Views[k].Template), cb = m.Compare(p, b.Views[k].Template), th = m.Spec.Threshold1e3;
-            return (m.Spec.Name, m.Decoder != null ? m.Reconstruct(p) : null, ca, cb, ca >= th, cb >= th, p);
+            var (recon, drawn) = Draw(k, kinds[k], p);
+            return (m.Spec.Name, recon, drawn, ca, cb, ca >= th, cb >= th, p);
         }).ToList();
 
     /// <summary>The model for an encoder name.</summary>
@@ -252,5 +320,6 @@ public sealed class Explorer : IDisposable
     {
         lock (gate) faces.Clear();
         foreach (var m in Models) m.Dispose();
+        foreach (var d in sharp) d?.Dispose();
     }
 }

@@ -44,23 +44,28 @@ public static class Limits
     static string Num(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
 }
 
-public sealed record SampleRequest(string? Name);
+// Decoders: the decoder kind per encoder name ("regression" or "sharp") that draws the reconstructions of the answer;
+// an encoder not named gets its regression decoder. GET /api/faces/{id} and the upload take it as ?decoders=enc:kind,…
 
-public sealed record PickRequest(int Index);
+public sealed record SampleRequest(string? Name, Dictionary<string, string?>? Decoders = null);
+
+public sealed record PickRequest(int Index, Dictionary<string, string?>? Decoders = null);
 
 /// <summary>An occluder: a named face part (eyes, nose, mouth, upper-half, lower-half) or a square at (x, y) of side size.</summary>
 public sealed record OccluderRequest(string? Name = null, int? X = null, int? Y = null, int? Size = null, string? Colour = null);
 
-public sealed record PerturbRequest(string? Face, double Rotation = 0, double ShiftX = 0, double ShiftY = 0, double Scale = 1, OccluderRequest? Occluder = null);
+public sealed record PerturbRequest(string? Face, double Rotation = 0, double ShiftX = 0, double ShiftY = 0, double Scale = 1,
+    OccluderRequest? Occluder = null, Dictionary<string, string?>? Decoders = null);
 
 public sealed record HeatmapRequest(string? Face, int Patch = 30, int Stride = 10, string? Colour = null);
 
 public sealed record AttackRequest(string? Face, string Method = "fgsm", string Goal = "dodge", string? Target = null,
-    double Epsilon = 4, int Steps = 10, double Amplify = 10);
+    double Epsilon = 4, int Steps = 10, double Amplify = 10, Dictionary<string, string?>? Decoders = null);
 
-public sealed record InterpolateRequest(string? A, string? B, double T = 0.5);
+public sealed record InterpolateRequest(string? A, string? B, double T = 0.5, Dictionary<string, string?>? Decoders = null);
 
-public sealed record ReconstructRequest(string? Encoder, float[]? Template);
+/// <param name="Decoder">"regression" (the default) or "sharp".</param>
+public sealed record ReconstructRequest(string? Encoder, float[]? Template, string? Decoder = null);
 
 /// <summary>The JSON conventions of the API: snake_case names, unknown fields refused (a typo would otherwise pass silently).</summary>
 public static class ApiJson
@@ -85,6 +90,20 @@ public static class ApiJson
         {
             throw new ApiException(400, "malformed JSON: " + OneLine(e.Message));
         }
+    }
+
+    /// <summary>?decoders=enc:kind,enc:kind as a map (the kinds are checked by <see cref="Explorer.Choose"/>).</summary>
+    public static Dictionary<string, string?>? DecoderQuery(string? q)
+    {
+        if (string.IsNullOrEmpty(q)) return null;
+        var map = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var part in q.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            int at = part.LastIndexOf(':');
+            if (at <= 0) throw new ApiException(400, $"decoders expects encoder:kind pairs separated by commas, got '{Explorer.Clip(part)}'");
+            map[part[..at]] = part[(at + 1)..];
+        }
+        return map;
     }
 
     public static string OneLine(string s) => string.Join(" ", s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

@@ -14,7 +14,7 @@ public sealed class NoFaceException(string what) : DfdException($"{what}: no fac
 /// comparison of templates, in the manner of facenet-pytorch's detect → align → embed.
 /// <code>
 /// using var model = FaceModel.Open("dlib-resnet");             // encoder + its shipped decoder + YuNet
-/// var crop = model.Align(ImageIO.Load("photo.jpg"));             // the most confident face, aligned to the encoder's crop
+/// var crop = model.Align(ImageIO.Load("photo.jpg"));             // the most central face, aligned to the encoder's crop
 /// var template = model.Encode(crop);
 /// ImageIO.Save(model.Reconstruct(template), "face.png");
 /// </code>
@@ -82,16 +82,17 @@ public sealed class FaceModel : IDisposable
     /// <summary>Faces in a photo, most confident first, with their five landmarks.</summary>
     public IReadOnlyList<Face> Detect(RgbImage photo) => Detector.Detect(photo);
 
-    /// <summary>A face of the photo (default: the most confident) aligned to the encoder's crop.</summary>
+    /// <summary>A face of the photo (default: the most central, <see cref="FacePick"/>) aligned to the encoder's crop.</summary>
     /// <exception cref="NoFaceException">No face is given and the detector finds none.</exception>
     public RgbImage Align(RgbImage photo, Face? face = null)
     {
-        face ??= Detect(photo) is { Count: > 0 } faces ? faces[0] : throw new NoFaceException($"{photo.Width}×{photo.Height} image");
+        face ??= Detect(photo) is { Count: > 0 } faces ? FacePipeline.MostCentral(faces, photo.Width, photo.Height)
+            : throw new NoFaceException($"{photo.Width}×{photo.Height} image");
         return FacePipeline.Align(photo, face, Spec.Template);
     }
 
     /// <summary>A file made into the encoder's crop: detected and aligned, or (<paramref name="aligned"/>) read as an aligned crop.</summary>
-    public CropResult Crop(string file, bool aligned = false, FacePick pick = FacePick.MostConfident) =>
+    public CropResult Crop(string file, bool aligned = false, FacePick pick = FacePick.MostCentral) =>
         FaceInput.Crop(file, Spec, aligned ? null : Detector, pick);
 
     /// <summary>The template of an aligned crop (<see cref="Spec"/>'s size).</summary>

@@ -9,8 +9,12 @@ public enum AlignStatus { Aligned, NoFace, Unreadable }
 /// <summary>One file's outcome: a failure is a result, not an exception, so a batch goes on.</summary>
 public sealed record AlignResult(string File, AlignStatus Status, string? Message, IReadOnlyList<Face> Faces, IReadOnlyList<RgbImage> Crops);
 
-/// <summary>How to choose among several detected faces.</summary>
-public enum FacePick { MostConfident, MostCentral, All }
+/// <summary>
+/// How to choose among several detected faces. <see cref="MostCentral"/> is the one default everywhere (library, CLI,
+/// training, evaluation, analysis, serve): portrait datasets such as LFW name the person in the middle of the picture,
+/// and in 256 of LFW's 13,233 photos the most confident face is someone else.
+/// </summary>
+public enum FacePick { MostCentral, MostConfident, All }
 
 /// <summary>detect → align → embed, as three calls.</summary>
 public sealed class FacePipeline(YuNet detector) : IDisposable
@@ -26,7 +30,7 @@ public sealed class FacePipeline(YuNet detector) : IDisposable
     public static float[][] Embed(IEncoder encoder, IReadOnlyList<RgbImage> crops, bool flipAverage = false) => encoder.Encode(crops, flipAverage);
 
     /// <summary>Loads, detects and aligns one file; a broken file or a missed face comes back as a status.</summary>
-    public AlignResult AlignFile(string path, AlignmentTemplate template, FacePick pick = FacePick.MostConfident)
+    public AlignResult AlignFile(string path, AlignmentTemplate template, FacePick pick = FacePick.MostCentral)
     {
         RgbImage img;
         try { img = ImageIO.Load(path); }
@@ -34,7 +38,7 @@ public sealed class FacePipeline(YuNet detector) : IDisposable
         return AlignImage(path, img, template, pick);
     }
 
-    public AlignResult AlignImage(string name, RgbImage img, AlignmentTemplate template, FacePick pick = FacePick.MostConfident)
+    public AlignResult AlignImage(string name, RgbImage img, AlignmentTemplate template, FacePick pick = FacePick.MostCentral)
     {
         var faces = Detect(img);
         if (faces.Count == 0) return new(name, AlignStatus.NoFace, "no face found", faces, []);
@@ -69,11 +73,13 @@ public readonly record struct CropResult(RgbImage? Crop, string? Problem, string
 /// </summary>
 public static class FaceInput
 {
-    public static CropResult Crop(string path, EncoderSpec spec, FacePipeline? detector, FacePick pick = FacePick.MostConfident)
+    public static CropResult Crop(string path, EncoderSpec spec, FacePipeline? detector, FacePick pick = FacePick.MostCentral)
     {
         if (detector != null)
         {
-            var r = detector.AlignFile(path, spec.Template, pick == FacePick.All ? FacePick.MostConfident : pick);
+            if (pick == FacePick.All)
+                throw new ArgumentException("one crop cannot hold every face: FacePipeline.AlignFile with FacePick.All gives them all", nameof(pick));
+            var r = detector.AlignFile(path, spec.Template, pick);
             return r.Status == AlignStatus.Aligned ? new(r.Crops[0], null, r.Message) : new(null, r.Message ?? r.Status.ToString());
         }
         RgbImage img;

@@ -15,7 +15,7 @@ public class ReadmeExampleTests
     {
         // README example start
         using var model = FaceModel.Open("dlib-resnet");                    // encoder + its shipped decoder + face detector
-        var crop = model.Align(ImageIO.Load("samples/Hugh_Grant_0001.jpg"));  // the most confident face, aligned
+        var crop = model.Align(ImageIO.Load("samples/Hugh_Grant_0001.jpg"));  // the most central face, aligned
         var template = model.Encode(crop);                                   // 128-D template
         ImageIO.Save(model.Reconstruct(template), "out/hugh-grant.png");      // the face the template holds
 

@@ -17,78 +17,28 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
 import faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
-import { syntheticInputs } from '../reference-inputs.mjs';
+import { assert, cosine, l2, lfwInput, maxAbsDiff, repoRoot, sharedDir, syntheticInputs } from '../reference-inputs.mjs';
 
 const tf = faceapi.tf; // the @tensorflow/tfjs instance face-api itself uses
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..', '..');
 const outDir = path.join(repoRoot, 'tests', 'Dfd.Tests', 'Fixtures', 'faceapi');
-const modelDir = process.env.FACEAPI_MODEL_DIR ?? '/work/shared/models/face-api';
-const lfwDir = process.env.LFW_DIR ?? '/work/shared/data/lfw/lfw-deepfunneled';
+const modelDir = process.env.FACEAPI_MODEL_DIR ?? path.join(sharedDir, 'models', 'face-api');
 
 const SIZE = 150;
 const CH = 3;
 
 // ---------------------------------------------------------------- inputs
 
-// LFW deep-funneled images are 250x250 with the face roughly centred.
-// Fixed square crop: CROP x CROP box with top-left (CROP_X, CROP_Y), resized to 150x150.
-const CROP_X = 60;
-const CROP_Y = 68;
-const CROP = 130;
+// LFW deep-funneled images are 250x250 with the face roughly centred: a fixed 130 px box at (60, 68), resized to 150.
+const LFW_BOX = { x: 60, y: 68, box: 130, size: SIZE };
 const LFW_IMAGES = [
   'George_W_Bush_0001',
   'George_W_Bush_0002',
   'Aaron_Peirsol_0001',
   'Aaron_Peirsol_0002',
 ];
-
-// Bilinear resize of the crop box, pixel-centre aligned:
-//   src = box_origin + (dst + 0.5) * box_size / 150 - 0.5, clamped to the image,
-//   value = round(bilinear interpolation of the 4 neighbours).
-function cropResizeBilinear(rgb, width, height, x0, y0, box) {
-  const out = new Uint8Array(SIZE * SIZE * CH);
-  const s = box / SIZE;
-  const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
-  for (let v = 0; v < SIZE; v++) {
-    const sy = clamp(y0 + (v + 0.5) * s - 0.5, 0, height - 1);
-    const yA = Math.floor(sy);
-    const yB = Math.min(yA + 1, height - 1);
-    const fy = sy - yA;
-    for (let u = 0; u < SIZE; u++) {
-      const sx = clamp(x0 + (u + 0.5) * s - 0.5, 0, width - 1);
-      const xA = Math.floor(sx);
-      const xB = Math.min(xA + 1, width - 1);
-      const fx = sx - xA;
-      for (let c = 0; c < CH; c++) {
-        const p = (yy, xx) => rgb[(yy * width + xx) * CH + c];
-        const top = p(yA, xA) * (1 - fx) + p(yA, xB) * fx;
-        const bot = p(yB, xA) * (1 - fx) + p(yB, xB) * fx;
-        out[(v * SIZE + u) * CH + c] = Math.round(top * (1 - fy) + bot * fy);
-      }
-    }
-  }
-  return out;
-}
-
-function lfwInput(name) {
-  const person = name.replace(/_\d{4}$/, '');
-  const file = path.join(lfwDir, person, `${name}.jpg`);
-  const { width, height, data } = jpeg.decode(fs.readFileSync(file), { useTArray: true, formatAsRGBA: false });
-  if (data.length !== width * height * CH) throw new Error(`${file}: unexpected decoded size`);
-  return cropResizeBilinear(data, width, height, CROP_X, CROP_Y, CROP);
-}
-
-// ---------------------------------------------------------------- helpers
-
-const l2 = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0) / (l2(a) * l2(b));
-const maxAbsDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
-function assert(cond, msg) { if (!cond) throw new Error(`ASSERTION FAILED: ${msg}`); }
 
 // ---------------------------------------------------------------- main
 
@@ -102,7 +52,7 @@ assert(net.isLoaded, 'faceRecognitionNet loaded');
 
 // 10×10 px checkerboard; the constant image too.
 const inputs = { ...syntheticInputs(SIZE, { checker: 10, constant: true }) };
-for (const name of LFW_IMAGES) inputs[`lfw-${name}`] = lfwInput(name);
+for (const name of LFW_IMAGES) inputs[`lfw-${name}`] = lfwInput(jpeg, name, LFW_BOX);
 
 fs.mkdirSync(outDir, { recursive: true });
 const names = Object.keys(inputs);

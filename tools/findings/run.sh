@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README's findings (issue 18): `dfd analyze compare` of every model whose weights are found, on the first photo of
+# The findings of docs/analysis.md and docs/findings.md (issue 18): `dfd analyze compare` of every model whose weights are found, on the first photo of
 # the first N test people of split lfw-dfd-v1 (people no shipped decoder saw), under every perturbation; then
 # tools/findings/summarise.py writes docs/findings.md and copies the figures it shows into docs/findings/.
 #

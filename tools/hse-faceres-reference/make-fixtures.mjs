@@ -11,65 +11,27 @@
 //                    [103.939, 116.779, 123.68], no scaling): what Dfd's hse-faceres encoder computes
 //     grad           for the first LFW input: d(sum of caffe descriptor^2)/d(raw RGB pixel) at fixed positions
 //
-// The weights are read from HSE_FACERES_DIR (default /work/shared/models/hse-faceres) and are never copied.
+// The weights are read from HSE_FACERES_DIR (default ../shared/models/hse-faceres beside the checkout) and are never copied.
 // LFW_DIR: the lfw-deepfunneled root.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
 import * as tf from '@tensorflow/tfjs';
-import { mulberry32, syntheticInputs } from '../reference-inputs.mjs';
+import { assert, cosine, l2, lfwInput, mulberry32, repoRoot, sharedDir, syntheticInputs } from '../reference-inputs.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..', '..');
 const outDir = path.join(repoRoot, 'tests', 'Dfd.Tests', 'Fixtures', 'hse-faceres');
-const modelDir = process.env.HSE_FACERES_DIR ?? '/work/shared/models/hse-faceres';
-const lfwDir = process.env.LFW_DIR ?? '/work/shared/data/lfw/lfw-deepfunneled';
+const modelDir = process.env.HSE_FACERES_DIR ?? path.join(sharedDir, 'models', 'hse-faceres');
 
 const SIZE = 224;
 const CH = 3;
 const OUTPUTS = ['global_pooling/Mean', 'gender_pred/Sigmoid', 'age_pred/Softmax'];
 const CAFFE_BGR_MEAN = [103.939, 116.779, 123.68];
 
-function assert(cond, msg) { if (!cond) throw new Error(`ASSERTION FAILED: ${msg}`); }
-
-// LFW deep-funneled images are 250x250 with the face about centred: a fixed square box resized bilinearly
-// (pixel-centre aligned) to 224. Only a plausible face input for the comparison; not Dfd's alignment.
-const CROP_X = 40;
-const CROP_Y = 45;
-const CROP = 170;
+// LFW deep-funneled images are 250x250 with the face about centred: a fixed 170 px box at (40, 45), resized to 224.
+const LFW_BOX = { x: 40, y: 45, box: 170, size: SIZE };
 const LFW_IMAGES = ['George_W_Bush_0001', 'George_W_Bush_0002', 'Aaron_Peirsol_0001'];
-
-function cropResizeBilinear(rgb, width, height, x0, y0, box) {
-  const out = new Uint8Array(SIZE * SIZE * CH);
-  const s = box / SIZE;
-  const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
-  for (let v = 0; v < SIZE; v++) {
-    const sy = clamp(y0 + (v + 0.5) * s - 0.5, 0, height - 1);
-    const yA = Math.floor(sy); const yB = Math.min(yA + 1, height - 1); const fy = sy - yA;
-    for (let u = 0; u < SIZE; u++) {
-      const sx = clamp(x0 + (u + 0.5) * s - 0.5, 0, width - 1);
-      const xA = Math.floor(sx); const xB = Math.min(xA + 1, width - 1); const fx = sx - xA;
-      for (let c = 0; c < CH; c++) {
-        const p = (yy, xx) => rgb[(yy * width + xx) * CH + c];
-        const top = p(yA, xA) * (1 - fx) + p(yA, xB) * fx;
-        const bot = p(yB, xA) * (1 - fx) + p(yB, xB) * fx;
-        out[(v * SIZE + u) * CH + c] = Math.round(top * (1 - fy) + bot * fy);
-      }
-    }
-  }
-  return out;
-}
-
-function lfwInput(name) {
-  const person = name.replace(/_\d{4}$/, '');
-  const file = path.join(lfwDir, person, `${name}.jpg`);
-  const { width, height, data } = jpeg.decode(fs.readFileSync(file), { useTArray: true, formatAsRGBA: false });
-  assert(data.length === width * height * CH, `${file}: decoded size`);
-  return cropResizeBilinear(data, width, height, CROP_X, CROP_Y, CROP);
-}
 
 // tfjs's own graph-model loader, fed from memory (plain @tensorflow/tfjs has no file:// handler in node):
 // it reads the manifest, de-quantises the weights (float16 here) and builds the executor.
@@ -100,7 +62,7 @@ const model = await loadModel();
 
 // 11 px squares: odd, so the stride-2 SAME convolutions see an asymmetric pattern.
 const inputs = { ...syntheticInputs(SIZE, { checker: 11 }) };
-for (const name of LFW_IMAGES) inputs[`lfw-${name}`] = lfwInput(name);
+for (const name of LFW_IMAGES) inputs[`lfw-${name}`] = lfwInput(jpeg, name, LFW_BOX);
 fs.mkdirSync(outDir, { recursive: true });
 const names = Object.keys(inputs);
 for (const name of names) fs.writeFileSync(path.join(outDir, `${name}.rgb`), inputs[name]);
@@ -147,8 +109,6 @@ const result = {
 };
 fs.writeFileSync(path.join(outDir, 'outputs.json'), `${JSON.stringify(result)}\n`);
 
-const l2 = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0) / (l2(a) * l2(b));
 console.log(`tfjs ${tf.version.tfjs} backend ${tf.getBackend()}`);
 for (const i of items) console.log(`  ${i.input.padEnd(28)} |caffe| ${l2(i.caffe).toFixed(3)}  |graph| ${l2(i.graph[OUTPUTS[0]]).toFixed(3)}  gender ${i.graph[OUTPUTS[1]][0].toFixed(3)}`);
 const lfw = items.filter((i) => i.input.startsWith('lfw-'));

@@ -2,7 +2,7 @@
 """Reference fixtures for the C# port of MobileFaceNet (mobilefacenet-casia).
 
 Runs the ORIGINAL PyTorch architecture of the GitHub project Xiaoccer/MobileFaceNet_Pytorch (core/model.py,
-re-typed here from that description: ConvBlock / Bottleneck / MobileFacenet with the 112x96 bottleneck setting)
+re-typed in tools/mobilefacenet.py: ConvBlock / Bottleneck / MobileFacenet with the 112x96 bottleneck setting)
 on its own checkpoint 068.ckpt, loaded with torch.load, and stores inputs and templates for Dfd.Tests.
 
     /usr/bin/python3 tools/mobilefacenet-reference/make_fixtures.py      # needs torch (1.x) and Pillow
@@ -22,84 +22,15 @@ import sys
 
 import numpy as np
 import torch
-from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from mobilefacenet import H, W, MobileFacenet  # noqa: E402  (tools/mobilefacenet.py, shared with tools/onnx-export)
+
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 OUT = os.path.join(REPO, "tests", "Dfd.Tests", "Fixtures", "mobilefacenet")
 CKPT = os.environ.get("MOBILEFACENET_CKPT", os.path.join(REPO, "..", "shared", "models", "mobilefacenet-casia", "068.ckpt"))
 LFW = os.environ.get("LFW_DIR", os.path.join(REPO, "..", "shared", "data", "lfw", "lfw-deepfunneled"))
-H, W = 112, 96
-
-
-# ---------------------------------------------------------------- the original architecture
-
-class Bottleneck(nn.Module):
-    def __init__(self, inp, oup, stride, expansion):
-        super().__init__()
-        self.connect = stride == 1 and inp == oup
-        hidden = inp * expansion
-        self.conv = nn.Sequential(
-            nn.Conv2d(inp, hidden, 1, 1, 0, bias=False),                          # pw
-            nn.BatchNorm2d(hidden),
-            nn.PReLU(hidden),
-            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),   # dw
-            nn.BatchNorm2d(hidden),
-            nn.PReLU(hidden),
-            nn.Conv2d(hidden, oup, 1, 1, 0, bias=False),                          # pw-linear
-            nn.BatchNorm2d(oup),
-        )
-
-    def forward(self, x):
-        return x + self.conv(x) if self.connect else self.conv(x)
-
-
-class ConvBlock(nn.Module):
-    def __init__(self, inp, oup, k, s, p, dw=False, linear=False):
-        super().__init__()
-        self.linear = linear
-        self.conv = nn.Conv2d(inp, oup, k, s, p, groups=inp if dw else 1, bias=False)
-        self.bn = nn.BatchNorm2d(oup)
-        if not linear:
-            self.prelu = nn.PReLU(oup)
-
-    def forward(self, x):
-        x = self.bn(self.conv(x))
-        return x if self.linear else self.prelu(x)
-
-
-SETTING = [  # expansion t, channels c, repeats n, stride s
-    [2, 64, 5, 2],
-    [4, 128, 1, 2],
-    [2, 128, 6, 1],
-    [4, 128, 1, 2],
-    [2, 128, 2, 1],
-]
-
-
-class MobileFacenet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = ConvBlock(3, 64, 3, 2, 1)
-        self.dw_conv1 = ConvBlock(64, 64, 3, 1, 1, dw=True)
-        layers, inplanes = [], 64
-        for t, c, n, s in SETTING:
-            for i in range(n):
-                layers.append(Bottleneck(inplanes, c, s if i == 0 else 1, t))
-                inplanes = c
-        self.blocks = nn.Sequential(*layers)
-        self.conv2 = ConvBlock(128, 512, 1, 1, 0)
-        self.linear7 = ConvBlock(512, 512, (7, 6), 1, 0, dw=True, linear=True)
-        self.linear1 = ConvBlock(512, 128, 1, 1, 0, linear=True)
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = self.dw_conv1(x)
-        x = self.blocks(x)
-        x = self.conv2(x)
-        x = self.linear7(x)
-        x = self.linear1(x)
-        return x.view(x.size(0), -1)
 
 
 # ---------------------------------------------------------------- inputs

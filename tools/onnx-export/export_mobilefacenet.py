@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Export MobileFaceNet (Chen et al. 2018) to ONNX, with the trained CASIA-WebFace weights or seeded random ones.
 
-The architecture and parameter names follow the GitHub project "MobileFaceNet_Pytorch" (xiaoccer), so its
-checkpoints (e.g. ../shared/models/mobilefacenet-casia/068.ckpt, {'epoch', 'net_state_dict'}) load one to one.
+The architecture and parameter names (tools/mobilefacenet.py) follow the GitHub project "MobileFaceNet_Pytorch"
+(xiaoccer), so its checkpoints (e.g. ../shared/models/mobilefacenet-casia/068.ckpt, {'epoch', 'net_state_dict'}) load one to one.
 
     /usr/bin/python3 tools/onnx-export/export_mobilefacenet.py OUT.onnx --ckpt ../shared/models/mobilefacenet-casia/068.ckpt
     /usr/bin/python3 tools/onnx-export/export_mobilefacenet.py OUT.onnx --random --seed 0
@@ -25,73 +25,8 @@ import sys
 import torch
 import torch.nn as nn
 
-# t (expansion), c (output channels), n (repeats), s (stride of the first)
-BOTTLENECK_SETTING = [
-    [2, 64, 5, 2],
-    [4, 128, 1, 2],
-    [2, 128, 6, 1],
-    [4, 128, 1, 2],
-    [2, 128, 2, 1],
-]
-
-
-class Bottleneck(nn.Module):
-    def __init__(self, inp, oup, stride, expansion):
-        super().__init__()
-        self.connect = stride == 1 and inp == oup
-        self.conv = nn.Sequential(
-            nn.Conv2d(inp, inp * expansion, 1, 1, 0, bias=False),  # pointwise
-            nn.BatchNorm2d(inp * expansion),
-            nn.PReLU(inp * expansion),
-            nn.Conv2d(inp * expansion, inp * expansion, 3, stride, 1, groups=inp * expansion, bias=False),  # depthwise
-            nn.BatchNorm2d(inp * expansion),
-            nn.PReLU(inp * expansion),
-            nn.Conv2d(inp * expansion, oup, 1, 1, 0, bias=False),  # pointwise, linear
-            nn.BatchNorm2d(oup),
-        )
-
-    def forward(self, x):
-        return x + self.conv(x) if self.connect else self.conv(x)
-
-
-class ConvBlock(nn.Module):
-    def __init__(self, inp, oup, k, s, p, dw=False, linear=False):
-        super().__init__()
-        self.linear = linear
-        self.conv = nn.Conv2d(inp, oup, k, s, p, groups=inp if dw else 1, bias=False)
-        self.bn = nn.BatchNorm2d(oup)
-        if not linear:
-            self.prelu = nn.PReLU(oup)
-
-    def forward(self, x):
-        x = self.bn(self.conv(x))
-        return x if self.linear else self.prelu(x)
-
-
-class MobileFacenet(nn.Module):
-    def __init__(self, setting=BOTTLENECK_SETTING):
-        super().__init__()
-        self.conv1 = ConvBlock(3, 64, 3, 2, 1)
-        self.dw_conv1 = ConvBlock(64, 64, 3, 1, 1, dw=True)
-        self.inplanes = 64
-        layers = []
-        for t, c, n, s in setting:
-            for i in range(n):
-                layers.append(Bottleneck(self.inplanes, c, s if i == 0 else 1, t))
-                self.inplanes = c
-        self.blocks = nn.Sequential(*layers)
-        self.conv2 = ConvBlock(128, 512, 1, 1, 0)
-        self.linear7 = ConvBlock(512, 512, (7, 6), 1, 0, dw=True, linear=True)  # global depthwise conv (GDConv)
-        self.linear1 = ConvBlock(512, 128, 1, 1, 0, linear=True)
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = self.dw_conv1(x)
-        x = self.blocks(x)
-        x = self.conv2(x)
-        x = self.linear7(x)
-        x = self.linear1(x)
-        return x.view(x.size(0), -1)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from mobilefacenet import MobileFacenet  # noqa: E402  (tools/mobilefacenet.py, shared with tools/mobilefacenet-reference)
 
 
 def randomise(model, seed):

@@ -10,19 +10,21 @@ static class AlignCommand
 {
     public static readonly string Help = string.Join("\n",
     [
-        "usage: dfd align --input <image|dir> --output <dir> --model <encoder> [--all-faces] [--score 0.6] [--json]",
-        "  YuNet finds the faces (detector confidence at least the score) and each is warped to the model's crop by its",
-        "  5-point template; --all-faces keeps every face of a photo (NAME_faceK.png), else the most confident one;",
-        "  alignment.csv and alignment.json list every file"
+        "usage: dfd align --input <image|dir> --output <dir> --model <encoder> [--pick central] [--score 0.6] [--json]",
+        "  YuNet finds the faces (detector confidence at least the score) and the one picked is warped to the model's crop",
+        "  by its 5-point template (NAME.png); alignment.csv and alignment.json list every file",
+        Common.PickHelp + ",",
+        "             or all (every face: NAME_faceK.png where a photo has several, K = 0 the most confident)"
     ]);
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, new HashSet<string> { "json", "all-faces" });
+        var a = new Args(argv, new HashSet<string> { "json" });
         var input = a.Req("input");
         var output = a.Req("output");
         var spec = Registry.Spec(a.Req("model"));
-        bool all = a.Flag("all-faces"), json = a.Flag("json");
+        var pick = Common.Pick(a.Opt("pick"));
+        bool json = a.Flag("json");
         float score = (float)a.Double("score", 0.6);
         if (!(score >= 0 && score <= 1)) throw new UsageException($"--score is a detector confidence in [0, 1], got {a.Opt("score")}");
         a.CheckUnused();
@@ -35,11 +37,11 @@ static class AlignCommand
             var list = new List<Row>();
             for (int i = 0; i < files.Count; i++)
             {
-                var r = pipe.AlignFile(files[i], spec.Template, all ? FacePick.All : FacePick.MostConfident);
+                var r = pipe.AlignFile(files[i], spec.Template, pick);
                 var outs = new List<string>();
                 for (int k = 0; k < r.Crops.Count; k++)
                 {
-                    var name = OutName(input, files[i], all && r.Crops.Count > 1 ? k : -1);
+                    var name = OutName(input, files[i], Common.FaceSuffix(pick == FacePick.All ? k : -1, r.Crops.Count));
                     var path = Path.Combine(output, name);
                     ImageIO.Save(r.Crops[k], path);
                     outs.Add(name);
@@ -53,7 +55,7 @@ static class AlignCommand
 
         var summary = new
         {
-            model = spec.Name, template = $"{spec.InputWidth}x{spec.InputHeight}", input, output,
+            model = spec.Name, template = $"{spec.InputWidth}x{spec.InputHeight}", pick = Common.PickName(pick), input, output,
             files = rows.Count, aligned = rows.Count(r => r.status == "aligned"), no_face = rows.Count(r => r.status == "noface"),
             unreadable = rows.Count(r => r.status == "unreadable"), results = rows,
         };
@@ -86,11 +88,10 @@ static class AlignCommand
     record Row(string file, string status, int faces, string? message, List<string> outputs, List<float> scores);
 
     /// <summary>Keeps the input's sub-folders (people folders stay people folders), always as PNG to lose nothing.</summary>
-    static string OutName(string root, string file, int index)
+    static string OutName(string root, string file, string suffix)
     {
         var rel = File.Exists(root) ? Path.GetFileName(file) : Path.GetRelativePath(root, file);
-        var stem = Path.ChangeExtension(rel, null);
-        return stem + (index >= 0 ? $"_face{index}" : "") + ".png";
+        return Path.ChangeExtension(rel, null) + suffix + ".png";
     }
 
     static string Csv(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dfd.Encoders;
+using Dfd.Imaging;
 using Spectre.Console;
 using TorchSharp;
 
@@ -22,7 +23,7 @@ static class Common
     {
         var d = a.Opt("device") ?? "cpu";
         if (d.StartsWith("cuda") && !torch.cuda.is_available())
-            throw new UsageException($"--device {d}: CUDA is not available (no NVIDIA GPU/driver found, or this is the default CPU-only build); use --device cpu, or on a machine with an NVIDIA GPU build with 'dotnet build -p:DfdTorch=cuda' (README, GPU)");
+            throw new UsageException($"--device {d}: CUDA is not available (no NVIDIA GPU/driver found, or this is the default CPU-only build); use --device cpu, or on a machine with an NVIDIA GPU build with 'dotnet build -p:DfdTorch=cuda' (docs/gpu.md)");
         try { return torch.device(d); }
         catch (Exception) { throw new UsageException($"--device expects cpu or cuda[:N], got '{d}'"); }
     }
@@ -77,6 +78,42 @@ static class Common
     }
 
     public static IProgress<(int Done, int Total)> Sync(Action<(int Done, int Total)> a) => new SyncProgress(a);
+
+    /// <summary>The start of align's, encode's and reconstruct's --pick help: one default everywhere (<see cref="FacePick"/>).</summary>
+    public const string PickHelp =
+        "  --pick central|confident|all: the face taken from a photo with several: central (the default, as in train, evaluate,\n" +
+        "             analyze and serve: the person of a portrait photo, as in LFW), confident (the detector's most confident)";
+
+    /// <summary>--pick's value; central (<see cref="FacePick.MostCentral"/>), the library's default, when not given.</summary>
+    public static FacePick Pick(string? value) => value switch
+    {
+        null or "central" => FacePick.MostCentral,
+        "confident" => FacePick.MostConfident,
+        "all" => FacePick.All,
+        _ => throw new UsageException($"--pick expects central, confident or all, got '{value}'"),
+    };
+
+    public static string PickName(FacePick p) => p switch { FacePick.MostConfident => "confident", FacePick.All => "all", _ => "central" };
+
+    /// <summary>
+    /// A file's crops under --pick: one face, or every face (<see cref="FacePick.All"/>) with its index among the
+    /// detections (0 = most confident), or why none. Without a detector the file must be an aligned crop.
+    /// </summary>
+    public static (List<(RgbImage Crop, int Face)> Crops, int Found, string? Problem) Crops(
+        string file, EncoderSpec spec, FacePipeline? pipe, FacePick pick)
+    {
+        if (pipe == null || pick != FacePick.All)
+        {
+            var r = FaceInput.Crop(file, spec, pipe, pick);
+            return r.Crop is { } c ? ([(c, -1)], 1, null) : ([], 0, r.Problem);
+        }
+        var all = pipe.AlignFile(file, spec.Template, FacePick.All);
+        if (all.Status != AlignStatus.Aligned) return ([], 0, all.Message ?? all.Status.ToString());
+        return (all.Crops.Select((c, k) => (c, k)).ToList(), all.Crops.Count, null);
+    }
+
+    /// <summary>An output name's face suffix: _faceK where --pick all found several faces in the photo, else none.</summary>
+    public static string FaceSuffix(int face, int found) => face >= 0 && found > 1 ? $"_face{face}" : "";
 
     public static List<string> InputFiles(string input)
     {

@@ -9,9 +9,11 @@ static class EncodeCommand
 {
     public static readonly string Help = string.Join("\n",
     [
-        "usage: dfd encode --model <encoder> --input <image|dir> --output templates.npy [--aligned] [--flip] [--json]",
+        "usage: dfd encode --model <encoder> --input <image|dir> --output templates.npy [--pick central] [--aligned] [--flip] [--json]",
         "  writes OUT.npy [N,D] and its sidecar OUT.json (model, weights, the file of each row);",
-        "  --aligned: the inputs are already the model's crops (no detection); --flip: average with the mirrored face",
+        Common.PickHelp + ",",
+        "             or all (every face a row; the sidecar's face list gives its index, 0 = the most confident)",
+        "  --aligned: the inputs are already the model's crops (no detection, no --pick); --flip: average with the mirrored face",
         "  encoder:   --weights W (else the registry's search path), --device cpu|cuda[:N]; for onnx:PATH / tfjs:PATH also",
         "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.OnnxEncoderOptions.Templates) + " (over the sidecar)",
     ]);
@@ -22,6 +24,9 @@ static class EncodeCommand
         var input = a.Req("input");
         var output = a.Req("output");
         bool aligned = a.Flag("aligned"), json = a.Flag("json"), flip = a.Flag("flip");
+        var pickOpt = a.Opt("pick");
+        var pick = Common.Pick(pickOpt);
+        if (aligned && pickOpt != null) throw new UsageException("--pick chooses among detected faces; with --aligned nothing is detected");
         using var enc = Common.Encoder(a);
         a.CheckUnused();
         var spec = enc.Spec;
@@ -30,15 +35,16 @@ static class EncodeCommand
         using var pipe = aligned ? null : FacePipeline.CreateDefault();
         var failures = new List<Failure>();
         var kept = new List<string>();
+        var faceOf = new List<int?>();
         var crops = Common.WithProgress(aligned ? "reading" : "detecting + aligning", json, p =>
         {
             var list = new List<RgbImage>();
             for (int i = 0; i < files.Count; i++)
             {
                 p.Report((i, files.Count));
-                var r = FaceInput.Crop(files[i], spec, pipe);
-                if (r.Crop is not { } crop) { failures.Add(new(files[i], r.Problem!)); continue; }
-                list.Add(crop); kept.Add(files[i]);
+                var (found, n, problem) = Common.Crops(files[i], spec, pipe, pick);
+                if (problem != null) { failures.Add(new(files[i], problem)); continue; }
+                foreach (var (crop, k) in found) { list.Add(crop); kept.Add(files[i]); faceOf.Add(k >= 0 ? k : null); }
             }
             p.Report((files.Count, files.Count));
             return list;
@@ -69,7 +75,9 @@ static class EncodeCommand
             format = "dfd-templates", model = spec.Name, weights = Dfd.Encoders.Registry.WeightsPath(spec.Name, a.Opt("weights")),
             rows = templates.Count, dim = d, dtype = "float32", l2_normalised = false, flip_averaged = flip,
             alignment = aligned ? "given (pre-aligned crops)" : $"YuNet 5 landmarks → {spec.InputWidth}x{spec.InputHeight} template",
-            files = kept, failures,
+            pick = aligned ? null : Common.PickName(pick), files = kept,
+            // With --pick all: each row's face among its photo's detections (0 = the most confident).
+            face = pick == FacePick.All && !aligned ? faceOf : null, failures,
         };
         var sidecarPath = Path.ChangeExtension(output, ".json");
         AtomicFile.WriteAllText(sidecarPath, Common.ToJson(sidecar));

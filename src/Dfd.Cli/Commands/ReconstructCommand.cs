@@ -17,10 +17,12 @@ static class ReconstructCommand
 {
     public static readonly string Help = string.Join("\n",
     [
-        "usage: dfd reconstruct --decoder F[,F2,…] --input <image|dir|templates.npy> --output <dir> [--json]",
+        "usage: dfd reconstruct --decoder F[,F2,…] --input <image|dir|templates.npy> --output <dir> [--pick central] [--json]",
         "  images are aligned and encoded by the decoder's encoder (--weights W for its weights); templates.npy [N,D]",
         "  must come from that encoder (its sidecar is checked). Writes NAME.png (and NAME.aligned.png), grid.png and",
         "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png)",
+        Common.PickHelp + ",",
+        "             or all (every face: NAME_faceK.png where a photo has several, K = 0 the most confident); images only",
         "  --device cpu|cuda[:N]; --seed N: the noise of a decoder that injects noise (sharp decoders; default 0, the",
         "  shipped faces), so other seeds draw other detail for the same template; decoders without noise ignore it"
     ]);
@@ -40,10 +42,14 @@ static class ReconstructCommand
         long seed = FaceDecoder.DefaultSeed;
         if (seedOpt != null && !long.TryParse(seedOpt, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out seed))
             throw new UsageException($"--seed: '{seedOpt}' is not a whole number");
+        var pickOpt = a.Opt("pick");
+        var pick = Common.Pick(pickOpt);
         a.CheckUnused();
 
         // Templates need only the decoder; images also the encoder it names, which FaceModel opens with it.
         bool fromNpy = input.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+        if (fromNpy && pickOpt != null)
+            throw new UsageException($"--pick chooses among the faces of photos; {input} holds templates (dfd encode --pick chose them)");
         using var model = fromNpy ? null : FaceModel.FromDecoder(decPath, weights, device);
         using var loaded = fromNpy ? DecoderFile.Load(decPath, device) : null;
         var dec = model?.Decoder ?? loaded!.Decoder;
@@ -73,6 +79,7 @@ static class ReconstructCommand
                 throw new InvalidDataException($"{input}: templates have {d} dimensions; decoder {decPath} was trained on {info.TemplateDim}-D templates of '{info.Encoder}'");
             var sidecar = Path.ChangeExtension(input, ".json");
             List<string>? files = null;
+            List<int?>? faceOf = null;
             if (File.Exists(sidecar))
             {
                 var j = JsonNode.Parse(File.ReadAllText(sidecar));
@@ -80,12 +87,18 @@ static class ReconstructCommand
                 if (sidecarModel != null && sidecarModel != info.Encoder)
                     throw new InvalidDataException($"{input}: templates come from encoder '{sidecarModel}' (per {Path.GetFileName(sidecar)}); decoder {decPath} inverts '{info.Encoder}'");
                 files = j?["files"]?.AsArray().Select(x => x!.GetValue<string>()).ToList();
+                faceOf = j?["face"] is JsonArray fa ? fa.Select(x => x?.GetValue<int?>()).ToList() : null;
             }
             names = []; var list = new List<float[]>();
+            var perFile = files?.GroupBy(f => f).ToDictionary(g => g.Key, g => g.Count());
             for (int i = 0; i < n; i++)
             {
                 var row = data.AsSpan(i * d, d).ToArray();
-                string name = files != null && i < files.Count ? Path.GetFileNameWithoutExtension(files[i]) : $"row{i:D5}";
+                // Rows of one photo (encode --pick all) are NAME_faceK, as align names them.
+                int face = faceOf != null && i < faceOf.Count && faceOf[i] is { } k ? k : -1;
+                string name = files != null && i < files.Count
+                    ? Path.GetFileNameWithoutExtension(files[i]) + Common.FaceSuffix(face, perFile![files[i]])
+                    : $"row{i:D5}";
                 if (row.Any(v => !float.IsFinite(v))) { problems.Add($"{input}: row {i} ({name}) holds NaN or infinite values; skipped"); continue; }
                 if (row.All(v => v == 0)) { problems.Add($"{input}: row {i} ({name}) is all zeros; skipped"); continue; }
                 names.Add(name); list.Add(row);
@@ -97,9 +110,13 @@ static class ReconstructCommand
             names = []; originals = [];
             foreach (var f in Common.InputFiles(input))
             {
-                var r = model!.Crop(f);
-                if (r.Crop is not { } crop) { problems.Add($"{f}: {r.Problem}"); continue; }
-                names.Add(Path.GetFileNameWithoutExtension(f)); originals.Add(crop);
+                var (crops, found, problem) = Common.Crops(f, model!.Spec, model.Detector, pick);
+                if (problem != null) { problems.Add($"{f}: {problem}"); continue; }
+                foreach (var (crop, k) in crops)
+                {
+                    names.Add(Path.GetFileNameWithoutExtension(f) + Common.FaceSuffix(k, found));
+                    originals.Add(crop);
+                }
             }
             templates = model!.Encode(originals);
         }
@@ -125,7 +142,11 @@ static class ReconstructCommand
             ImageIO.Save(ImageGrid.Compose(gridRows), Path.Combine(output, "grid.png"));
         }
         object decoders = decPaths.Length == 1 ? decPath : decPaths;
-        var summary = new { decoder = decoders, encoder = info.Encoder, input, output, reconstructed = recon.Count, problems, items = rows };
+        var summary = new
+        {
+            decoder = decoders, encoder = info.Encoder, input, output, pick = fromNpy ? null : Common.PickName(pick),
+            reconstructed = recon.Count, problems, items = rows,
+        };
         AtomicFile.WriteAllText(Path.Combine(output, "reconstruct.json"), Common.ToJson(summary));
         if (json) Console.WriteLine(Common.ToJson(summary));
         else

@@ -7,6 +7,12 @@ let info = null;
 const loaded = [];          // faces loaded this session: {id, name}
 let face = null;            // the current face record
 const last = {};            // last response per view, for Save JSON / PNG
+const choice = {};          // the decoder kind per encoder whose column offers a choice ("regression" / "sharp")
+
+// Every request that returns reconstructions says which decoder each column draws with: in the body, or in the query.
+const decoders = () => ({ ...choice });
+const decoderQuery = () => Object.entries(choice).map(([e, k]) => `${encodeURIComponent(e)}:${k}`).join(",");
+const withDecoders = path => { const q = decoderQuery(); return q ? `${path}${path.includes("?") ? "&" : "?"}decoders=${q}` : path; };
 
 async function api(path, body, raw) {
   const opts = { method: body === undefined ? "GET" : "POST", headers: { "X-Dfd-Client": client } };
@@ -40,15 +46,23 @@ function live(fn) {
 
 const fmt = x => x == null ? "–" : x.toFixed(4);
 function verdict(m) { return m == null ? "" : m ? '<span class="match">match</span>' : '<span class="nomatch">no match</span>'; }
-function fig(src, caption, id, cls) {
+function fig(src, caption, id, cls, note) {
   if (!src) return `<figure><figcaption>${caption}: no decoder</figcaption></figure>`;
-  return `<figure><img class="crop ${cls || ""}" ${id ? `id="${id}"` : ""} src="${src}" alt="${caption}"><figcaption>${caption}</figcaption></figure>`;
+  return `<figure><img class="crop ${cls || ""}" ${id ? `id="${id}"` : ""} src="${src}" alt="${caption}"><figcaption>${caption}${note || ""}</figcaption></figure>`;
 }
+// A reconstruction, captioned with the decoder that drew it.
+function recon(src, caption, decoder, id) {
+  return fig(src, caption, id, "", decoder ? ` (<span class="drawn-by">${decoder} decoder</span>)` : "");
+}
+// One encoder's cell of a section's row of columns.
+const cell = (encoder, html) => `<div class="model" data-encoder="${encoder}">${html}</div>`;
 
 async function init() {
   info = await api("/api/info");
   $("encoders").textContent = "encoders: " + info.encoders.map(e => e.name + (e.decoder ? "" : " (no decoder)")).join(", ") +
     (info.side_by_side ? " — side by side" : "");
+  document.documentElement.style.setProperty("--n", info.encoders.length);
+  for (const e of info.encoders) if (e.decoders.length > 1) choice[e.name] = e.decoders[0];
   for (const s of info.samples) $("sample").add(new Option(s.replace(/\.[^.]+$/, ""), s));
   for (const o of info.occluders) $("occluder").add(new Option(o, o));
   const L = info.limits;
@@ -56,7 +70,7 @@ async function init() {
   range("rotation", L.rotation); range("shift-x", L.shift); range("shift-y", L.shift); range("scale", L.scale);
   range("epsilon", L.epsilon); range("steps", L.steps); range("amplify", L.amplify);
   $("occ-size").max = Math.max(info.encoders[0].input_width, info.encoders[0].input_height);
-  $("load-sample").onclick = () => loadFace(() => api("/api/faces/sample", { name: $("sample").value }));
+  $("load-sample").onclick = () => loadFace(() => api("/api/faces/sample", { name: $("sample").value, decoders: decoders() }));
   $("upload").onchange = e => { if (e.target.files[0]) upload(e.target.files[0]); };
   const drop = $("drop");
   drop.ondragover = e => { e.preventDefault(); drop.classList.add("over"); };
@@ -83,7 +97,7 @@ async function init() {
 
 async function upload(file) {
   if (file.size > info.max_upload_bytes) { status(`${file.name}: larger than ${info.max_upload_bytes / 1048576} MB`, true); return; }
-  await loadFace(() => api("/api/faces?name=" + encodeURIComponent(file.name), file, true));
+  await loadFace(() => api(withDecoders("/api/faces?name=" + encodeURIComponent(file.name)), file, true));
 }
 
 async function loadFace(get) {
@@ -106,11 +120,20 @@ function showFace(f) {
   svg.innerHTML = f.faces.map((d, i) =>
     `<rect data-i="${i}" class="${i === f.pick ? "picked" : ""}" x="${d.x * s}" y="${d.y * s}" width="${d.width * s}" height="${d.height * s}"></rect>` +
     d.landmarks.map(p => `<circle cx="${p[0] * s}" cy="${p[1] * s}" r="2.5"></circle>`).join("")).join("");
-  for (const r of svg.querySelectorAll("rect")) r.onclick = () => loadFace(() => api(`/api/faces/${face.id}/pick`, { index: +r.dataset.i }));
-  $("clean").innerHTML = f.encoders.map(e => `<div>${fig(e.crop, e.encoder + ": aligned crop")}${fig(e.reconstruction, "reconstruction")}` +
-    `<p class="numbers">reconstruction vs crop: ${fmt(e.reconstruction_cosine)} ${verdict(e.reconstruction_match)}</p></div>`).join("");
+  for (const r of svg.querySelectorAll("rect")) r.onclick = () => loadFace(() => api(`/api/faces/${face.id}/pick`, { index: +r.dataset.i, decoders: decoders() }));
+  // Each column's head: the encoder, and its decoder (a choice where it has a sharp one beside the regression one).
+  $("clean").innerHTML = f.encoders.map((e, k) => {
+    const kinds = info.encoders[k].decoders;
+    const pickDecoder = kinds.length > 1
+      ? `<label>decoder <select class="decoder" data-encoder="${e.encoder}">${kinds.map(d => `<option value="${d}" ${d === choice[e.encoder] ? "selected" : ""}>${d}</option>`).join("")}</select></label>`
+      : `<span class="kind">${kinds.length ? kinds[0] + " decoder" : "no decoder"}</span>`;
+    return cell(e.encoder, `<h3>${e.encoder} ${pickDecoder}</h3>${fig(e.crop, "aligned crop")}${recon(e.reconstruction, "reconstruction", e.decoder, `clean-recon-${k}`)}` +
+      `<p class="numbers">reconstruction vs crop: ${fmt(e.reconstruction_cosine)} ${verdict(e.reconstruction_match)}</p>`);
+  }).join("");
+  for (const s of $("clean").querySelectorAll("select.decoder"))
+    s.onchange = () => { choice[s.dataset.encoder] = s.value; loadFace(() => api(withDecoders(`/api/faces/${face.id}`))); };
   $("faces").innerHTML = loaded.map(x => `<button data-id="${x.id}" class="${x.id === f.id ? "current" : ""}">${x.name}</button>`).join("");
-  for (const b of $("faces").querySelectorAll("button")) b.onclick = () => loadFace(() => api(`/api/faces/${b.dataset.id}`));
+  for (const b of $("faces").querySelectorAll("button")) b.onclick = () => loadFace(() => api(withDecoders(`/api/faces/${b.dataset.id}`)));
   for (const id of ["target", "interp-a", "interp-b"]) {
     const sel = $(id), keep = sel.value;
     sel.innerHTML = "";
@@ -134,13 +157,13 @@ function occluder() {
 const perturb = live(async () => {
   if (!face) return;
   const req = { face: face.id, rotation: +$("rotation").value, shift_x: +$("shift-x").value, shift_y: +$("shift-y").value,
-    scale: +$("scale").value, occluder: occluder() };
+    scale: +$("scale").value, occluder: occluder(), decoders: decoders() };
   const r = await api("/api/perturb", req);
   if (r.face !== face.id) return;   // another face was picked meanwhile; its own request follows
   last.explore = r;
-  $("explore-out").innerHTML = r.results.map((o, k) => `<div data-encoder="${o.encoder}">` +
-    fig(o.image, o.encoder + ": perturbed crop", `perturb-image-${k}`, "draggable") + fig(o.reconstruction, "reconstruction of its template", `perturb-recon-${k}`) +
-    `<p class="numbers">cosine to clean: <b id="perturb-cos-${k}">${fmt(o.cosine)}</b> ${verdict(o.match)} (threshold ${fmt(o.threshold)})</p></div>`).join("");
+  $("explore-out").innerHTML = r.results.map((o, k) => cell(o.encoder,
+    fig(o.image, o.encoder + ": perturbed crop", `perturb-image-${k}`, "draggable") + recon(o.reconstruction, "reconstruction of its template", o.decoder, `perturb-recon-${k}`) +
+    `<p class="numbers">cosine to clean: <b id="perturb-cos-${k}">${fmt(o.cosine)}</b> ${verdict(o.match)} (threshold ${fmt(o.threshold)})</p>`)).join("");
   for (const img of $("explore-out").querySelectorAll("img.draggable")) dragOccluder(img);
   status("");
 });
@@ -164,8 +187,8 @@ async function heatmap() {
   try {
     const r = await api("/api/heatmap", { face: face.id, patch: 30, stride: 10, colour: $("occ-colour").value });
     last.heatmap = r;
-    $("heatmap-out").innerHTML = r.results.map(h => `<div>${fig(h.image, h.encoder + ": cosine drop per pixel (30 px patch)")}` +
-      `<p class="numbers">peak drop ${fmt(h.peak.drop)} at (${h.peak.x}, ${h.peak.y})</p></div>`).join("");
+    $("heatmap-out").innerHTML = r.results.map(h => cell(h.encoder, fig(h.image, h.encoder + ": cosine drop per pixel (30 px patch)") +
+      `<p class="numbers">peak drop ${fmt(h.peak.drop)} at (${h.peak.x}, ${h.peak.y})</p>`)).join("");
     status("");
   } catch (e) { status(e.message, true); }
 }
@@ -175,24 +198,25 @@ const attack = live(async () => {
   const goal = $("goal").value;
   $("steps").disabled = $("method").value === "fgsm";
   $("target").disabled = goal !== "impersonate";
-  const req = { face: face.id, method: $("method").value, goal, epsilon: +$("epsilon").value, steps: +$("steps").value, amplify: +$("amplify").value };
+  const req = { face: face.id, method: $("method").value, goal, epsilon: +$("epsilon").value, steps: +$("steps").value, amplify: +$("amplify").value,
+    decoders: decoders() };
   if (goal === "impersonate") req.target = $("target").value;
   const r = await api("/api/attack", req);
   if (r.face !== face.id) return;
   last.attack = r;
-  $("attack-out").innerHTML = r.results.map(a => `<div>` + fig(a.result.image, a.result.encoder + ": adversarial crop") +
-    fig(a.difference, `difference ×${r.amplify}`) + fig(a.result.reconstruction, "reconstruction of its template") +
+  $("attack-out").innerHTML = r.results.map(a => cell(a.result.encoder, fig(a.result.image, a.result.encoder + ": adversarial crop") +
+    fig(a.difference, `difference ×${r.amplify}`) + recon(a.result.reconstruction, "reconstruction of its template", a.result.decoder) +
     `<p class="numbers">cosine to clean: ${fmt(a.result.cosine)} ${verdict(a.result.match)}` +
-    (a.target_cosine != null ? `<br>cosine to target: ${fmt(a.target_cosine)} ${verdict(a.target_match)}` : "") + `</p></div>`).join("");
+    (a.target_cosine != null ? `<br>cosine to target: ${fmt(a.target_cosine)} ${verdict(a.target_match)}` : "") + `</p>`)).join("");
 });
 
 const interpolate = live(async () => {
   const a = $("interp-a").value, b = $("interp-b").value;
   if (!a || !b) return;
-  const r = await api("/api/interpolate", { a, b, t: +$("interp-t").value });
+  const r = await api("/api/interpolate", { a, b, t: +$("interp-t").value, decoders: decoders() });
   last.interp = r;
-  $("interp-out").innerHTML = r.results.map(p => `<div>` + fig(p.reconstruction, `${p.encoder}: ${(r.t * 100).toFixed(0)}% of the way from A to B`) +
-    `<p class="numbers">cosine to A: ${fmt(p.cosine_a)} ${verdict(p.match_a)}<br>cosine to B: ${fmt(p.cosine_b)} ${verdict(p.match_b)}</p></div>`).join("");
+  $("interp-out").innerHTML = r.results.map(p => cell(p.encoder, recon(p.reconstruction, `${p.encoder}: ${(r.t * 100).toFixed(0)}% of the way from A to B`, p.decoder) +
+    `<p class="numbers">cosine to A: ${fmt(p.cosine_a)} ${verdict(p.match_a)}<br>cosine to B: ${fmt(p.cosine_b)} ${verdict(p.match_b)}</p>`)).join("");
 });
 
 // Save: the view's images side by side as one PNG (drawn here, nothing sent), its numbers as JSON without the images.

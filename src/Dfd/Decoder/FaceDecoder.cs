@@ -211,6 +211,9 @@ public static class DecoderFile
     /// <summary>The shipped decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw.safetensors), or null.</summary>
     public static string? ShippedPath(string encoder) => Encoders.ModelPaths.Find($"dfd-{encoder}-lfw.safetensors");
 
+    /// <summary>The shipped sharp (adversarial) decoder for an encoder (models/dfd-&lt;encoder&gt;-lfw-sharp.safetensors), or null.</summary>
+    public static string? ShippedSharpPath(string encoder) => Encoders.ModelPaths.Find($"dfd-{encoder}-lfw-sharp.safetensors");
+
     /// <summary>
     /// The one way to load a decoder for inference (eval mode, on <paramref name="device"/>). The file must be a Dfd
     /// decoder, and it is checked against the encoder it inverts: <paramref name="encoder"/> when given (the name must

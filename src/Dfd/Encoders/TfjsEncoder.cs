@@ -201,7 +201,7 @@ public static class HseFaceRes
         Description: "HSE FaceRes (Savchenko): MobileNet trained on VGGFace2 identities, 224x224 dlib-chip crop, 1024-D global pool",
         InputWidth: 224, InputHeight: 224,
         // The network was trained in Keras with 'caffe' preprocessing (BGR, minus the ImageNet means, no scaling). The
-        // Human library feeds it RGB 0..255 instead, which works less well (see README).
+        // Human library feeds it RGB 0..255 instead, which works less well (see docs/encoders.md).
         Channels: ChannelOrder.BGR,
         Mean: [103.939f, 116.779f, 123.68f],
         Std: [1f, 1f, 1f],

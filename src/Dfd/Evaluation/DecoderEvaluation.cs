@@ -506,9 +506,9 @@ public static class DecoderEvaluation
             double.TryParse(meta.GetValueOrDefault("train_seconds"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ts) ? ts : null,
             meta.GetValueOrDefault("split"), meta.GetValueOrDefault("train_config") is { } tc ? RecordPath.Scrub(tc) : null,
             meta.Where(kv => kv.Key != "epoch_sums").OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => RecordPath.Scrub(kv.Value)));
-        var dataProv = new DataProvenance(opt.Data, kind, split?.Name, splitFile == null ? null : RecordPath.Of(splitFile), items.Count,
+        var dataProv = new DataProvenance(RecordPath.Scrub(opt.Data), kind, split?.Name, splitFile == null ? null : RecordPath.Of(splitFile), items.Count,
             listedPeople, opt.LimitPeople, set0.Count, set0.Items.Select(i => i.Identity).Distinct().Count(), set0.Skipped.Count,
-            set0.Skipped.Select(s => new[] { s.File, s.Problem }).ToList(), opt.CacheDir == null ? "" : RecordPath.Of(opt.CacheDir));
+            set0.Skipped.Select(s => new[] { RecordPath.Of(s.File), s.Problem }).ToList(), opt.CacheDir == null ? "" : RecordPath.Of(opt.CacheDir));
         return new EvaluationResult(decProv, dataProv, spec0.Name, models, opt.Fmrs, results, quality,
             (opt.Device ?? torch.CPU).ToString(), stages, Math.Round(clock.Elapsed.TotalSeconds, 2), DateTime.UtcNow.ToString("o"))
         {

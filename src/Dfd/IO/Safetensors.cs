@@ -112,6 +112,51 @@ public static class Safetensors
         return (tensors, meta);
     }
 
+    /// <summary>
+    /// Rewrites the metadata values of a safetensors file in place (atomically), leaving the header's tensor entries
+    /// and every data byte as they were; returns the keys whose values changed (none: the file is not touched).
+    /// </summary>
+    public static IReadOnlyList<string> RewriteMetadata(string path, Func<string, string, string> rewrite)
+    {
+        byte[] all;
+        try { all = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new ModelFileException(path, "file not found"); }
+        if (all.Length < 8) throw new ModelFileException(path, "too short to be a safetensors file");
+        ulong hlen = BitConverter.ToUInt64(all, 0);
+        if (hlen > (ulong)(all.Length - 8)) throw new ModelFileException(path, "damaged safetensors file: header runs past the end of the file (truncated?)");
+        JsonObject header;
+        try { header = JsonNode.Parse(Encoding.UTF8.GetString(all, 8, (int)hlen))!.AsObject(); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        { throw new ModelFileException(path, "damaged safetensors file: header is not valid JSON"); }
+        if (header["__metadata__"] is not JsonObject meta) return [];
+
+        var changed = new List<string>();
+        foreach (var key in meta.Select(kv => kv.Key).ToList())
+        {
+            if (meta[key] is not JsonValue v || !v.TryGetValue<string>(out var old)) continue;
+            var now = rewrite(key, old);
+            if (now == old) continue;
+            meta[key] = now;
+            changed.Add(key);
+        }
+        if (changed.Count == 0) return changed;
+
+        // The tensors' data_offsets count from the end of the header, so a header of another length moves nothing.
+        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int pad = (8 - json.Length % 8) % 8;
+        long dataStart = 8 + (long)hlen;
+        AtomicFile.Write(path, stream =>
+        {
+            var len = new byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)(json.Length + pad));
+            stream.Write(len);
+            stream.Write(json);
+            for (int i = 0; i < pad; i++) stream.WriteByte((byte)' ');
+            stream.Write(all, (int)dataStart, (int)(all.Length - dataStart));
+        });
+        return changed;
+    }
+
     static float[] CheckedCast(ReadOnlySpan<byte> span, long count, int width, string name, string path, Func<ReadOnlySpan<byte>, float[]> cast)
     {
         if (span.Length != count * width)

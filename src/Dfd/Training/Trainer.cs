@@ -297,6 +297,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             m["total_train_seconds"] = (before + seconds).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
             m["total_epochs"] = (epochsBefore + epoch).ToString();
         }
+        // Decoder files ship: paths in them (--init, --data) are kept relative to the working directory or as file names.
+        foreach (var k in m.Keys.ToList()) m[k] = RecordPath.ScrubPortable(m[k]);
         return m;
     }
 

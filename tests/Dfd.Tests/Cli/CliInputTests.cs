@@ -116,6 +116,36 @@ public sealed class CliInputTests : IDisposable
     }
 
     [Fact]
+    public void ConvertRelPathsRewritesMetadataAndNamesBadFiles()
+    {
+        AssertOneLineError(Run("convert", "relpaths", P("none.safetensors")), 1, "convert", P("none.safetensors"), "file not found");
+        AssertOneLineError(Run("convert", "relpaths"), 2, "convert", "at least one file");
+        File.WriteAllText(P("text.safetensors"), "not a model");
+        AssertOneLineError(Run("convert", "relpaths", P("text.safetensors")), 1, "convert", P("text.safetensors"));
+
+        // A copy of the shipped decoder with an absolute --init path: only that value changes, and it still loads.
+        var copy = P("d.safetensors");
+        var (tensors, shipped) = Safetensors.Read(Decoder);
+        var meta = shipped.ToDictionary(kv => kv.Key, kv => RecordPath.ScrubPortable(kv.Value));
+        meta["train_config"] = $"{{\"Init\":\"{P("runs/init.safetensors")}\"}}";
+        Safetensors.Write(copy, tensors, meta);
+        var r = Run("convert", "relpaths", copy, "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var row = doc.RootElement[0];
+        Assert.Equal(["train_config"], row.GetProperty("changed").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(copy))), row.GetProperty("sha256").GetString());
+        var (t2, m2) = Safetensors.Read(copy);
+        Assert.Equal("{\"Init\":\"init.safetensors\"}", m2["train_config"]);
+        Assert.Equal(meta.Where(kv => kv.Key != "train_config"), m2.Where(kv => kv.Key != "train_config"));
+        Assert.Equal(tensors.Keys.Order(), t2.Keys.Order());
+        foreach (var (k, v) in tensors) Assert.Equal(v.Data, t2[k].Data);
+        using (Dfd.Decoder.DecoderFile.Load(copy)) { }
+        // Run again: nothing left to rewrite.
+        Assert.Contains("nothing", Run("convert", "relpaths", copy).Out);
+    }
+
+    [Fact]
     public void TrainMissingDatasetFolderNamesIt()
     {
         AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--data", "folder:" + P("faces"), "--out", P("d.safetensors"), "--split", "none"),

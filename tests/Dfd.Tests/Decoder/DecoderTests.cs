@@ -520,9 +520,15 @@ public partial class DecoderTests : IDisposable
         using (var fresh = new Trainer(set, encoder.Value, cfg with { Seed = 7 }, Path.Combine(dir, "init-c.safetensors"), new Dictionary<string, string>()) { MaxSteps = 0 }.Run(false))
             { var w = StateDict.ToHost(fresh).First(kv => kv.Key.EndsWith("weight")); Assert.NotEqual(Safetensors.Read(a).Tensors[w.Key].Data, w.Value.Data); }
 
-        using (new Trainer(set, encoder.Value, warm, b, new Dictionary<string, string>()).Run(false)) { }
+        // The data named by an absolute path outside the working directory, as --data may be given.
+        var prov = new Dictionary<string, string> { ["data"] = $"folder:{dir} (4 images)" };
+        using (new Trainer(set, encoder.Value, warm, b, prov).Run(false)) { }
         var meta = Safetensors.Read(b).Metadata;
         Assert.StartsWith("init-a.safetensors sha256:", meta["init"]);
+        // The file ships: no machine's folders in it, the --init file and the data by name.
+        Assert.DoesNotContain(meta, kv => RecordPath.HasAbsolutePath(kv.Value) || kv.Value.Contains(dir));
+        Assert.Contains("\"Init\":\"init-a.safetensors\"", meta["train_config"]);
+        Assert.Equal($"folder:{Path.GetFileName(dir)} (4 images)", meta["data"]);
         Assert.Equal("2", meta["total_epochs"]);
         Assert.Equal("1", meta["init_epochs_done"]);
 

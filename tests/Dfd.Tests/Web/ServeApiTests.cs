@@ -248,12 +248,34 @@ public class ServeApiTests(ServeFixture fx) : IClassFixture<ServeFixture>
         Refused(await fx.Post("/api/interpolate", new { a = id }), 400, "no face id");
         Refused(await fx.Post("/api/faces/sample", new { name = "../README.md" }), 404, "unknown sample");
         Refused(await fx.Post($"/api/faces/{id}/pick", new { index = 7 }), 400, "face index");
+        // No sharp decoder here: asking for one is refused, as is a kind that does not exist.
+        Refused(await fx.Post("/api/perturb", new { face = id, decoders = new Dictionary<string, string> { ["dlib-resnet"] = "sharp" } }), 409,
+            "no sharp decoder", "dfd-dlib-resnet-lfw-sharp.safetensors");
+        Refused(await fx.Post("/api/interpolate", new { a = id, b = id, decoders = new Dictionary<string, string> { ["dlib-resnet"] = "Sharp" } }), 400,
+            "regression or sharp");
         using (var r = await fx.Client.GetAsync("/api/nothing-here")) Refused(((int)r.StatusCode, await ServeFixture.Parse(r)), 404, "no such endpoint");
         using (var r = await fx.Client.DeleteAsync("/api/faces/0123456789ab")) Refused(((int)r.StatusCode, await ServeFixture.Parse(r)), 404, "unknown face id");
         Refused(await fx.Post("/api/faces/sample", new string('x', 2 * 1024 * 1024)), 413, "larger");
 
         var after = await fx.Post("/api/perturb", new { face = id, rotation = 5 });
         Assert.Equal(200, after.Status);
+    }
+
+    [Fact]
+    public async Task APhotoOfTwoPeopleOpensOnTheCentralFace()
+    {
+        var (photo, _, _) = Dfd.Tests.Cli.PickTests.TwoPeople();
+        using var content = new ByteArrayContent(ImageIO.EncodePng(photo, 1));
+        using var r = await fx.Client.PostAsync("/api/faces?name=two.png", content);
+        var f = await ServeFixture.Parse(r);
+        Assert.True((int)r.StatusCode == 200, f.ToJsonString());
+        var faces = f["faces"]!.AsArray();
+        Assert.Equal(2, faces.Count);
+        int pick = f["pick"]!.GetValue<int>();
+        // The picked box is the one nearer the middle, and it is not the detector's first (most confident) face.
+        double Dist(JsonNode d) => Math.Abs(d["x"]!.GetValue<double>() + d["width"]!.GetValue<double>() / 2 - photo.Width / 2.0);
+        Assert.True(Dist(faces[pick]!) < Dist(faces[1 - pick]!));
+        Assert.Equal(1, pick);
     }
 
     [Fact]

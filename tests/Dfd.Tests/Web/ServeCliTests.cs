@@ -15,6 +15,8 @@ public class ServeCliTests
         AssertOneLineError(Run("serve", "--port", "http"), 2, "serve", "--port");
         AssertOneLineError(Run("serve", "--host", "example.com"), 2, "serve", "--host");
         AssertOneLineError(Run("serve", "--encoder", "dlib-resnet", "--decoder", "a.safetensors,b.safetensors"), 2, "serve", "--decoder");
+        AssertOneLineError(Run("serve", "--encoder", "dlib-resnet", "--sharp", "a.safetensors,b.safetensors"), 2, "serve", "--sharp");
+        AssertOneLineError(Run("serve", "--encoder", "dlib-resnet", "--sharp", "/no/such/sharp.safetensors"), 1, "serve", "/no/such/sharp.safetensors");
         AssertOneLineError(Run("serve", "--encoder", "dlib-resnet,dlib-resnet"), 2, "serve", "twice");
         AssertOneLineError(Run("serve", "--samples", "/no/such/folder"), 2, "serve", "--samples");
         AssertOneLineError(Run("serve", "--colour", "red"), 2, "serve", "unknown option");
@@ -40,6 +42,10 @@ public class ServeCliTests
         var dll = Path.Combine(AppContext.BaseDirectory, "Dfd.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
         foreach (var a in new[] { dll, "serve", "--port", "0", "--json" }) psi.ArgumentList.Add(a);
+        // A sharp decoder under its shipped name in $DFD_MODELS (a stand-in: none is shipped yet) is found and offered.
+        var models = Directory.CreateTempSubdirectory("dfd-models-").FullName;
+        ServeFixture.StandInSharp(models);
+        psi.Environment["DFD_MODELS"] = models;
         using var p = Process.Start(psi)!;
         try
         {
@@ -52,11 +58,14 @@ public class ServeCliTests
             using var http = new HttpClient { BaseAddress = new Uri(url) };
             var info = JsonNode.Parse(await http.GetStringAsync("/api/info"))!;
             Assert.Equal(12, info["samples"]!.AsArray().Count);
+            Assert.Equal("dfd-dlib-resnet-lfw-sharp.safetensors", j["sharp_decoders"]![0]!.GetValue<string>());
+            Assert.Equal(["regression", "sharp"], info["encoders"]![0]!["decoders"]!.AsArray().Select(d => d!.GetValue<string>()));
         }
         finally
         {
             if (!p.HasExited) p.Kill(entireProcessTree: true);
             Assert.True(p.WaitForExit(30_000), "serve did not end when killed");
+            Directory.Delete(models, recursive: true);
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Dfd.Decoder;
 using Dfd.Web;
 using Microsoft.AspNetCore.TestHost;
 using Xunit;
@@ -13,9 +14,26 @@ public sealed class ServeFixture : IAsyncLifetime
     public DfdServer Server { get; private set; } = null!;
     public HttpClient Client { get; private set; } = null!;
 
-    public static DfdServer Create(ServeOptions? options = null, bool testServer = true) =>
-        DfdServer.Create(new Explorer([FaceModel.Open("dlib-resnet")], Path.Combine(TestPaths.RepoRoot, "samples")),
+    /// <param name="sharp">A sharp decoder file for dlib-resnet (e.g. <see cref="StandInSharp"/>), or none.</param>
+    public static DfdServer Create(ServeOptions? options = null, bool testServer = true, string? sharp = null)
+    {
+        var model = FaceModel.Open("dlib-resnet");
+        var sharpDecoder = sharp == null ? null : DecoderFile.Load(sharp, null, model.Spec);
+        return DfdServer.Create(new Explorer([model], Path.Combine(TestPaths.RepoRoot, "samples"), sharp: [sharpDecoder]),
             options ?? new ServeOptions { Port = 0 }, testServer ? b => b.WebHost.UseTestServer() : null);
+    }
+
+    /// <summary>
+    /// A stand-in for dlib-resnet's sharp decoder (none is shipped yet), under the shipped name in <paramref name="dir"/>:
+    /// an untrained, smaller decoder, so that every face it draws differs from the regression decoder's.
+    /// </summary>
+    public static string StandInSharp(string dir)
+    {
+        var path = Path.Combine(dir, "dfd-dlib-resnet-lfw-sharp.safetensors");
+        using var d = new FaceDecoder(new(Widths: [32, 16, 16], StartWidth: 32, RefineDepth: 1));
+        DecoderFile.Save(path, d, new Dictionary<string, string> { ["encoder"] = "dlib-resnet" });
+        return path;
+    }
 
     public async Task InitializeAsync()
     {
