@@ -36,6 +36,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Dfd;
+using Dfd.Core;
 using Dfd.Datasets;
 using Dfd.Decoder;
 using Dfd.Encoders;
@@ -74,10 +75,10 @@ static class DecoderBench
         var encoder = DlibResNet.Load(weights);
         encoder.eval();
         foreach (var p in encoder.parameters()) p.requires_grad = false;
-        var box = Box.InnerFace(encoder.Spec.Template);
+        var box = Box.InnerFace(DlibResNet.Spec.Template);
 
         torch.manual_seed(1);
-        var cfg = new DecoderConfig(TemplateDim: encoder.Spec.EmbeddingSize, OutWidth: encoder.Spec.InputWidth, OutHeight: encoder.Spec.InputHeight);
+        var cfg = new DecoderConfig(TemplateDim: DlibResNet.Spec.EmbeddingSize, OutWidth: DlibResNet.Spec.InputWidth, OutHeight: DlibResNet.Spec.InputHeight);
         var dec = new FaceDecoder(cfg);
         var lw = new LossWeights();
         Console.Error.WriteLine($"# decoder {cfg.ToJson()}: {dec.ParameterCount:N0} parameters; loss {lw}; inner-face box {box}");
@@ -449,7 +450,7 @@ static class DecoderBench
         var c = dec.named_children().ToDictionary(kv => kv.name, kv => kv.module);
         var cfg = dec.Config;
         var project = (Linear)c["project"];
-        var projectNorm = (Dfd.BatchNorm)c["projectNorm"];
+        var projectNorm = (Dfd.Core.BatchNorm)c["projectNorm"];
         var toRgb = (Conv2d)c["toRgb"];
         int s = cfg.StartSize, cin = cfg.StartWidth, s0 = s;   // s changes below: the closures capture s0
         var list = new List<Stage>
@@ -465,7 +466,7 @@ static class DecoderBench
         {
             var bc = blk.named_children().ToDictionary(kv => kv.name, kv => kv.module);
             var conv = (Conv2d)bc["conv"];
-            var norm = (Dfd.BatchNorm)bc["norm"];
+            var norm = (Dfd.Core.BatchNorm)bc["norm"];
             int cout = cfg.BlockWidths[i];
             s *= 2;
             list.Add(new($"up{i}: nearest x2, conv3x3 {cin}->{cout}, BN, LeakyReLU @{s}x{s}", a =>

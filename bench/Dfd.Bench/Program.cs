@@ -18,6 +18,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dfd;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -268,7 +269,7 @@ static class Profile
     {
         var x = T(t, "normalize", () =>
         {
-            var mean = torch.tensor(DlibResNet.Config.Mean).view(1, 3, 1, 1);
+            var mean = torch.tensor(DlibResNet.Spec.Mean).view(1, 3, 1, 1);
             return (rgb - mean).Times(1f / 255f);
         });
         x = Conv(w, "conv32_down", x, 2, 0, t, folded, inplace);

@@ -1,3 +1,5 @@
+using Dfd.Core;
+
 namespace Dfd.Cli;
 
 /// <summary>The command line itself is wrong (exit code 2); other <see cref="DfdException"/>s are about the input (exit code 1).</summary>

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Dfd.Cli.Commands;
+using Dfd.Core;
 using Spectre.Console;
 
 namespace Dfd.Cli;

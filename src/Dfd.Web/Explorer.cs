@@ -1,4 +1,5 @@
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Decoder;
 using Dfd.Detection;
 using Dfd.Imaging;
@@ -108,8 +109,6 @@ public sealed class Explorer : IDisposable
 
     /// <summary>More than one encoder with a decoder: the page shows them side by side.</summary>
     public bool SideBySide => Models.Count(m => m.Decoder != null) > 1;
-
-    public int FaceCount { get { lock (gate) return faces.Count; } }
 
     /// <summary>A loaded face by id.</summary>
     /// <exception cref="ApiException">404: no such face (never loaded, or dropped to make room).</exception>
@@ -277,7 +276,7 @@ public sealed class Explorer : IDisposable
 
     public List<AttackOutcome> Attack(LoadedFace f, LoadedFace? target, AttackRequest r, AttackGoal goal, IReadOnlyList<string> kinds)
     {
-        var options = r.Method == "fgsm" ? AttackOptions.Fgsm(r.Epsilon) : AttackOptions.Pgd(r.Epsilon, r.Steps);
+        var options = r.Method == AnalysisKinds.Fgsm.Name ? AttackOptions.Fgsm(r.Epsilon) : AttackOptions.Pgd(r.Epsilon, r.Steps);
         return Models.Select((m, k) =>
         {
             var v = f.Views[k];

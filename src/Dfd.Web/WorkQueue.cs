@@ -1,3 +1,5 @@
+using Dfd.Core;
+
 namespace Dfd.Web;
 
 /// <summary>The queue is full (503) or one client has too much waiting (429); the message says which.</summary>

@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Decoder;
 using Dfd.Detection;
 using Dfd.Encoders;
@@ -23,7 +24,7 @@ public sealed class NoFaceException(string what) : DfdException($"{what}: no fac
 /// </summary>
 public sealed class FaceModel : IDisposable
 {
-    FacePipeline? detector;
+    FacePipeline? pipeline;
     readonly LoadedDecoder? decoder;
 
     FaceModel(IEncoder encoder, LoadedDecoder? decoder)
@@ -41,7 +42,7 @@ public sealed class FaceModel : IDisposable
     /// <exception cref="EncoderNotAvailableException">Unknown encoder, or its weights are not found.</exception>
     /// <exception cref="DecoderFileException">The decoder is missing, damaged or made for another encoder.</exception>
     public static FaceModel Open(string encoder, string? weights = null, string? decoder = null, torch.Device? device = null,
-        OnnxEncoderOptions? onnx = null)
+        GraphEncoderOptions? onnx = null)
     {
         var enc = Registry.Create(encoder, weights, device, onnx);
         try
@@ -76,11 +77,11 @@ public sealed class FaceModel : IDisposable
     public string? DecoderPath => decoder?.Path;
     public DecoderInfo? DecoderInfo => decoder?.Info;
 
-    /// <summary>YuNet, loaded on first use.</summary>
-    public FacePipeline Detector => detector ??= FacePipeline.CreateDefault();
+    /// <summary>Detect → align (YuNet), loaded on first use.</summary>
+    public FacePipeline Pipeline => pipeline ??= FacePipeline.CreateDefault();
 
     /// <summary>Faces in a photo, most confident first, with their five landmarks.</summary>
-    public IReadOnlyList<Face> Detect(RgbImage photo) => Detector.Detect(photo);
+    public IReadOnlyList<Face> Detect(RgbImage photo) => Pipeline.Detect(photo);
 
     /// <summary>A face of the photo (default: the most central, <see cref="FacePick"/>) aligned to the encoder's crop.</summary>
     /// <exception cref="NoFaceException">No face is given and the detector finds none.</exception>
@@ -93,7 +94,7 @@ public sealed class FaceModel : IDisposable
 
     /// <summary>A file made into the encoder's crop: detected and aligned, or (<paramref name="aligned"/>) read as an aligned crop.</summary>
     public CropResult Crop(string file, bool aligned = false, FacePick pick = FacePick.MostCentral) =>
-        FaceInput.Crop(file, Spec, aligned ? null : Detector, pick);
+        FaceInput.Crop(file, Spec, aligned ? null : Pipeline, pick);
 
     /// <summary>The template of an aligned crop (<see cref="Spec"/>'s size).</summary>
     public float[] Encode(RgbImage crop) => Encoder.Encode([crop])[0];
@@ -120,7 +121,7 @@ public sealed class FaceModel : IDisposable
 
     public void Dispose()
     {
-        detector?.Dispose();
+        pipeline?.Dispose();
         decoder?.Dispose();
         Encoder.Dispose();
     }

@@ -3,6 +3,7 @@ using System.Reflection.Emit;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
+using Dfd.Core;
 
 namespace Dfd.Tests;
 

@@ -8,7 +8,7 @@ the person's photos: these predictors measure how much face-to-face spread and h
   - a linear map template -> pixels fitted on the training set (ridge regression),
   - the mean of n other photos of the same person (n = 1, 2, 4, 8, 16), on the training people with at least 17
     photos: as n grows this tends to what a template that knows exactly who it is, and nothing else, allows.
-Spread and detail are computed as `dfd evaluate` does (src/Dfd/Evaluation/DecoderEvaluation.cs, Imaging/ImageQuality.cs):
+Spread and detail are computed as `dfd evaluate` does (src/Dfd/Evaluation/ImageMeasures.cs, Imaging/ImageQuality.cs):
   spread = per-pixel-and-channel population sd over the predicted images (rounded to 8 bits), averaged, in 0-1 units;
   detail = mean gradient energy (luma, forward differences) of the predictions over that of the originals they stand
   for, on the whole crop and on the inner-face box `dfd evaluate` reports (x 31-117, y 29-120 for dlib-resnet).

@@ -1,4 +1,6 @@
 using System.Text;
+using Dfd.Core;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -31,13 +33,13 @@ static class AlignCommand
 
         var files = Common.InputFiles(input);
         Directory.CreateDirectory(output);
-        using var pipe = FacePipeline.CreateDefault(score);
+        using var pipeline = FacePipeline.CreateDefault(score);
         var rows = Common.WithProgress("aligning", json, p =>
         {
             var list = new List<Row>();
             for (int i = 0; i < files.Count; i++)
             {
-                var r = pipe.AlignFile(files[i], spec.Template, pick);
+                var r = pipeline.AlignFile(files[i], spec.Template, pick);
                 var outs = new List<string>();
                 for (int k = 0; k < r.Crops.Count; k++)
                 {

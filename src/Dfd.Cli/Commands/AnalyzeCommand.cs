@@ -1,6 +1,7 @@
 using System.Globalization;
 using Dfd.Analysis;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.Reports;
@@ -55,15 +56,16 @@ static class AnalyzeCommand
 
         var problems = new List<string>();
         var provenance = Provenance(argv, kind, files);
-        using var detector = aligned && !measure ? null : FacePipeline.CreateDefault();
-        var pipe = aligned ? null : detector;
+        // The pipeline measures geometry even on aligned crops; it aligns only photos.
+        using var pipeline = aligned && !measure ? null : FacePipeline.CreateDefault();
+        var aligner = aligned ? null : pipeline;
         using var enc = Registry.Create(encoder, weights, device);
         var (dec, decPath) = LoadDecoder(decoderOpt, enc, device, problems);
         using var _d = dec;
         provenance[$"encoder {enc.Spec.Name}"] = EncoderLine(enc.Spec);
         provenance[$"decoder for {enc.Spec.Name}"] = decPath == null ? "none" : Dfd.IO.RecordPath.Of(decPath);
-        var probe = measure ? new GeometryProbe(detector!.Detector, enc.Spec.Template) : null;
-        var inputs = AnalysisInputs.Load(files, enc.Spec, pipe, limit, problems);
+        var probe = measure ? new GeometryProbe(pipeline!.Detector, enc.Spec.Template) : null;
+        var inputs = AnalysisInputs.Load(files, enc.Spec, aligner, limit, problems);
         if (inputs.Count == 0) throw new UsageException($"no face could be aligned from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
         if (plan.Kind.ImagePair && inputs.Count != 2) throw new UsageException($"{kind} needs a face in both images: " + string.Join("; ", problems));
         var decName = decPath != null ? Path.GetFileName(decPath) : null;
@@ -99,8 +101,9 @@ static class AnalyzeCommand
 
         var problems = new List<string>();
         var provenance = Provenance(argv, $"compare ({perturbation})", files);
-        using var detector = aligned && !measure ? null : FacePipeline.CreateDefault();
-        var pipe = aligned ? null : detector;
+        // The pipeline measures geometry even on aligned crops; it aligns only photos.
+        using var pipeline = aligned && !measure ? null : FacePipeline.CreateDefault();
+        var aligner = aligned ? null : pipeline;
         var models = new List<FaceModel>();
         try
         {
@@ -112,8 +115,8 @@ static class AnalyzeCommand
                 provenance[$"decoder for {m.Spec.Name}"] = m.DecoderPath == null ? "none" : Dfd.IO.RecordPath.Of(m.DecoderPath);
                 if (m.Decoder == null) problems.Add($"no decoder for {m.Spec.Name} (give one in --decoders): numbers only, no reconstructions");
             }
-            var cmp = new Comparison(models.Select(ComparedModel.Of).ToList(), measure ? detector!.Detector : null);
-            var inputs = cmp.Align(files, pipe, limit, problems);
+            var cmp = new Comparison(models.Select(ComparedModel.Of).ToList(), measure ? pipeline!.Detector : null);
+            var inputs = cmp.Align(files, aligner, limit, problems);
             if (inputs[0].Count == 0) throw new UsageException($"no face could be aligned for every model from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
             if (plan.Kind.ImagePair && inputs[0].Count != 2) throw new UsageException($"{perturbation} needs a face in both images: " + string.Join("; ", problems));
             var c = Common.WithProgress($"compare {perturbation}", json, p =>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Spectre.Console;
@@ -33,11 +34,11 @@ static class Common
         var name = a.Req(option);
         // --model onnx:PATH / tfjs:PATH take their preprocessing from these options, over the sidecar (PATH.json / STEM.dfd.json).
         string? size = a.Opt("input-size"), mean = a.Opt("mean"), std = a.Opt("std"), channels = a.Opt("channels"), template = a.Opt("template");
-        OnnxEncoderOptions? onnx = null;
+        GraphEncoderOptions? onnx = null;
         if (size != null || mean != null || std != null || channels != null || template != null)
         {
             if (!OnnxEncoder.IsOnnxName(name) && !TfjsEncoder.IsTfjsName(name)) throw new UsageException($"--input-size, --mean, --std, --channels and --template apply only to --model onnx:PATH or tfjs:PATH, not to {name}");
-            try { onnx = OnnxEncoderOptions.Parse(size, mean, std, channels, template); }
+            try { onnx = GraphEncoderOptions.Parse(size, mean, std, channels, template); }
             catch (FormatException e) { throw new UsageException(e.Message); }
         }
         return Registry.Create(name, a.Opt("weights"), Device(a), onnx);
@@ -100,14 +101,14 @@ static class Common
     /// detections (0 = most confident), or why none. Without a detector the file must be an aligned crop.
     /// </summary>
     public static (List<(RgbImage Crop, int Face)> Crops, int Found, string? Problem) Crops(
-        string file, EncoderSpec spec, FacePipeline? pipe, FacePick pick)
+        string file, EncoderSpec spec, FacePipeline? pipeline, FacePick pick)
     {
-        if (pipe == null || pick != FacePick.All)
+        if (pipeline == null || pick != FacePick.All)
         {
-            var r = FaceInput.Crop(file, spec, pipe, pick);
+            var r = FaceInput.Crop(file, spec, pipeline, pick);
             return r.Crop is { } c ? ([(c, -1)], 1, null) : ([], 0, r.Problem);
         }
-        var all = pipe.AlignFile(file, spec.Template, FacePick.All);
+        var all = pipeline.AlignFile(file, spec.Template, FacePick.All);
         if (all.Status != AlignStatus.Aligned) return ([], 0, all.Message ?? all.Status.ToString());
         return (all.Crops.Select((c, k) => (c, k)).ToList(), all.Crops.Count, null);
     }

@@ -28,8 +28,8 @@ static class ConvertCommand
         a.CheckUnused();
         FaceApiWeights.ConvertDlibResNet(manifest, outPath);
         var size = new FileInfo(outPath).Length;
-        Console.WriteLine(json ? Common.ToJson(new { encoder = DlibResNet.Config.Name, output = outPath, bytes = size })
-            : $"wrote {outPath} ({size / 1e6:F1} MB, encoder {DlibResNet.Config.Name})");
+        Console.WriteLine(json ? Common.ToJson(new { encoder = DlibResNet.Spec.Name, output = outPath, bytes = size })
+            : $"wrote {outPath} ({size / 1e6:F1} MB, encoder {DlibResNet.Spec.Name})");
         return 0;
     }
 

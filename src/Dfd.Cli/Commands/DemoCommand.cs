@@ -1,6 +1,7 @@
 using Dfd.Analysis;
 using Dfd.Decoder;
 using Dfd.Encoders;
+using Dfd.Reports;
 using Spectre.Console;
 
 namespace Dfd.Cli.Commands;
@@ -23,7 +24,7 @@ static class DemoCommand
         bool json = a.Flag("json");
         var samples = a.Opt("input") ?? FindSamples();
         var outDir = a.Opt("output") ?? Path.Combine("out", "demo");
-        var model = a.Opt("model") ?? DlibResNet.Config.Name;
+        var model = a.Opt("model") ?? DlibResNet.Spec.Name;
         var decPath = a.Opt("decoder");
         var device = Common.Device(a);
         var given = ComparePairs(a.Opt("compare"));

@@ -1,3 +1,5 @@
+using Dfd.Core;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -15,7 +17,7 @@ static class EncodeCommand
         "             or all (every face a row; the sidecar's face list gives its index, 0 = the most confident)",
         "  --aligned: the inputs are already the model's crops (no detection, no --pick); --flip: average with the mirrored face",
         "  encoder:   --weights W (else the registry's search path), --device cpu|cuda[:N]; for onnx:PATH / tfjs:PATH also",
-        "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.OnnxEncoderOptions.Templates) + " (over the sidecar)",
+        "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.GraphEncoderOptions.Templates) + " (over the sidecar)",
     ]);
 
     public static int Run(string[] argv)
@@ -32,7 +34,7 @@ static class EncodeCommand
         var spec = enc.Spec;
         var files = Common.InputFiles(input);
 
-        using var pipe = aligned ? null : FacePipeline.CreateDefault();
+        using var pipeline = aligned ? null : FacePipeline.CreateDefault();
         var failures = new List<Failure>();
         var kept = new List<string>();
         var faceOf = new List<int?>();
@@ -42,7 +44,7 @@ static class EncodeCommand
             for (int i = 0; i < files.Count; i++)
             {
                 p.Report((i, files.Count));
-                var (found, n, problem) = Common.Crops(files[i], spec, pipe, pick);
+                var (found, n, problem) = Common.Crops(files[i], spec, pipeline, pick);
                 if (problem != null) { failures.Add(new(files[i], problem)); continue; }
                 foreach (var (crop, k) in found) { list.Add(crop); kept.Add(files[i]); faceOf.Add(k >= 0 ? k : null); }
             }

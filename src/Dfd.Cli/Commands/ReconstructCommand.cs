@@ -110,7 +110,7 @@ static class ReconstructCommand
             names = []; originals = [];
             foreach (var f in Common.InputFiles(input))
             {
-                var (crops, found, problem) = Common.Crops(f, model!.Spec, model.Detector, pick);
+                var (crops, found, problem) = Common.Crops(f, model!.Spec, model.Pipeline, pick);
                 if (problem != null) { problems.Add($"{f}: {problem}"); continue; }
                 foreach (var (crop, k) in crops)
                 {

@@ -1,5 +1,6 @@
 using System.Net;
 using Dfd.Decoder;
+using Dfd.Reports;
 using Dfd.Web;
 
 namespace Dfd.Cli.Commands;

@@ -1,5 +1,6 @@
 using Dfd.Datasets;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Training;
 using Spectre.Console;
@@ -88,10 +89,10 @@ static class TrainCommand
         var (split, _) = LfwSplit.Resolve(splitOpt);
         var (items, preview, dataDesc) = TrainingData.Assemble(dataSpecs, split, limit);
 
-        using var pipe = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
+        using var pipeline = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
         var wid = Registry.WeightsId(encName, a.Opt("weights"));
-        var data = Common.WithProgress("aligning + encoding training set", json, p => EncodedFaces.Build(items, encoder, pipe, cacheDir, wid, p));
-        EncodedFaces? previewSet = preview.Count > 0 ? EncodedFaces.Build(preview, encoder, pipe, null, wid) : null;
+        var data = Common.WithProgress("aligning + encoding training set", json, p => EncodedFaces.Build(items, encoder, pipeline, cacheDir, wid, p));
+        EncodedFaces? previewSet = preview.Count > 0 ? EncodedFaces.Build(preview, encoder, pipeline, null, wid) : null;
         if (!json) Console.Error.WriteLine($"training set: {data.Count} faces ({data.Skipped.Count} skipped: no face or unreadable); {string.Join("; ", dataDesc)}");
 
         var provenance = new Dictionary<string, string>

@@ -1,3 +1,4 @@
+using Dfd.Detection;
 using Dfd.Evaluation;
 using Spectre.Console;
 
@@ -12,7 +13,7 @@ static class VerifyCommand
         "  --folds 1,2 (1-based; default all) --flip (headline: flip-averaged) --no-detect --centre-crop 130 (no YuNet:",
         "  a centre crop of that side) --cache DIR (templates; default the user cache) --no-cache",
         "  encoder:   --weights W (else the registry's search path), --device cpu|cuda[:N]; for onnx:PATH / tfjs:PATH also",
-        "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.OnnxEncoderOptions.Templates) + " (over the sidecar)",
+        "             --input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template " + string.Join("|", Dfd.Encoders.GraphEncoderOptions.Templates) + " (over the sidecar)",
     ]);
 
     public static int Run(string[] argv)
@@ -34,8 +35,8 @@ static class VerifyCommand
         IReadOnlyList<int>? folds = foldsOpt?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(f => int.TryParse(f, out var k) && k >= 1 ? k - 1 : throw new UsageException($"--folds expects 1-based fold numbers like 1,2, got '{foldsOpt}'")).ToList();
         var opt = new VerifyOptions(noDetect ? CropMode.Centre : CropMode.Detect, side, noCache ? null : cacheDir, folds, weightsId);
-        using var pipe = noDetect ? null : FacePipeline.CreateDefault();
-        var r = Common.WithProgress("encoding LFW", json, p => LfwVerify.Run(enc, pipe, lfw, pairsPath, opt, p));
+        using var pipeline = noDetect ? null : FacePipeline.CreateDefault();
+        var r = Common.WithProgress("encoding LFW", json, p => LfwVerify.Run(enc, pipeline, lfw, pairsPath, opt, p));
 
         var headline = flip ? r.FlipAveraged : r.Plain;
         if (json)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Dfd.Core;
 using Dfd.Imaging;
 
 namespace Dfd.Analysis;

@@ -1,7 +1,8 @@
 using System.Text.Json.Serialization;
+using Dfd.Core;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
-using Dfd.Evaluation;
 using Dfd.Imaging;
 using TorchSharp;
 
@@ -14,7 +15,7 @@ public sealed record AnalysisInput(string Name, RgbImage Crop);
 public static class AnalysisInputs
 {
     /// <summary>Aligned crops of the files; a broken file or a missed face is noted and the rest go on.</summary>
-    public static List<AnalysisInput> Load(IReadOnlyList<string> files, EncoderSpec spec, FacePipeline? pipe, int limit, List<string> problems)
+    public static List<AnalysisInput> Load(IReadOnlyList<string> files, EncoderSpec spec, FacePipeline? pipeline, int limit, List<string> problems)
     {
         var list = new List<AnalysisInput>();
         var seen = new HashSet<string>();
@@ -23,7 +24,7 @@ public static class AnalysisInputs
             if (list.Count >= limit) break;
             string name = Path.GetFileNameWithoutExtension(f);
             if (!seen.Add(name)) name = $"{name}~{list.Count}";
-            var r = FaceInput.Crop(f, spec, pipe, FacePick.MostCentral);
+            var r = FaceInput.Crop(f, spec, pipeline, FacePick.MostCentral);
             if (r.Crop is { } crop) list.Add(new(name, crop));
             else problems.Add($"{f}: {r.Problem}");
         }
@@ -173,7 +174,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         int w = inputs[0].Crop.Width, h = inputs[0].Crop.Height;
         var boxes = Occluders.Sweep(w, h, patch, stride).ToList();
         var named = Perturbations.NamedOcclusions(Encoder.Spec.Template, colour).ToList();
-        var r = Start("occlusion", inputs, decoderName, out var clean);
+        var r = Start(AnalysisKinds.Occlusion.Name, inputs, decoderName, out var clean);
         int total = boxes.Count + named.Count, done = 0;
         var heat = inputs.Select(_ => new double[w * h]).ToArray();
         var cover = new int[w * h];
@@ -261,7 +262,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         r.Options["goal"] = goal.ToString().ToLowerInvariant();
         r.Options["epsilons"] = epsilons.ToArray();
         r.Options["steps"] = first.Steps;
-        r.Options["step_size"] = kind == "fgsm" ? "ε" : first.StepSize?.ToString() ?? "2.5·ε/steps";
+        r.Options["step_size"] = kind == AnalysisKinds.Fgsm.Name ? "ε" : first.StepSize?.ToString() ?? "2.5·ε/steps";
         return r;
     }
 
@@ -320,7 +321,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
     public AnalysisResult Interpolate(AnalysisInput a, AnalysisInput b, int steps, string? decoderName = null)
     {
         if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "need at least 2 steps (A and B)");
-        var r = Start("interpolate", [a, b], decoderName, out var clean);
+        var r = Start(AnalysisKinds.Interpolate.Name, [a, b], decoderName, out var clean);
         double omega = Angle(clean[0], clean[1]);
         for (int k = 0; k < steps; k++)
         {
@@ -329,7 +330,7 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
             double ca = Cosine.Of(t, clean[0]), cb = Cosine.Of(t, clean[1]);
             r.Points.Add(new AnalysisPoint
             {
-                Series = "interpolate", Strength = s, Similarity = [ca], Match = [ca >= Threshold], SimilarityToSelf = [cb],
+                Series = AnalysisKinds.Interpolate.Series[0].Name, Strength = s, Similarity = [ca], Match = [ca >= Threshold], SimilarityToSelf = [cb],
                 Reconstructions = Decoder != null ? Decode([t]) : null,
             });
             progress?.Report((k + 1, steps));

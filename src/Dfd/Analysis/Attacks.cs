@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using TorchSharp;

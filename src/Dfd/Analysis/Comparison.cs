@@ -1,7 +1,6 @@
 using Dfd.Decoder;
 using Dfd.Detection;
 using Dfd.Encoders;
-using Dfd.Evaluation;
 using Dfd.Imaging;
 
 namespace Dfd.Analysis;
@@ -64,13 +63,13 @@ public sealed class Comparison
     /// Each model's aligned crops of the same files (<see cref="AnalysisInputs.Load"/> per model), kept to the faces
     /// every model has, in file order; a file that fails is noted once in <paramref name="problems"/>.
     /// </summary>
-    public List<AnalysisInput>[] Align(IReadOnlyList<string> files, FacePipeline? pipe, int limit, List<string> problems)
+    public List<AnalysisInput>[] Align(IReadOnlyList<string> files, FacePipeline? pipeline, int limit, List<string> problems)
     {
         var per = new List<AnalysisInput>[models.Count];
         for (int m = 0; m < models.Count; m++)
         {
             var found = new List<string>();
-            per[m] = AnalysisInputs.Load(files, models[m].Spec, pipe, int.MaxValue, found);
+            per[m] = AnalysisInputs.Load(files, models[m].Spec, pipeline, int.MaxValue, found);
             foreach (var f in found) if (!problems.Contains(f)) problems.Add(f);
         }
         var common = per.Select(l => l.Select(i => i.Name).ToHashSet()).Aggregate((a, b) => { a.IntersectWith(b); return a; });
@@ -114,7 +113,7 @@ public sealed class Comparison
                     for (int t = 0; t < models.Count; t++)
                     {
                         if (t == s) continue;
-                        var warp = DecoderEvaluation.CropToCrop(models[s].Spec.Template, models[t].Spec.Template);
+                        var warp = AlignmentTemplate.CropToCrop(models[s].Spec.Template, models[t].Spec.Template);
                         var stage = $"transfer {crafted.Points.FirstOrDefault()?.Series ?? crafted.Kind} · {models[s].Spec.Name} → {models[t].Spec.Name}";
                         c.Transfers.Add(AnalyzerFor(models[t], stage, false).Transfer(crafted, inputs[t], warp, models[t].DecoderName));
                     }

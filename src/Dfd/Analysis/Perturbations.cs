@@ -81,22 +81,6 @@ public static class Perturbations
         return o;
     }
 
-    /// <summary>Rotations, default −60…60° in steps of 10° (<see cref="AnalysisKinds.Rotation"/>).</summary>
-    public static IEnumerable<Perturbation> Rotations(int minDegrees = -60, int maxDegrees = 60, int stepDegrees = 10) =>
-        AnalysisKinds.Rotation.Sweep(minDegrees, maxDegrees, stepDegrees);
-
-    /// <summary>Horizontal shifts, default −20…20 px in steps of 5.</summary>
-    public static IEnumerable<Perturbation> TranslationsX(int min = -20, int max = 20, int step = 5) =>
-        Strengths.Range(min, max, step).Select(AnalysisKinds.Translation.Series.Single(s => s.Name == "translate-x").At);
-
-    /// <summary>Vertical shifts, default −20…20 px in steps of 5.</summary>
-    public static IEnumerable<Perturbation> TranslationsY(int min = -20, int max = 20, int step = 5) =>
-        Strengths.Range(min, max, step).Select(AnalysisKinds.Translation.Series.Single(s => s.Name == "translate-y").At);
-
-    /// <summary>Scale factors in tenths, default 0.6…1.4 in steps of 0.1 (given as 6, 14, 1 tenths).</summary>
-    public static IEnumerable<Perturbation> Scales(int minTenths = 6, int maxTenths = 14, int stepTenths = 1) =>
-        AnalysisKinds.Scale.Sweep(minTenths / 10.0, maxTenths / 10.0, stepTenths / 10.0);
-
     /// <summary>The named occluders of a template, strength = the fraction of the crop each covers.</summary>
     public static IEnumerable<Perturbation> NamedOcclusions(AlignmentTemplate template, Colour colour) =>
         Occluders.Named(template).Select(o => new Perturbation($"occlude:{o.Name}",
@@ -106,10 +90,6 @@ public static class Perturbations
     public static IEnumerable<Perturbation> OcclusionSweep(int width, int height, int patch, int stride, Colour colour) =>
         Occluders.Sweep(width, height, patch, stride).Select(b => new Perturbation($"occlude:sweep@{b.X},{b.Y}",
             (double)b.Area / (width * height), img => Occlude(img, b, colour)));
-
-    /// <summary>All default geometric perturbations: the default sweep of every kind in the table that has one.</summary>
-    public static IEnumerable<Perturbation> DefaultGeometric() =>
-        AnalysisKinds.All.Where(k => k.Range != null).SelectMany(k => k.Sweep(k.Range!.Min, k.Range.Max, k.Range.Step));
 }
 
 /// <summary>Occluder boxes for a crop, derived from its alignment template or laid on a grid.</summary>

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Dfd.Datasets;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;

@@ -35,6 +35,32 @@ public static class FaceDatasets
         return (kind, items);
     }
 
+    /// <summary>The test items: sorted by person then file; LFW limited to the split's test people where a split applies.</summary>
+    public static (string Kind, List<FaceItem> Items, LfwSplit? Split, string? SplitFile, int ListedPeople) TestItems(string data, string? split, int? limitPeople)
+    {
+        var (kind, items) = FaceDatasets.Open(data);
+        LfwSplit? sp = null;
+        string? spPath = null;
+        if (kind == "lfw")
+        {
+            (sp, spPath) = LfwSplit.Resolve(split);
+            if (sp != null)
+            {
+                items = items.Where(i => sp.IsTest(i.Identity)).ToList();
+                if (items.Count == 0) throw new InvalidDataException($"{data}: none of the {sp.TestPeople} test people of split {sp.Name} is in this folder");
+            }
+        }
+        items = items.OrderBy(i => i.Identity, StringComparer.Ordinal).ThenBy(i => i.Path, StringComparer.Ordinal).ToList();
+        int listed = items.Select(i => i.Identity).Distinct().Count();
+        if (limitPeople is { } lim)
+        {
+            if (lim < 2) throw new ArgumentOutOfRangeException(nameof(limitPeople), lim, "thresholds need at least two people");
+            var keep = items.Select(i => i.Identity).Distinct().Take(lim).ToHashSet(StringComparer.Ordinal);
+            items = items.Where(i => keep.Contains(i.Identity)).ToList();
+        }
+        return (kind, items, sp, spPath, listed);
+    }
+
     public static string Detect(string dir)
     {
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: dataset folder not found");
@@ -61,38 +87,6 @@ public static class FaceDatasets
         foreach (var p in ImageIO.ListImages(dir))
             items.Add(new FaceItem(p, Path.GetFileName(Path.GetDirectoryName(p)!)));
         return items;
-    }
-
-    /// <summary>VGGFace2's identity list: Class_ID, Name, Sample_Num, Flag (1 train, 0 test), Gender; no header row.</summary>
-    public static Dictionary<string, (string Name, bool Train)> VggFace2Meta(string csv)
-    {
-        var d = new Dictionary<string, (string, bool)>(StringComparer.Ordinal);
-        int line = 0;
-        foreach (var raw in File.ReadLines(csv))
-        {
-            line++;
-            if (string.IsNullOrWhiteSpace(raw)) continue;
-            var f = SplitCsv(raw);
-            if (f.Count < 4) throw new InvalidDataException($"{csv}, line {line}: expected Class_ID, Name, Sample_Num, Flag, Gender");
-            if (line == 1 && f[0].Trim() == "Class_ID") continue; // tolerate the header some copies carry
-            d[f[0].Trim()] = (f[1].Trim().Trim('"'), f[3].Trim() == "1");
-        }
-        return d;
-    }
-
-    static List<string> SplitCsv(string s)
-    {
-        var r = new List<string>();
-        var cur = new System.Text.StringBuilder();
-        bool q = false;
-        foreach (var c in s)
-        {
-            if (c == '"') { q = !q; continue; }
-            if (c == ',' && !q) { r.Add(cur.ToString()); cur.Clear(); }
-            else cur.Append(c);
-        }
-        r.Add(cur.ToString());
-        return r;
     }
 
     static List<FaceItem> Aligned(string dir)

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Dfd.Evaluation;
 using Dfd.IO;
 
 namespace Dfd.Datasets;

@@ -1,4 +1,7 @@
 using System.Text.Json;
+using Dfd.Core;
+// Dfd's, not TorchSharp.Modules': see Layers.cs.
+using BatchNorm = Dfd.Core.BatchNorm;
 using Dfd.IO;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -260,7 +263,7 @@ public static class DecoderFile
 
     /// <summary>Loads a file's weights and BN statistics into a decoder, leaving out a checkpoint's training state.</summary>
     public static void AssignWeights(FaceDecoder dec, IReadOnlyDictionary<string, HostTensor> tensors, string path) =>
-        Encoders.StateDict.Assign(dec, tensors.Where(kv => !TrainingStatePrefixes.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal)))
+        StateDict.Assign(dec, tensors.Where(kv => !TrainingStatePrefixes.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal)))
             .ToDictionary(kv => kv.Key, kv => kv.Value), path);
 
     public static DecoderInfo InfoFrom(string path, IReadOnlyDictionary<string, string> meta)
@@ -275,7 +278,7 @@ public static class DecoderFile
 
     public static void Save(string path, FaceDecoder dec, IReadOnlyDictionary<string, string> metadata, IReadOnlyDictionary<string, HostTensor>? extra = null)
     {
-        var t = Encoders.StateDict.ToHost(dec);
+        var t = StateDict.ToHost(dec);
         if (extra != null) foreach (var (k, v) in extra) t[k] = v;
         var meta = new Dictionary<string, string>(metadata)
         {

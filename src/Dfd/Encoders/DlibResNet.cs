@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Imaging;
 using Dfd.IO;
 using TorchSharp;
@@ -15,7 +16,7 @@ namespace Dfd.Encoders;
 /// </summary>
 public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
 {
-    public static readonly EncoderSpec Config = new(
+    public static readonly EncoderSpec Spec = new(
         Name: "dlib-resnet",
         Description: "dlib face-recognition ResNet-29 (face-api port), 150x150 dlib chip, 128-D",
         InputWidth: 150, InputHeight: 150,
@@ -44,7 +45,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
     readonly ModuleList<Residual> blocks;
     readonly Parameter fc;      // [128, 256], no bias
 
-    public EncoderSpec Spec => Config;
+    EncoderSpec IEncoder.Spec => Spec;
     public Device Device => fc.device;
 
     public DlibResNet() : base("dlib-resnet")
@@ -66,7 +67,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
     public override Tensor forward(Tensor rgb255)
     {
         // Callers scope whole steps (see EncoderExtensions.Encode, Trainer).
-        return Templates(Config.Normalise(rgb255));
+        return Templates(Spec.Normalise(rgb255));
     }
 
     Tensor Templates(Tensor x)
@@ -85,7 +86,7 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
 
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
-        var x = F.relu(conv32_down.forward(Config.Normalise(rgb255)));
+        var x = F.relu(conv32_down.forward(Spec.Normalise(rgb255)));
         x = F.max_pool2d(x, 3, 2);
         var outs = new List<Tensor>();
         for (int i = 0; i < blocks.Count; i++)
@@ -98,18 +99,9 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
 
     Tensor IEncoder.Forward(Tensor rgb255) => forward(rgb255);
 
-    /// <summary>Loads weights written by <see cref="FaceApiWeights.ToSafetensors"/>; names must match exactly.</summary>
-    public static DlibResNet Load(string path, Device? device = null)
-    {
-        var (tensors, meta) = Safetensors.Read(path);
-        if (meta.TryGetValue("encoder", out var enc) && enc != Config.Name)
-            throw new ModelFileException(path, $"holds weights of encoder '{enc}', not '{Config.Name}'");
-        var model = new DlibResNet();
-        StateDict.Assign(model, tensors, path);
-        model.eval();
-        if (device != null) model.to(device);
-        return model;
-    }
+    /// <summary>Loads weights written by <see cref="FaceApiWeights.ToSafetensors"/> (<see cref="EncoderWeights"/>); names
+    /// must match exactly.</summary>
+    public static DlibResNet Load(string path, Device? device = null) => EncoderWeights.Load(new DlibResNet(), path, Spec.Name, device);
 
     sealed class ConvScale : Module<Tensor, Tensor>
     {
@@ -163,58 +155,5 @@ public sealed class DlibResNet : Module<Tensor, Tensor>, IFeatureEncoder
                 y = F.pad(y, [0, pooled.shape[3] - y.shape[3], 0, pooled.shape[2] - y.shape[2]]);
             return F.relu(y.Plus(pooled));
         }
-    }
-}
-
-/// <summary>Copies named host tensors into a module's parameters and buffers, naming every mismatch.</summary>
-public static class StateDict
-{
-    public static void Assign(nn.Module module, IReadOnlyDictionary<string, HostTensor> tensors, string source)
-    {
-        var own = module.state_dict();
-        var missing = own.Keys.Where(k => !tensors.ContainsKey(k)).ToList();
-        var unexpected = tensors.Keys.Where(k => !own.ContainsKey(k)).ToList();
-        var wrongShape = own.Keys.Where(tensors.ContainsKey)
-            .Where(k => !own[k].shape.SequenceEqual(tensors[k].Shape))
-            .Select(k => $"{k}: file [{string.Join(",", tensors[k].Shape)}], model [{string.Join(",", own[k].shape)}]").ToList();
-        if (missing.Count + unexpected.Count + wrongShape.Count > 0)
-        {
-            var parts = new List<string>();
-            if (missing.Count > 0) parts.Add($"missing keys: {string.Join(", ", missing.Take(12))}{(missing.Count > 12 ? $" (+{missing.Count - 12} more)" : "")}");
-            if (unexpected.Count > 0) parts.Add($"unexpected keys: {string.Join(", ", unexpected.Take(12))}{(unexpected.Count > 12 ? $" (+{unexpected.Count - 12} more)" : "")}");
-            if (wrongShape.Count > 0) parts.Add($"shape mismatches: {string.Join("; ", wrongShape.Take(12))}");
-            throw new ModelFileException(source, "weights do not fit the model: " + string.Join("; ", parts));
-        }
-        using var _ = torch.no_grad();
-        foreach (var (k, t) in own)
-        {
-            var src = torch.tensor(tensors[k].Data, tensors[k].Shape).to(t.dtype);
-            t.copy_(src);
-        }
-    }
-
-    public static Dictionary<string, HostTensor> ToHost(nn.Module module) =>
-        module.state_dict().ToDictionary(kv => kv.Key,
-            kv => new HostTensor(kv.Value.shape, kv.Value.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray()));
-}
-
-/// <summary>Loading a published backbone's state dict whose classifier head Dfd does not use.</summary>
-public static class BackboneWeights
-{
-    /// <summary>
-    /// Reads <paramref name="path"/> (zip or legacy torch.save, or safetensors), drops the classifier head's keys
-    /// (<paramref name="headPrefix"/>), accepts a one-element tensor for a 0-d one (num_batches_tracked as some
-    /// converters write it), and assigns the rest by exact name; mismatches name the keys and shapes.
-    /// </summary>
-    public static void Load(nn.Module model, string path, string encoderName, string headPrefix)
-    {
-        var (tensors, meta) = StateDictFile.Read(path);
-        if (meta.TryGetValue("encoder", out var enc) && enc != encoderName)
-            throw new ModelFileException(path, $"holds weights of encoder '{enc}', not '{encoderName}'");
-        foreach (var k in tensors.Keys.Where(k => k.StartsWith(headPrefix, StringComparison.Ordinal)).ToList()) tensors.Remove(k);
-        foreach (var (k, own) in model.state_dict())
-            if (own.dim() == 0 && tensors.TryGetValue(k, out var t) && t.Shape.Length > 0 && t.Count == 1)
-                tensors[k] = t with { Shape = [] };
-        StateDict.Assign(model, tensors, path);
     }
 }

@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;

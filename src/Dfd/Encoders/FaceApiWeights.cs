@@ -114,7 +114,7 @@ public static class FaceApiWeights
         var tensors = ToDlibResNet(ReadManifest(manifestPath));
         // Prove the mapping before writing: every model parameter is covered with the right shape.
         using (var model = new DlibResNet()) StateDict.Assign(model, tensors, manifestPath);
-        Safetensors.Write(outPath, tensors, Metadata(DlibResNet.Config, "dfd convert faceapi (FaceApiWeights.ConvertDlibResNet)"));
+        Safetensors.Write(outPath, tensors, Metadata(DlibResNet.Spec, "dfd convert faceapi (FaceApiWeights.ConvertDlibResNet)"));
     }
 
     static HostTensor HwioToOihw(HostTensor t)

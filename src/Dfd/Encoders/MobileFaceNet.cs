@@ -1,3 +1,6 @@
+using Dfd.Core;
+// Dfd's, not TorchSharp.Modules': see Layers.cs.
+using BatchNorm = Dfd.Core.BatchNorm;
 using Dfd.Imaging;
 using Dfd.IO;
 using TorchSharp;
@@ -25,7 +28,7 @@ namespace Dfd.Encoders;
 /// </summary>
 public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
 {
-    public static readonly EncoderSpec Config = new(
+    public static readonly EncoderSpec Spec = new(
         Name: "mobilefacenet-casia",
         Description: "MobileFaceNet (Chen et al. 2018) trained on CASIA-WebFace, 112x96 SphereFace crop, 128-D",
         InputWidth: 96, InputHeight: 112,
@@ -46,7 +49,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
     public const string WeightsVariable = "DFD_MOBILEFACENET";
 
     /// <summary>Where <see cref="FindWeights"/> looks (and, for a variable naming a missing file, that it does), for messages.</summary>
-    public static string WhereLooked() => ModelPaths.WhereLooked(WeightsVariable, Config.WeightsFile);
+    public static string WhereLooked() => ModelPaths.WhereLooked(WeightsVariable, Spec.WeightsFile);
 
     /// <summary>
     /// The weights, whose licence keeps them out of the repository: the file $DFD_MOBILEFACENET names (if it names
@@ -54,7 +57,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
     /// folders, else <c>../shared/models/mobilefacenet-casia/068.safetensors</c> beside the directory holding Dfd.slnx
     /// (found by walking up from the program, then from the working directory).
     /// </summary>
-    public static string? FindWeights() => ModelPaths.FindUnshipped(WeightsVariable, Config.WeightsFile);
+    public static string? FindWeights() => ModelPaths.FindUnshipped(WeightsVariable, Spec.WeightsFile);
 
     /// <summary>[expansion t, output channels c, repeats n, stride of the first s].</summary>
     public static readonly int[][] Setting = [[2, 64, 5, 2], [4, 128, 1, 2], [2, 128, 6, 1], [4, 128, 1, 2], [2, 128, 2, 1]];
@@ -62,7 +65,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
     readonly ConvBlock conv1, dw_conv1, conv2, linear7, linear1;
     readonly Sequential blocks;
 
-    public EncoderSpec Spec => Config;
+    EncoderSpec IEncoder.Spec => Spec;
     public Device Device => conv1.Device;
 
     public MobileFaceNet() : base("mobilefacenet")
@@ -89,7 +92,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
     public override Tensor forward(Tensor rgb255)
     {
         using var scope = torch.NewDisposeScope();
-        var x = Config.Normalise(rgb255);
+        var x = Spec.Normalise(rgb255);
         x = blocks.forward(dw_conv1.forward(conv1.forward(x)));
         x = linear1.forward(linear7.forward(conv2.forward(x)));
         return x.flatten(1).MoveToOuterDisposeScope();
@@ -104,7 +107,7 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
         var outs = new List<Tensor>();
-        var x = dw_conv1.forward(conv1.forward(Config.Normalise(rgb255)));
+        var x = dw_conv1.forward(conv1.forward(Spec.Normalise(rgb255)));
         outs.Add(x);
         var bottlenecks = blocks.children().Cast<Module<Tensor, Tensor>>().ToList();
         int i = 0;
@@ -125,45 +128,9 @@ public sealed class MobileFaceNet : Module<Tensor, Tensor>, IFeatureEncoder
 
     /// <summary>
     /// Loads the weights from a .safetensors file or from the original legacy PyTorch checkpoint (.ckpt/.pt/.pth,
-    /// its <c>net_state_dict</c>); names must match exactly.
+    /// its <c>net_state_dict</c>) (<see cref="EncoderWeights"/>); names must match exactly.
     /// </summary>
-    public static MobileFaceNet Load(string path, Device? device = null)
-    {
-        Dictionary<string, HostTensor> tensors;
-        if (IsSafetensors(path))
-        {
-            var (t, meta) = Safetensors.Read(path);
-            if (meta.TryGetValue("encoder", out var enc) && enc != Config.Name)
-                throw new ModelFileException(path, $"holds weights of encoder '{enc}', not '{Config.Name}'");
-            tensors = t;
-        }
-        else tensors = TorchLegacy.ReadStateDict(path);
-        var model = new MobileFaceNet();
-        // BatchNorm's num_batches_tracked is a 0-d tensor in the checkpoint; converters that cannot write 0-d
-        // tensors store it as [1]. Same value, so a one-element tensor is accepted where the model has a scalar.
-        foreach (var (k, own) in model.state_dict())
-            if (own.dim() == 0 && tensors.TryGetValue(k, out var t) && t.Shape.Length > 0 && t.Count == 1)
-                tensors[k] = t with { Shape = [] };
-        StateDict.Assign(model, tensors, path);
-        model.eval();
-        if (device != null) model.to(device);
-        return model;
-    }
-
-    static bool IsSafetensors(string path)
-    {
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return true;
-        if (new[] { ".ckpt", ".pt", ".pth", ".pkl", ".bin", ".tar" }.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase))) return false;
-        // Unknown extension: a pickle starts with 0x80 (PROTO), a zip with "PK"; anything else is tried as safetensors.
-        try
-        {
-            using var f = File.OpenRead(path);
-            int b = f.ReadByte();
-            return b != 0x80 && b != 'P';
-        }
-        catch (IOException) { return true; } // Safetensors.Read reports the missing file
-        catch (UnauthorizedAccessException) { return true; }
-    }
+    public static MobileFaceNet Load(string path, Device? device = null) => EncoderWeights.Load(new MobileFaceNet(), path, Spec.Name, device);
 
     /// <summary>Conv (no bias) → BatchNorm → PReLU unless linear; depthwise when groups = channels.</summary>
     sealed class ConvBlock : Module<Tensor, Tensor>

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Dfd.Core;
 using Dfd.Imaging;
 using Dfd.IO;
 using Microsoft.ML.OnnxRuntime;
@@ -24,7 +25,8 @@ public enum OnnxBackend
 }
 
 /// <summary>
-/// What an ONNX face model needs beyond its graph: crop size, pixel normalisation, channel order, alignment template.
+/// What a graph face model (ONNX or tfjs) needs beyond its graph: crop size, pixel normalisation, channel order,
+/// alignment template.
 /// Comes from <c>--input-size WxH --mean r,g,b --std r,g,b --channels rgb|bgr --template arcface|sphereface|dlib</c>
 /// and/or a JSON sidecar next to the model (<c>model.json</c>, or <c>model.onnx.json</c>) with the fields
 /// <c>input_size</c> ("WxH" or [W, H]), <c>mean</c>, <c>std</c> ([r, g, b], 0..255 units, or one number for all three),
@@ -32,7 +34,7 @@ public enum OnnxBackend
 /// <c>name</c>, <c>description</c>, <c>source</c>, <c>licence</c>, <c>published_lfw</c>. Options override the sidecar.
 /// Mean and std are always given in R, G, B order, whatever order the model takes its channels in.
 /// </summary>
-public sealed record OnnxEncoderOptions
+public sealed record GraphEncoderOptions
 {
     public int? InputWidth { get; init; }
     public int? InputHeight { get; init; }
@@ -53,7 +55,7 @@ public sealed record OnnxEncoderOptions
     public static readonly string[] Templates = ["arcface", "sphereface", "dlib"];
 
     /// <summary>These options with every unset field taken from <paramref name="under"/>.</summary>
-    public OnnxEncoderOptions Over(OnnxEncoderOptions? under) => under == null ? this : new()
+    public GraphEncoderOptions Over(GraphEncoderOptions? under) => under == null ? this : new()
     {
         InputWidth = InputWidth ?? under.InputWidth, InputHeight = InputHeight ?? under.InputHeight,
         Mean = Mean ?? under.Mean, Std = Std ?? under.Std, Channels = Channels ?? under.Channels, Template = Template ?? under.Template,
@@ -62,7 +64,7 @@ public sealed record OnnxEncoderOptions
     };
 
     /// <summary>From command-line values (null: not given). Throws <see cref="FormatException"/> naming the option.</summary>
-    public static OnnxEncoderOptions Parse(string? inputSize, string? mean, string? std, string? channels, string? template)
+    public static GraphEncoderOptions Parse(string? inputSize, string? mean, string? std, string? channels, string? template)
     {
         (int W, int H)? size = inputSize == null ? null : ParseSize(inputSize, "--input-size");
         return new()
@@ -76,12 +78,12 @@ public sealed record OnnxEncoderOptions
     }
 
     /// <summary>Reads a sidecar; a wrong or unknown field is a <see cref="ModelFileException"/> naming it.</summary>
-    public static OnnxEncoderOptions FromJson(string path)
+    public static GraphEncoderOptions FromJson(string path)
     {
         JsonObject o;
         try { o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ModelFileException(path, "sidecar must hold a JSON object"); }
         catch (JsonException e) { throw new ModelFileException(path, $"sidecar is not valid JSON: {e.Message}"); }
-        var r = new OnnxEncoderOptions();
+        var r = new GraphEncoderOptions();
         try
         {
             foreach (var (key, value) in o)
@@ -202,18 +204,18 @@ public sealed class OnnxEncoder : IEncoder
         new[] { Path.ChangeExtension(modelPath, ".json"), modelPath + ".json" }.FirstOrDefault(File.Exists);
 
     /// <summary>Builds an encoder from <c>onnx:PATH</c> (or a bare path) with <paramref name="options"/> over the sidecar's fields.</summary>
-    public static OnnxEncoder FromName(string name, OnnxEncoderOptions? options = null, Device? device = null) =>
+    public static OnnxEncoder FromName(string name, GraphEncoderOptions? options = null, Device? device = null) =>
         Load(IsOnnxName(name) ? name[Prefix.Length..] : name, options, device);
 
-    public static OnnxEncoder Load(string path, OnnxEncoderOptions? options = null, Device? device = null) => new(path, options, device);
+    public static OnnxEncoder Load(string path, GraphEncoderOptions? options = null, Device? device = null) => new(path, options, device);
 
-    OnnxEncoder(string path, OnnxEncoderOptions? options, Device? device)
+    OnnxEncoder(string path, GraphEncoderOptions? options, Device? device)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new EncoderNotAvailableException("--model onnx:PATH needs a path to an .onnx file");
         ModelPath = Path.GetFullPath(path);
         if (!File.Exists(ModelPath)) throw new ModelFileException(path, "file not found");
         SidecarPath = FindSidecar(ModelPath);
-        var opts = (options ?? new()).Over(SidecarPath == null ? null : OnnxEncoderOptions.FromJson(SidecarPath));
+        var opts = (options ?? new()).Over(SidecarPath == null ? null : GraphEncoderOptions.FromJson(SidecarPath));
         Device = device ?? torch.CPU;
 
         try { session = new InferenceSession(ModelPath); }
@@ -249,7 +251,7 @@ public sealed class OnnxEncoder : IEncoder
             if (opts.Mean == null) missing.Add("the pixel mean: --mean r,g,b (0..255 units) or \"mean\": [r, g, b]");
             if (opts.Std == null) missing.Add("the pixel std: --std r,g,b (0..255 units) or \"std\": [r, g, b]");
             if (opts.Channels == null) missing.Add("the channel order: --channels rgb|bgr or \"channels\": \"rgb\"");
-            if (opts.Template == null) missing.Add($"the alignment template: --template {string.Join("|", OnnxEncoderOptions.Templates)} or \"template\": \"arcface\"");
+            if (opts.Template == null) missing.Add($"the alignment template: --template {string.Join("|", GraphEncoderOptions.Templates)} or \"template\": \"arcface\"");
             if (missing.Count > 0)
                 throw new EncoderNotAvailableException($"{path}: cannot use this ONNX model without {string.Join("; ", missing)} " +
                     $"(options on the command line, fields in a JSON sidecar {sidecarName} next to the model{(SidecarPath != null ? $"; read {SidecarPath}" : "; none found")})");

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Dfd.Core;
 using Dfd.IO;
 using TorchSharp;
 using static TorchSharp.torch;

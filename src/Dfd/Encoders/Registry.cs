@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dfd.Core;
 using Dfd.IO;
 using TorchSharp;
 
@@ -20,12 +21,12 @@ public static class Registry
 
     static readonly Dictionary<string, Entry> entries = new(StringComparer.OrdinalIgnoreCase)
     {
-        [DlibResNet.Config.Name] = new(DlibResNet.Config, (p, d) => DlibResNet.Load(p, d)),
-        [MobileFaceNet.Config.Name] = new(MobileFaceNet.Config, (p, d) => MobileFaceNet.Load(p, d), MobileFaceNet.FindWeights, MobileFaceNet.WhereLooked),
-        [HseFaceRes.Config.Name] = new(HseFaceRes.Config, (p, d) => HseFaceRes.Load(p, d), HseFaceRes.FindWeights, HseFaceRes.WhereLooked),
+        [DlibResNet.Spec.Name] = new(DlibResNet.Spec, (p, d) => DlibResNet.Load(p, d)),
+        [MobileFaceNet.Spec.Name] = new(MobileFaceNet.Spec, (p, d) => MobileFaceNet.Load(p, d), MobileFaceNet.FindWeights, MobileFaceNet.WhereLooked),
+        [HseFaceRes.Spec.Name] = new(HseFaceRes.Spec, (p, d) => HseFaceRes.Load(p, d), HseFaceRes.FindWeights, HseFaceRes.WhereLooked),
         // The paper's two backbones: their public weights are not on this machine; --weights PATH or models/ supplies them.
-        [VggFace.Config.Name] = new(VggFace.Config, (p, d) => VggFace.Load(p, d)),
-        [ResNet50Face.Config.Name] = new(ResNet50Face.Config, (p, d) => ResNet50Face.Load(p, d)),
+        [VggFace.Spec.Name] = new(VggFace.Spec, (p, d) => VggFace.Load(p, d)),
+        [ResNet50Face.Spec.Name] = new(ResNet50Face.Spec, (p, d) => ResNet50Face.Load(p, d)),
     };
 
     public static IReadOnlyList<EncoderSpec> All => entries.Values.Select(e => e.Spec).ToList();
@@ -84,9 +85,9 @@ public static class Registry
 
     /// <summary>
     /// Loads an encoder. For <c>onnx:PATH</c> and <c>tfjs:PATH</c>, <paramref name="onnx"/> supplies preprocessing over the
-    /// model's sidecar (see <see cref="OnnxEncoderOptions"/>) and <paramref name="weights"/> must be null (the model names its weights).
+    /// model's sidecar (see <see cref="GraphEncoderOptions"/>) and <paramref name="weights"/> must be null (the model names its weights).
     /// </summary>
-    public static IEncoder Create(string name, string? weights = null, torch.Device? device = null, OnnxEncoderOptions? onnx = null)
+    public static IEncoder Create(string name, string? weights = null, torch.Device? device = null, GraphEncoderOptions? onnx = null)
     {
         if (OnnxEncoder.IsOnnxName(name))
         {

@@ -1,3 +1,6 @@
+using Dfd.Core;
+// Dfd's, not TorchSharp.Modules': see Layers.cs.
+using BatchNorm = Dfd.Core.BatchNorm;
 using Dfd.Imaging;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -27,7 +30,7 @@ namespace Dfd.Encoders;
 /// </summary>
 public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
 {
-    public static readonly EncoderSpec Config = new(
+    public static readonly EncoderSpec Spec = new(
         Name: "resnet50-face",
         Description: "VGGFace2 ResNet-50 (Cao et al. 2018), 8631-class variant, 224x224 loose crop, 2048-D pooled",
         InputWidth: 224, InputHeight: 224,
@@ -48,7 +51,7 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
     readonly List<Sequential> layers = [];
     readonly bool ceilMaxPool;
 
-    public EncoderSpec Spec => Config;
+    EncoderSpec IEncoder.Spec => Spec;
     public Device Device => conv1.weight!.device;
 
     /// <summary>Width of the template: 2048 / <c>widthDivisor</c>.</summary>
@@ -89,7 +92,7 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
     /// <summary>The template and the outputs of layer1..layer4 (56, 28, 14, 7 wide).</summary>
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
-        var x = F.relu(bn1.forward(conv1.forward(Config.Normalise(rgb255))));
+        var x = F.relu(bn1.forward(conv1.forward(Spec.Normalise(rgb255))));
         x = ceilMaxPool ? F.max_pool2d(x, 3, 2, 0, ceil_mode: true) : F.max_pool2d(x, 3, 2, 1);
         var features = new List<Tensor>();
         foreach (var layer in layers)
@@ -104,12 +107,7 @@ public sealed class ResNet50Face : Module<Tensor, Tensor>, IFeatureEncoder
     /// <summary>Loads a state dict (torch.save zip or legacy .pt/.pth, or .safetensors) with torchvision key names; fc.* is ignored.</summary>
     public static ResNet50Face Load(string path, Device? device = null, int widthDivisor = 1, bool strideOnConv1 = true, bool ceilMaxPool = true)
     {
-        var model = new ResNet50Face(widthDivisor, strideOnConv1, ceilMaxPool);
-        try { BackboneWeights.Load(model, path, Config.Name, "fc."); }
-        catch { model.Dispose(); throw; }
-        model.eval();
-        if (device != null) model.to(device);
-        return model;
+        return EncoderWeights.Load(new ResNet50Face(widthDivisor, strideOnConv1, ceilMaxPool), path, Spec.Name, device, "fc.");
     }
 
     sealed class Bottleneck : Module<Tensor, Tensor>

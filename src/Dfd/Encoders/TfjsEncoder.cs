@@ -1,4 +1,5 @@
 using System.Globalization;
+using Dfd.Core;
 using Dfd.Imaging;
 using Dfd.IO;
 using TorchSharp;
@@ -10,7 +11,7 @@ namespace Dfd.Encoders;
 /// A TensorFlow.js graph model as an encoder (<c>--model tfjs:PATH/model.json</c>), computed by
 /// <see cref="TfjsInterpreter"/> on <see cref="Device"/>, with gradients. The graph takes one NHWC float32 image input
 /// [N,H,W,3]; crops come in as RGB 0..255 [N,3,H,W] and are normalised by <see cref="EncoderSpec.Normalise"/> first.
-/// Preprocessing comes from the same options as <c>onnx:</c> models (<see cref="OnnxEncoderOptions"/>), on the command
+/// Preprocessing comes from the same options as <c>onnx:</c> models (<see cref="GraphEncoderOptions"/>), on the command
 /// line or in a sidecar <c>STEM.dfd.json</c> beside <c>STEM.json</c> (the model's own JSON is the graph itself); the
 /// sidecar's <c>output</c> names the embedding node where the graph has several outputs. Graph nodes named as
 /// <see cref="FeatureNodes"/> are its feature maps for the decoder's perceptual terms (read in the same pass).
@@ -43,14 +44,14 @@ public sealed class TfjsEncoder : IFeatureEncoder
     }
 
     /// <summary>Builds an encoder from <c>tfjs:PATH</c> (or a bare path) with <paramref name="options"/> over the sidecar's fields.</summary>
-    public static TfjsEncoder FromName(string name, OnnxEncoderOptions? options = null, Device? device = null)
+    public static TfjsEncoder FromName(string name, GraphEncoderOptions? options = null, Device? device = null)
     {
         var path = IsTfjsName(name) ? name[Prefix.Length..] : name;
         if (string.IsNullOrWhiteSpace(path)) throw new EncoderNotAvailableException("--model tfjs:PATH needs a path to a TensorFlow.js model.json");
         var full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new ModelFileException(path, "file not found");
         var sidecar = FindSidecar(full);
-        var opts = (options ?? new()).Over(sidecar == null ? null : OnnxEncoderOptions.FromJson(sidecar));
+        var opts = (options ?? new()).Over(sidecar == null ? null : GraphEncoderOptions.FromJson(sidecar));
         var model = TfjsModel.Load(full);
         var (input, shape) = SingleImageInput(model);
         var output = opts.Output ?? (model.OutputNames.Count == 1 ? model.OutputNames[0]
@@ -65,7 +66,7 @@ public sealed class TfjsEncoder : IFeatureEncoder
         if (opts.Mean == null) missing.Add("the pixel mean: --mean r,g,b (0..255 units) or \"mean\": [r, g, b]");
         if (opts.Std == null) missing.Add("the pixel std: --std r,g,b (0..255 units) or \"std\": [r, g, b]");
         if (opts.Channels == null) missing.Add("the channel order: --channels rgb|bgr or \"channels\": \"rgb\"");
-        if (opts.Template == null) missing.Add($"the alignment template: --template {string.Join("|", OnnxEncoderOptions.Templates)} or \"template\": \"arcface\"");
+        if (opts.Template == null) missing.Add($"the alignment template: --template {string.Join("|", GraphEncoderOptions.Templates)} or \"template\": \"arcface\"");
         if (missing.Count > 0)
             throw new EncoderNotAvailableException($"{path}: cannot use this tfjs model without {string.Join("; ", missing)} " +
                 $"(options on the command line, fields in a JSON sidecar {Path.GetFileName(Path.ChangeExtension(full, ".dfd.json"))} next to the model{(sidecar != null ? $"; read {sidecar}" : "; none found")})");
@@ -196,7 +197,7 @@ public static class HseFaceRes
     /// </summary>
     public static readonly string[] Features = ["conv_pw_3_relu/clip_by_value", "conv_pw_5_relu/clip_by_value", "conv_pw_11_relu/clip_by_value", "conv_pw_13_relu/clip_by_value"];
 
-    public static readonly EncoderSpec Config = new(
+    public static readonly EncoderSpec Spec = new(
         Name: "hse-faceres",
         Description: "HSE FaceRes (Savchenko): MobileNet trained on VGGFace2 identities, 224x224 dlib-chip crop, 1024-D global pool",
         InputWidth: 224, InputHeight: 224,
@@ -220,13 +221,13 @@ public static class HseFaceRes
     public const string WeightsVariable = "DFD_HSE_FACERES";
 
     /// <summary>Where <see cref="FindWeights"/> looks, for messages.</summary>
-    public static string WhereLooked() => ModelPaths.WhereLooked(WeightsVariable, Config.WeightsFile);
+    public static string WhereLooked() => ModelPaths.WhereLooked(WeightsVariable, Spec.WeightsFile);
 
     /// <summary>
     /// The model JSON: the file $DFD_HSE_FACERES names (null if it names a missing one, so the mistake is reported), else
     /// the models folders, else <c>../shared/models/hse-faceres/faceres.json</c> beside the checkout.
     /// </summary>
-    public static string? FindWeights() => ModelPaths.FindUnshipped(WeightsVariable, Config.WeightsFile);
+    public static string? FindWeights() => ModelPaths.FindUnshipped(WeightsVariable, Spec.WeightsFile);
 
-    public static TfjsEncoder Load(string path, Device? device = null) => new(TfjsModel.Load(path), Config, Output, device, features: Features);
+    public static TfjsEncoder Load(string path, Device? device = null) => new(TfjsModel.Load(path), Spec, Output, device, features: Features);
 }

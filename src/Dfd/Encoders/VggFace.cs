@@ -27,7 +27,7 @@ namespace Dfd.Encoders;
 /// </summary>
 public sealed class VggFace : Module<Tensor, Tensor>, IFeatureEncoder
 {
-    public static readonly EncoderSpec Config = new(
+    public static readonly EncoderSpec Spec = new(
         Name: "vgg16-face",
         Description: "VGG-Face (Parkhi et al. 2015), VGG-16 on 2,622 identities, 224x224 loose crop, 4096-D fc7 (after ReLU)",
         InputWidth: 224, InputHeight: 224,
@@ -48,7 +48,7 @@ public sealed class VggFace : Module<Tensor, Tensor>, IFeatureEncoder
     readonly List<List<Conv2d>> blocks = [];
     readonly Linear fc6, fc7;
 
-    public EncoderSpec Spec => Config;
+    EncoderSpec IEncoder.Spec => Spec;
     public Device Device => fc7.weight!.device;
 
     public VggFace(int widthDivisor = 1, int fc = 4096) : base("vgg16-face")
@@ -83,7 +83,7 @@ public sealed class VggFace : Module<Tensor, Tensor>, IFeatureEncoder
     public (Tensor Template, List<Tensor> Features) ForwardWithFeatures(Tensor rgb255)
     {
         var features = new List<Tensor>();
-        var x = Config.Normalise(rgb255);
+        var x = Spec.Normalise(rgb255);
         foreach (var convs in blocks)
         {
             foreach (var conv in convs) x = F.relu(conv.forward(x));
@@ -97,11 +97,6 @@ public sealed class VggFace : Module<Tensor, Tensor>, IFeatureEncoder
     /// <summary>Loads a state dict (torch.save zip or legacy .pt/.pth, or .safetensors) with the public conversion's key names; fc8.* is ignored.</summary>
     public static VggFace Load(string path, Device? device = null, int widthDivisor = 1, int fc = 4096)
     {
-        var model = new VggFace(widthDivisor, fc);
-        try { BackboneWeights.Load(model, path, Config.Name, "fc8."); }
-        catch { model.Dispose(); throw; }
-        model.eval();
-        if (device != null) model.to(device);
-        return model;
+        return EncoderWeights.Load(new VggFace(widthDivisor, fc), path, Spec.Name, device, "fc8.");
     }
 }

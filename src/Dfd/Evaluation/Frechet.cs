@@ -1,4 +1,5 @@
 using TorchSharp;
+using Dfd.Core;
 using static TorchSharp.torch;
 
 namespace Dfd.Evaluation;
@@ -32,7 +33,7 @@ public static class Frechet
     /// <summary>The three distances of <see cref="FrechetResult"/>; <paramref name="identities"/> gives each original's person.</summary>
     public static FrechetResult Measure(IReadOnlyList<float[]> originals, IReadOnlyList<float[]> reconstructions, float[] meanFace, IReadOnlyList<string> identities)
     {
-        var people = DecoderEvaluation.People(identities);
+        var people = Scoring.People(identities);
         var halfA = people.Where((_, p) => p % 2 == 0).SelectMany(p => p).Select(i => originals[i]).ToList();
         var halfB = people.Where((_, p) => p % 2 == 1).SelectMany(p => p).Select(i => originals[i]).ToList();
         return new FrechetResult(originals[0].Length, Distance(reconstructions, originals),

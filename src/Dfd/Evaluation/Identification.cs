@@ -1,3 +1,5 @@
+using Dfd.Core;
+
 namespace Dfd.Evaluation;
 
 /// <summary>
@@ -31,7 +33,7 @@ public static class Identification
         var o = Cosine.Unit(originals);
         var r = Cosine.Unit(reconstructions);
         var m = Cosine.Unit([meanFace])[0];
-        var people = DecoderEvaluation.People(identities);
+        var people = Scoring.People(identities);
         if (people.Length < 2) throw new ArgumentException("identification needs at least two people");
         var gallery = people.Select(p => o[p[0]]).ToArray();
         var personOf = new int[n];

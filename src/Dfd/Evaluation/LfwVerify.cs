@@ -1,4 +1,7 @@
 using System.Text.Json;
+using Dfd.Core;
+using Dfd.Datasets;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;

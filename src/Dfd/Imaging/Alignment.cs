@@ -133,6 +133,13 @@ public static class Warp
 /// <summary>Where the 5 landmarks (YuNet order) go in an encoder's input crop.</summary>
 public sealed record AlignmentTemplate(int Width, int Height, Vector2[] Points)
 {
+    /// <summary>The fixed 5-point similarity from encoder <paramref name="from"/>'s crop to <paramref name="to"/>'s; null when they coincide.</summary>
+    public static Similarity? CropToCrop(AlignmentTemplate from, AlignmentTemplate to)
+    {
+        if (from.Width == to.Width && from.Height == to.Height && from.Points.SequenceEqual(to.Points)) return null;
+        return Similarity.Estimate(from.Points, to.Points);
+    }
+
     /// <summary>
     /// dlib's 150×150 face chip (get_face_chip_details, padding 0.25): mean-shape point p lands at 100·(p + 0.25).
     /// Eye centres are the means of mean-shape points 36–41 and 42–47, the nose tip is point 30, the mouth corners

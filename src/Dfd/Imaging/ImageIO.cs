@@ -1,4 +1,5 @@
 using SkiaSharp;
+using Dfd.Core;
 
 namespace Dfd.Imaging;
 

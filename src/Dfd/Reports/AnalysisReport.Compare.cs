@@ -119,7 +119,7 @@ public static partial class AnalysisReport
             for (int i = 0; i < n; i++)
             {
                 if (withImages != null) rows.Add(cols.Select(k => At(withImages, k)?.Images?[i]).ToList());
-                else if (lead.Kind == "interpolate") rows.Add(cols.Select((k, j) => j == 0 ? lead.Clean[0] : j == cols.Count - 1 ? lead.Clean[1] : null).ToList());
+                else if (lead.Kind == AnalysisKinds.Interpolate.Name) rows.Add(cols.Select((k, j) => j == 0 ? lead.Clean[0] : j == cols.Count - 1 ? lead.Clean[1] : null).ToList());
                 foreach (var r in decoded) rows.Add(cols.Select(k => At(r, k)?.Reconstructions?[i]).ToList());
             }
             var png = $"compare-{FileSafe(name.Replace(' ', '-'))}-strip.png";
@@ -127,7 +127,7 @@ public static partial class AnalysisReport
             string columns = single ? string.Join(", ", cols.Select(k => k.Series)) : string.Join(", ", cols.Select(k => StrengthLabel(k.Series, At(lead, k)!.Strength)));
             string inputRow = withImages != null
                 ? $"the perturbed input as {withImages.Encoder} sees it ({Size(withImages)} crop; the other models perturb their own crops of the same photo)"
-                : lead.Kind == "interpolate" ? $"faces A and B at the ends ({lead.Encoder}'s {Size(lead)} crop)" : "";
+                : lead.Kind == AnalysisKinds.Interpolate.Name ? $"faces A and B at the ends ({lead.Encoder}'s {Size(lead)} crop)" : "";
             string recRows = string.Join(", ", decoded.Select(r => $"{r.Encoder} ({Size(r)})"));
             var missing = perModel.Except(decoded).Select(r => r.Encoder).ToList();
             html.Append($"<h2>{H(name)}: reconstructions side by side</h2><p>Columns, left to right: {H(columns)}. Rows per face: ")

@@ -60,7 +60,7 @@ public static partial class AnalysisReport
     /// <summary>Curves: every series of every result in one plot per axis (several results: each labelled by <see cref="Who"/>).</summary>
     static void Curves(StringBuilder html, IReadOnlyList<AnalysisResult> results, string dir)
     {
-        var curveSeries = results.SelectMany(r => r.Series.Where(g => g.Count() > 1 && g.Key != "interpolate")
+        var curveSeries = results.SelectMany(r => r.Series.Where(g => g.Count() > 1 && g.Key != AnalysisKinds.Interpolate.Series[0].Name)
             .Select(g => (Result: r, Series: g.Key, Points: g.OrderBy(p => p.Strength).ToList()))).ToList();
         bool byModel = results.Select(Who).Distinct().Count() > 1;
         foreach (var group in curveSeries.GroupBy(c => Unit(c.Series)))

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Dfd.Core;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using F = TorchSharp.torch.nn.functional;

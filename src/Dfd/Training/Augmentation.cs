@@ -1,4 +1,5 @@
 using TorchSharp;
+using Dfd.Core;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

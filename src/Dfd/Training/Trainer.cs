@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Datasets;
 using System.Diagnostics;
 using System.Text.Json;

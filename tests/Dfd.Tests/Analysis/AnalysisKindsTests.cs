@@ -1,4 +1,5 @@
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.Reports;
@@ -48,13 +49,11 @@ public class AnalysisKindsTests : IDisposable
         SameBits([-60, -50, -40, -30, -20, -10, 0, 10, 20, 30, 40, 50, 60], AnalysisKinds.Rotation.Range!.Values());
         SameBits([-20, -15, -10, -5, 0, 5, 10, 15, 20], AnalysisKinds.Translation.Range!.Values());
         SameBits([0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.3, 1.4], AnalysisKinds.Scale.Range!.Values());
-        // The library's helpers, once integer loops (tenths / 10 for scales), now go through the same function.
-        SameBits([0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.3, 1.4], Perturbations.Scales().Select(p => p.Strength));
-        SameBits([0.1, 0.2, 0.3, 0.4, 0.5], Perturbations.Scales(1, 5, 1).Select(p => p.Strength));
-        SameBits([-10, 0, 10], Perturbations.Rotations(-10, 10, 10).Select(p => p.Strength));
-        SameBits([-3, -1, 1, 3], Perturbations.TranslationsY(-3, 3, 2).Select(p => p.Strength));
-        Assert.Equal(["rotate", "translate-x", "translate-y", "scale"], Perturbations.DefaultGeometric().Select(p => p.Kind).Distinct());
-        Assert.Equal(13 + 9 + 9 + 9, Perturbations.DefaultGeometric().Count());
+        // A kind's sweep goes through the same function, series by series.
+        SameBits([0.1, 0.2, 0.3, 0.4, 0.5], AnalysisKinds.Scale.Sweep(0.1, 0.5, 0.1).Select(p => p.Strength));
+        SameBits([-10, 0, 10], AnalysisKinds.Rotation.Sweep(-10, 10, 10).Select(p => p.Strength));
+        SameBits([-3, -1, 1, 3, -3, -1, 1, 3], AnalysisKinds.Translation.Sweep(-3, 3, 2).Select(p => p.Strength));
+        Assert.Equal(["translate-x", "translate-y"], AnalysisKinds.Translation.Sweep(-3, 3, 2).Select(p => p.Kind).Distinct());
     }
 
     [Fact]
@@ -113,7 +112,7 @@ public class AnalysisKindsTests : IDisposable
     /// <summary>Template = mean colour of the crop plus 1: differentiable, so attacks run, and cheap.</summary>
     sealed class MeanEncoder : IEncoder
     {
-        public EncoderSpec Spec => DlibResNet.Config with { Name = "mean", EmbeddingSize = 3 };
+        public EncoderSpec Spec => DlibResNet.Spec with { Name = "mean", EmbeddingSize = 3 };
         public Device Device => CPU;
         public Tensor Forward(Tensor x) => x.mean([2, 3]).Plus(1);
         public void Dispose() { }

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.Reports;
@@ -22,7 +24,7 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
     /// </summary>
     sealed class BoxEncoder(int x0, int y0, int x1, int y1) : IEncoder
     {
-        public EncoderSpec Spec => DlibResNet.Config with { Name = "box", EmbeddingSize = 4 };
+        public EncoderSpec Spec => DlibResNet.Spec with { Name = "box", EmbeddingSize = 4 };
         public Device Device => CPU;
         public Tensor Forward(Tensor x)
         {
@@ -106,12 +108,12 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void DetectorMeasuresTheAppliedRotationAndShift()
     {
-        using var pipe = FacePipeline.CreateDefault();
-        var probe = new GeometryProbe(pipe.Detector, DlibResNet.Config.Template);
+        using var pipeline = FacePipeline.CreateDefault();
+        var probe = new GeometryProbe(pipeline.Detector, DlibResNet.Spec.Template);
         var samples = new[] { "Bill_Clinton_0001", "Halle_Berry_0002", "Yao_Ming_0001", "Naomi_Watts_0001" };
         foreach (var name in samples)
         {
-            var face = pipe.AlignFile(Path.Combine(TestPaths.RepoRoot, "samples", name + ".jpg"), DlibResNet.Config.Template).Crops[0];
+            var face = pipeline.AlignFile(Path.Combine(TestPaths.RepoRoot, "samples", name + ".jpg"), DlibResNet.Spec.Template).Crops[0];
             var clean = probe.Measure(face) ?? throw new Xunit.Sdk.XunitException("no face in an aligned crop");
             foreach (var deg in new[] { -20.0, 15.0 })
             {
@@ -168,15 +170,15 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
         Array.Fill(grey.Data, (byte)128);
         ImageIO.Save(grey, blank);
         var problems = new List<string>();
-        using var pipe = FacePipeline.CreateDefault();
-        var inputs = AnalysisInputs.Load([corrupt, good, blank], DlibResNet.Config, pipe, int.MaxValue, problems);
+        using var pipeline = FacePipeline.CreateDefault();
+        var inputs = AnalysisInputs.Load([corrupt, good, blank], DlibResNet.Spec, pipeline, int.MaxValue, problems);
         Assert.Single(inputs);
         Assert.Equal("Hugh_Grant_0001", inputs[0].Name);
         Assert.Equal(2, problems.Count);
         Assert.Contains(problems, p => p.StartsWith(corrupt));
         Assert.Contains(problems, p => p.StartsWith(blank) && p.Contains("no face"));
         // --aligned: a crop of the wrong size is refused by name.
-        var aligned = AnalysisInputs.Load([good], DlibResNet.Config, null, int.MaxValue, problems);
+        var aligned = AnalysisInputs.Load([good], DlibResNet.Spec, null, int.MaxValue, problems);
         Assert.Empty(aligned);
         Assert.Contains(problems, p => p.StartsWith(good) && p.Contains("not an aligned 150×150"));
     }
@@ -187,7 +189,7 @@ public class AnalyzerTests(ITestOutputHelper log) : IDisposable
         var faces = AnalysisFixtures.Faces.Value.Take(2).Select((f, i) => new AnalysisInput($"f{i}", f)).ToList();
         using var dec = new FaceDecoder(new DecoderConfig(Widths: [32, 16, 16, 16, 16], StartWidth: 32));
         var an = new Analyzer(AnalysisFixtures.Model, dec, null);
-        var rot = an.Sweep("rotation", faces, Perturbations.Rotations(-10, 10, 10).ToList(), "tiny");
+        var rot = an.Sweep("rotation", faces, AnalysisKinds.Rotation.Sweep(-10, 10, 10), "tiny");
         var fg = an.Attack("fgsm", faces, AttackGoal.Impersonate, [0, 2], AttackOptions.Fgsm);
         var index = AnalysisReport.Write([rot, fg], dir, "test", new Dictionary<string, object> { ["k"] = "v" });
         var images = ImagesOf(index);

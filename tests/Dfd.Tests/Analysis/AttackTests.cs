@@ -1,4 +1,5 @@
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Dfd.Imaging;
@@ -122,7 +123,7 @@ public class AttackTests(ITestOutputHelper log)
     sealed class FlakyEncoder(int poisoned) : IEncoder
     {
         public int GradientPasses;
-        public EncoderSpec Spec => DlibResNet.Config;
+        public EncoderSpec Spec => DlibResNet.Spec;
         public TorchSharp.torch.Device Device => TorchSharp.torch.CPU;
         public TorchSharp.torch.Tensor Forward(TorchSharp.torch.Tensor x)
         {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Imaging;
@@ -116,8 +117,8 @@ public class ComparisonTests : IDisposable
     [Fact]
     public void ComparisonRunsEachModelOnItsOwnCropAndTransfersAttacks()
     {
-        var a = new CentreEncoder(DlibResNet.Config with { Name = "model-a" });
-        var b = new CentreEncoder(MobileFaceNet.Config with { Name = "model-b" });
+        var a = new CentreEncoder(DlibResNet.Spec with { Name = "model-a" });
+        var b = new CentreEncoder(MobileFaceNet.Spec with { Name = "model-b" });
         using var da = UntrainedDecoder(a.Spec);
         using var db = UntrainedDecoder(b.Spec);
         var cmp = new Comparison([new(a, da, "a.safetensors"), new(b, db, "b.safetensors")]);
@@ -174,8 +175,8 @@ public class ComparisonTests : IDisposable
     [Fact]
     public void ComparisonRefusesOneModelTwiceAndMismatchedInputs()
     {
-        var a = new CentreEncoder(DlibResNet.Config with { Name = "model-a" });
-        var b = new CentreEncoder(MobileFaceNet.Config with { Name = "model-b" });
+        var a = new CentreEncoder(DlibResNet.Spec with { Name = "model-a" });
+        var b = new CentreEncoder(MobileFaceNet.Spec with { Name = "model-b" });
         Assert.Throws<ArgumentException>(() => new Comparison([new(a), new(a)]));
         var cmp = new Comparison([new(a), new(b)]);
         var plan = AnalysisKinds.Rotation.Plan(("min", 0), ("max", 0), ("step", 1));
@@ -187,8 +188,8 @@ public class ComparisonTests : IDisposable
     [Fact]
     public void InterpolationComparesAcrossModels()
     {
-        var a = new CentreEncoder(DlibResNet.Config with { Name = "model-a" });
-        var b = new CentreEncoder(MobileFaceNet.Config with { Name = "model-b" });
+        var a = new CentreEncoder(DlibResNet.Spec with { Name = "model-a" });
+        var b = new CentreEncoder(MobileFaceNet.Spec with { Name = "model-b" });
         using var da = UntrainedDecoder(a.Spec);
         var cmp = new Comparison([new(a, da), new(b)]);
         IReadOnlyList<IReadOnlyList<AnalysisInput>> inputs =

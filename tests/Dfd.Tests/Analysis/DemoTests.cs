@@ -1,5 +1,6 @@
 using Dfd.Decoder;
 using Dfd.Encoders;
+using Dfd.Reports;
 using Dfd.Tests.Analysis;
 using Xunit;
 
@@ -28,7 +29,7 @@ public class DemoTests : IDisposable
         var onnx = "onnx:" + Path.Combine(TestPaths.RepoRoot, "tests", "Dfd.Tests", "Fixtures", "onnx", "mobilefacenet-random.onnx");
         var otherDec = Cli.CompareCliTests.UntrainedDecoder(onnx, Path.Combine(dir, "other.safetensors"));
         var missing = new List<string>();
-        var partners = Demo.OpenPartners(enc.Spec.Name, [(onnx, otherDec)], null, missing);
+        var partners = Demo.OpenPartners(DlibResNet.Spec.Name, [(onnx, otherDec)], null, missing);
         try
         {
             Assert.Empty(missing);

@@ -1,4 +1,5 @@
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Imaging;
 using Xunit;
 

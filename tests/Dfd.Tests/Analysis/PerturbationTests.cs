@@ -1,5 +1,6 @@
 using System.Numerics;
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Dfd.Imaging;
@@ -92,6 +93,12 @@ public class PerturbationTests
         Near(C + (p - C) * (float)f, Centroid(Perturbations.Scale(Dot(p.X, p.Y), f)));
     }
 
+    /// <summary>A kind's default sweep, as `dfd analyze` runs it without options.</summary>
+    static List<Perturbation> Default(AnalysisKind k) => k.Sweep(k.Range!.Values());
+
+    /// <summary>Every default geometric sweep of the table.</summary>
+    static IEnumerable<Perturbation> DefaultGeometric() => AnalysisKinds.All.Where(k => k.Range != null).SelectMany(Default);
+
     [Fact]
     public void StrengthZeroIsByteIdenticalAndScoresExactlyOne()
     {
@@ -99,10 +106,10 @@ public class PerturbationTests
         var same = new[]
         {
             Perturbations.Rotate(face, 0), Perturbations.Translate(face, 0, 0), Perturbations.Scale(face, 1.0),
-            Perturbations.Rotations().Single(p => p.Strength == 0).Apply(face),
-            Perturbations.TranslationsX().Single(p => p.Strength == 0).Apply(face),
-            Perturbations.TranslationsY().Single(p => p.Strength == 0).Apply(face),
-            Perturbations.Scales().Single(p => p.Strength == 1.0).Apply(face),
+            Default(AnalysisKinds.Rotation).Single(p => p.Strength == 0).Apply(face),
+            Default(AnalysisKinds.Translation).Single(p => p.Kind == "translate-x" && p.Strength == 0).Apply(face),
+            Default(AnalysisKinds.Translation).Single(p => p.Kind == "translate-y" && p.Strength == 0).Apply(face),
+            Default(AnalysisKinds.Scale).Single(p => p.Strength == 1.0).Apply(face),
         };
         foreach (var img in same) Assert.Equal(face.Data, img.Data);
 
@@ -114,16 +121,16 @@ public class PerturbationTests
     [Fact]
     public void DefaultRangesAreAsSpecified()
     {
-        Assert.Equal(Enumerable.Range(-6, 13).Select(k => 10.0 * k), Perturbations.Rotations().Select(p => p.Strength));
-        Assert.Equal(Enumerable.Range(-4, 9).Select(k => 5.0 * k), Perturbations.TranslationsX().Select(p => p.Strength));
-        Assert.Equal(Enumerable.Range(-4, 9).Select(k => 5.0 * k), Perturbations.TranslationsY().Select(p => p.Strength));
-        var scales = Perturbations.Scales().Select(p => p.Strength).ToArray();
+        Assert.Equal(Enumerable.Range(-6, 13).Select(k => 10.0 * k), Default(AnalysisKinds.Rotation).Select(p => p.Strength));
+        Assert.Equal(Enumerable.Range(-4, 9).Select(k => 5.0 * k), Default(AnalysisKinds.Translation).Where(p => p.Kind == "translate-x").Select(p => p.Strength));
+        Assert.Equal(Enumerable.Range(-4, 9).Select(k => 5.0 * k), Default(AnalysisKinds.Translation).Where(p => p.Kind == "translate-y").Select(p => p.Strength));
+        var scales = Default(AnalysisKinds.Scale).Select(p => p.Strength).ToArray();
         Assert.Equal(9, scales.Length);
         Assert.Equal(0.6, scales[0], 12);
         Assert.Equal(1.4, scales[^1], 12);
         Assert.Contains(1.0, scales);
-        Assert.Equal(13 + 9 + 9 + 9, Perturbations.DefaultGeometric().Count());
-        Assert.All(Perturbations.DefaultGeometric(), p => Assert.Contains(p.Kind, new[] { "rotate", "translate-x", "translate-y", "scale" }));
+        Assert.Equal(13 + 9 + 9 + 9, DefaultGeometric().Count());
+        Assert.All(DefaultGeometric(), p => Assert.Contains(p.Kind, new[] { "rotate", "translate-x", "translate-y", "scale" }));
     }
 
     [Fact]
@@ -132,7 +139,7 @@ public class PerturbationTests
         // A constant crop stays constant: no black wedges at the edges after any default perturbation.
         var flat = new RgbImage(Size, Size);
         Array.Fill(flat.Data, (byte)200);
-        foreach (var p in Perturbations.DefaultGeometric())
+        foreach (var p in DefaultGeometric())
             Assert.True(p.Apply(flat).Data.All(v => v == 200), $"{p.Kind} {p.Strength} changed a constant image");
     }
 

@@ -1,4 +1,5 @@
 using Dfd.Cli;
+using Dfd.Core;
 using Xunit;
 using static Dfd.Tests.Cli.CliRunner;
 

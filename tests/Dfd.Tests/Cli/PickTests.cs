@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Dfd.Core;
+using Dfd.Detection;
 using Dfd.Imaging;
 using Dfd.IO;
 using Xunit;
@@ -43,14 +45,14 @@ public sealed class PickTests : IDisposable
     /// </summary>
     internal static (RgbImage Photo, string Middle, string Edge) TwoPeople()
     {
-        using var pipe = FacePipeline.CreateDefault();
+        using var pipeline = FacePipeline.CreateDefault();
         string[] names = ["Hugh_Grant_0001.jpg", "Halle_Berry_0001.jpg"];
         var photos = names.Select(n => ImageIO.Load(SamplePath(n))).ToArray();
         foreach (var (m, e) in new[] { (0, 1), (1, 0) })
             foreach (var left in new[] { false, true })
             {
                 var img = Compose(photos[m], photos[e], left);
-                var faces = pipe.Detect(img);
+                var faces = pipeline.Detect(img);
                 Assert.True(faces.Count == 2, $"{faces.Count} faces found in the composite, expected 2");
                 var central = FacePipeline.MostCentral(faces, img.Width, img.Height);
                 Assert.InRange(central.X + central.Width / 2, 250, 500);   // the middle photo's face, not the edge one's

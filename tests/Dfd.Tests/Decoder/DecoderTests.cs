@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Evaluation;
 using Dfd.Datasets;
 using Dfd.Decoder;
@@ -104,7 +105,7 @@ public partial class DecoderTests : IDisposable
         using var scope = torch.NewDisposeScope();
         var x = Tensors.FromImages(Enumerable.Range(0, 4).Select(set.Image).ToList(), 150, 150);
         var t = torch.tensor(set.Templates.Take(4).SelectMany(v => v).ToArray(), new long[] { 4, 128 });
-        var loss = new DecoderLoss(encoder.Value, LossWeights.All, Box.InnerFace(DlibResNet.Config.Template));
+        var loss = new DecoderLoss(encoder.Value, LossWeights.All, Box.InnerFace(DlibResNet.Spec.Template));
         var (total, terms) = loss.Compute(x, x, t);
         Assert.Equal(8, terms.Count); // pixel, sobel, perceptual: global + local; ssim; identity
         foreach (var (k, v) in terms) Assert.True(Math.Abs(v.item<float>()) < 1e-5, $"{k} = {v.item<float>()}");
@@ -169,7 +170,7 @@ public partial class DecoderTests : IDisposable
         Assert.Equal(5, rf.Count);
         Assert.Equal(rf.Count, encoder.Value.FeatureMaps);
         double Stage(int i) => (rf[i] - tf[i]).abs().mean().item<float>();
-        var inner = Box.InnerFace(DlibResNet.Config.Template);
+        var inner = Box.InnerFace(DlibResNet.Spec.Template);
         float Term(int from, int count) => new DecoderLoss(encoder.Value, new LossWeights(Perceptual: 1), inner, options: new LossOptions(PerceptualFrom: from, PerceptualStages: count))
             .Compute(y, x, t).Terms["perceptual"].item<float>();
         Assert.Equal(Stage(3) + Stage(4), Term(4, 2), 4);
@@ -184,7 +185,7 @@ public partial class DecoderTests : IDisposable
         var (set, x, y, t) = Altered(3, 0.9f, 15);
         using var scope = torch.NewDisposeScope();
         var mean = DecoderLoss.MeanTemplate(set.Templates);
-        var inner = Box.InnerFace(DlibResNet.Config.Template);
+        var inner = Box.InnerFace(DlibResNet.Spec.Template);
         var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 2);
         var centred = new LossOptions(IdentityCentred: true);
         var loss = new DecoderLoss(encoder.Value, w, inner, mean, centred);
@@ -220,7 +221,7 @@ public partial class DecoderTests : IDisposable
             Assert.Equal(a, centres[2][i], 5);
             Assert.Equal(b, centres[1][i], 5);
         }
-        var inner = Box.InnerFace(DlibResNet.Config.Template);
+        var inner = Box.InnerFace(DlibResNet.Spec.Template);
         var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityPerson: 2);
         var loss = new DecoderLoss(encoder.Value, w, inner);
         var c = torch.tensor(centres.SelectMany(v => v).ToArray(), new long[] { 3, 128 });
@@ -349,7 +350,7 @@ public partial class DecoderTests : IDisposable
         using var dec = new FaceDecoder(Tiny);
         dec.train();
         var adam = new Adam(dec);
-        var loss = new DecoderLoss(encoder.Value, LossWeights.All, Box.InnerFace(DlibResNet.Config.Template));
+        var loss = new DecoderLoss(encoder.Value, LossWeights.All, Box.InnerFace(DlibResNet.Spec.Template));
         var want = encoder.Value.Encode(imgs);
         bool stop = false;
         // Young-generation collections: the Scalars in question are young, and full ones would only slow the steps.
@@ -551,8 +552,8 @@ public partial class DecoderTests : IDisposable
 
         // A decoder made for another encoder is refused by name and template size.
         var shipped = Path.Combine(TestPaths.RepoRoot, "models", "dfd-dlib-resnet-lfw.safetensors");
-        using (DecoderFile.Load(shipped, encoder: DlibResNet.Config)) { }
-        var other = Assert.Throws<DecoderFileException>(() => DecoderFile.Load(shipped, encoder: DlibResNet.Config with { Name = "other", EmbeddingSize = 512 }));
+        using (DecoderFile.Load(shipped, encoder: DlibResNet.Spec)) { }
+        var other = Assert.Throws<DecoderFileException>(() => DecoderFile.Load(shipped, encoder: DlibResNet.Spec with { Name = "other", EmbeddingSize = 512 }));
         Assert.Contains("inverts 'dlib-resnet' (128-D templates), not 'other' (512-D)", other.Message);
     }
 }

@@ -1,5 +1,7 @@
+using Dfd.Core;
 using Dfd.Datasets;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.Training;
@@ -27,8 +29,8 @@ public class TrainAnyEncoderTests : IDisposable
     /// <summary>Per-step losses of a run (non-finite gradient steps are skipped by the trainer and counted).</summary>
     List<double> Train(IEncoder enc, List<FaceItem> items, LossWeights weights, int epochs, string name, LossOptions? options = null)
     {
-        using var pipe = FacePipeline.CreateDefault();
-        var set = EncodedFaces.Build(items, enc, pipe, null, "test");
+        using var pipeline = FacePipeline.CreateDefault();
+        var set = EncodedFaces.Build(items, enc, pipeline, null, "test");
         Assert.True(set.Count >= 8, $"only {set.Count} faces aligned ({string.Join("; ", set.Skipped)})");
         var cfg = new TrainConfig { Epochs = epochs, Batch = 4, Lr = 2e-3, Decoder = Tiny, Loss = weights, LossOptions = options ?? new() };
         var losses = new List<double>();
@@ -60,8 +62,8 @@ public class TrainAnyEncoderTests : IDisposable
     {
         // The identity term alone moves the decoder only through the encoder's backward pass.
         using var enc = Registry.Create("onnx:" + OnnxFixture);
-        using var pipe = FacePipeline.CreateDefault();
-        var set = EncodedFaces.Build(Samples(), enc, pipe, null, "test");
+        using var pipeline = FacePipeline.CreateDefault();
+        var set = EncodedFaces.Build(Samples(), enc, pipeline, null, "test");
         var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 1);
         var loss = new DecoderLoss(enc, w, Box.InnerFace(enc.Spec.Template));
         torch.manual_seed(3);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -80,7 +81,7 @@ public class DlibResNetTests
     {
         // The values face-api's FaceRecognitionNet subtracts (RGB, then /255); AgreesWithFaceApiTfjs proves that
         // forward applies them, since its inputs are raw 0..255 bytes.
-        var spec = DlibResNet.Config;
+        var spec = DlibResNet.Spec;
         Assert.Equal(new[] { 122.782f, 117.001f, 104.298f }, spec.Mean);
         Assert.Equal(new[] { 255f, 255f, 255f }, spec.Std);
         Assert.Equal(ChannelOrder.RGB, spec.Channels);

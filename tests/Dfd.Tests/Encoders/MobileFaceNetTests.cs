@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Dfd.Core;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Dfd.Imaging;
@@ -125,7 +127,7 @@ public class MobileFaceNetTests
     public void SpecIsTheOriginalsPreprocessing()
     {
         var s = Registry.Spec("mobilefacenet-casia");
-        Assert.Same(MobileFaceNet.Config, s);
+        Assert.Same(MobileFaceNet.Spec, s);
         Assert.Equal((96, 112), (s.InputWidth, s.InputHeight));
         Assert.Equal(ChannelOrder.RGB, s.Channels);
         Assert.Equal(new[] { 127.5f, 127.5f, 127.5f }, s.Mean);
@@ -196,14 +198,15 @@ public class MobileFaceNetTests
     }
 
     [Fact]
-    public void ZipCheckpointsAreRefusedClearly()
+    public void BrokenZipCheckpointsAreNamedClearly()
     {
+        // The shared encoder-weights loader reads zip checkpoints too (by content); a broken one is one clear error.
         var tmp = Path.Combine(Path.GetTempPath(), $"dfd-zip-{Guid.NewGuid():N}.pt");
         try
         {
             File.WriteAllBytes(tmp, [(byte)'P', (byte)'K', 3, 4, 0, 0, 0, 0]);
             var e = Assert.Throws<ModelFileException>(() => MobileFaceNet.Load(tmp));
-            Assert.Contains("zip-format checkpoints: not supported by this reader yet", e.Message);
+            Assert.Contains("could not read the PyTorch zip checkpoint", e.Message);
             Assert.Contains(tmp, e.Message);
         }
         finally { File.Delete(tmp); }
@@ -271,8 +274,8 @@ public class MobileFaceNetTests
     {
         NeedShared();
         var lfw = Path.Combine(TestPaths.SharedDir!, "data", "lfw");
-        using var pipe = FacePipeline.CreateDefault();
-        var r = LfwVerify.Run(model.Value, pipe, Path.Combine(lfw, "lfw-deepfunneled"), Path.Combine(lfw, "pairs.txt"),
+        using var pipeline = FacePipeline.CreateDefault();
+        var r = LfwVerify.Run(model.Value, pipeline, Path.Combine(lfw, "lfw-deepfunneled"), Path.Combine(lfw, "pairs.txt"),
             new VerifyOptions(CropMode.Detect, Folds: [0]));
         Assert.Equal(600, r.PairCount);
         Console.WriteLine($"mobilefacenet-casia fold 1: {r.Plain.Accuracy.Mean:P2} plain, {r.FlipAveraged.Accuracy.Mean:P2} flip-averaged, AUC {r.Plain.Auc:F5}");

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Dfd.Core;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -129,9 +131,9 @@ public class OnnxTests(ITestOutputHelper log)
             Assert.Equal(128, enc.Spec.EmbeddingSize);
             Assert.Equal(AlignmentTemplate.SphereFace().Points, enc.Spec.Template.Points);
 
-            using var pipe = FacePipeline.CreateDefault();
+            using var pipeline = FacePipeline.CreateDefault();
             var names = new[] { "Bill_Clinton_0001", "Bill_Clinton_0002", "Halle_Berry_0001", "Yao_Ming_0001" };
-            var crops = names.Select(n => pipe.AlignFile(Path.Combine(TestPaths.RepoRoot, "samples", n + ".jpg"), enc.Spec.Template))
+            var crops = names.Select(n => pipeline.AlignFile(Path.Combine(TestPaths.RepoRoot, "samples", n + ".jpg"), enc.Spec.Template))
                 .Select(r => { Assert.Equal(AlignStatus.Aligned, r.Status); return r.Crops[0]; }).ToList();
             var ort = enc.EncodeWithRuntime(crops);
             var mine = enc.EncodeWithInterpreter(crops);
@@ -247,23 +249,23 @@ public class OnnxTests(ITestOutputHelper log)
                 Assert.Contains(s, e.Message);
             Assert.DoesNotContain("--input-size", e.Message);          // the model fixes 112x96 itself
 
-            var partial = OnnxEncoderOptions.Parse(null, "127.5", "128", "rgb", null);
+            var partial = GraphEncoderOptions.Parse(null, "127.5", "128", "rgb", null);
             e = Assert.Throws<EncoderNotAvailableException>(() => OnnxEncoder.Load(path, partial));
             Assert.Contains("--template", e.Message);
             Assert.DoesNotContain("--mean", e.Message);
 
             // A contradicting size and a template that cannot make the model's crop are refused too.
-            var wrongSize = OnnxEncoderOptions.Parse("112x112", "127.5", "128", "rgb", "arcface");
+            var wrongSize = GraphEncoderOptions.Parse("112x112", "127.5", "128", "rgb", "arcface");
             Assert.Contains("96x112", Assert.Throws<ModelFileException>(() => OnnxEncoder.Load(path, wrongSize)).Message);
-            var wrongTemplate = OnnxEncoderOptions.Parse(null, "127.5", "128", "rgb", "arcface");
+            var wrongTemplate = GraphEncoderOptions.Parse(null, "127.5", "128", "rgb", "arcface");
             Assert.Contains("square", Assert.Throws<ModelFileException>(() => OnnxEncoder.Load(path, wrongTemplate)).Message);
 
             // Options alone suffice; a sidecar typo is named.
-            using (var ok = OnnxEncoder.Load(path, OnnxEncoderOptions.Parse(null, "127.5", "128", "rgb", "sphereface"))) Assert.Equal(128, ok.Spec.EmbeddingSize);
+            using (var ok = OnnxEncoder.Load(path, GraphEncoderOptions.Parse(null, "127.5", "128", "rgb", "sphereface"))) Assert.Equal(128, ok.Spec.EmbeddingSize);
             File.WriteAllText(Path.Combine(dir, "bare.json"), "{\"maen\": [1, 2, 3]}");
             Assert.Contains("maen", Assert.Throws<ModelFileException>(() => OnnxEncoder.Load(path)).Message);
-            Assert.Throws<FormatException>(() => OnnxEncoderOptions.Parse("112", null, null, null, null));
-            Assert.Throws<FormatException>(() => OnnxEncoderOptions.Parse(null, null, "1,0,1", null, null));
+            Assert.Throws<FormatException>(() => GraphEncoderOptions.Parse("112", null, null, null, null));
+            Assert.Throws<FormatException>(() => GraphEncoderOptions.Parse(null, null, "1,0,1", null, null));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -272,7 +274,7 @@ public class OnnxTests(ITestOutputHelper log)
     public void OptionsOverrideTheSidecar()
     {
         using var rgb = OnnxEncoder.Load(RandomMobileFaceNet);
-        using var bgr = OnnxEncoder.Load(RandomMobileFaceNet, OnnxEncoderOptions.Parse(null, "10,20,30", null, "bgr", null));
+        using var bgr = OnnxEncoder.Load(RandomMobileFaceNet, GraphEncoderOptions.Parse(null, "10,20,30", null, "bgr", null));
         Assert.Equal(ChannelOrder.BGR, bgr.Spec.Channels);
         Assert.Equal(new[] { 30f, 20f, 10f }, bgr.Spec.Mean);          // kept in the model's channel order
         Assert.Equal(rgb.Spec.Std, bgr.Spec.Std);                        // from the sidecar
@@ -305,7 +307,7 @@ public class OnnxTests(ITestOutputHelper log)
         {
             var path = Path.Combine(dir, "einsum.onnx");
             File.WriteAllBytes(path, m.ToBytes());
-            using var enc = OnnxEncoder.Load(path, OnnxEncoderOptions.Parse("4x4", "0", "1", "rgb", "dlib"));
+            using var enc = OnnxEncoder.Load(path, GraphEncoderOptions.Parse("4x4", "0", "1", "rgb", "dlib"));
             Assert.Equal(3, enc.Spec.EmbeddingSize);                    // found by a dry run: the output shape is not declared
             var crops = Tensors.ToImages(RandomImages(2, 4, 4, seed: 8));
             Assert.Equal(3, enc.Encode(crops)[0].Length);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Dfd.Core;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -136,10 +137,10 @@ public class TfjsTests
     public void TfjsNameTakesPreprocessingFromOptions()
     {
         Skip.If(ModelJson is null, "needs ../shared/models/hse-faceres");
-        var opts = OnnxEncoderOptions.Parse(null, "123.68,116.779,103.939", "1", "bgr", "dlib") with { Output = HseFaceRes.Output };
+        var opts = GraphEncoderOptions.Parse(null, "123.68,116.779,103.939", "1", "bgr", "dlib") with { Output = HseFaceRes.Output };
         using var enc = Registry.Create("tfjs:" + ModelJson, onnx: opts);
         Assert.StartsWith("tfjs:faceres@", enc.Spec.Name);
-        Assert.Equal(HseFaceRes.Config.Mean, enc.Spec.Mean);   // given r,g,b; kept in the model's (BGR) order
+        Assert.Equal(HseFaceRes.Spec.Mean, enc.Spec.Mean);   // given r,g,b; kept in the model's (BGR) order
         Assert.Equal(1024, enc.Spec.EmbeddingSize);
         // The same numbers as the registered encoder, which tfjs vouches for.
         var img = Image("lfw-George_W_Bush_0001.rgb");
@@ -151,7 +152,7 @@ public class TfjsTests
     public void SeveralOutputsWithoutOneNamedIsRefused()
     {
         Skip.If(ModelJson is null, "needs ../shared/models/hse-faceres");
-        var e = Assert.Throws<EncoderNotAvailableException>(() => Registry.Create("tfjs:" + ModelJson, onnx: OnnxEncoderOptions.Parse(null, "0", "1", "rgb", "dlib")));
+        var e = Assert.Throws<EncoderNotAvailableException>(() => Registry.Create("tfjs:" + ModelJson, onnx: GraphEncoderOptions.Parse(null, "0", "1", "rgb", "dlib")));
         Assert.Contains("global_pooling/Mean", e.Message);
         Assert.Contains("output", e.Message);
     }

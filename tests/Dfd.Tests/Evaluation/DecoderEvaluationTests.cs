@@ -25,15 +25,15 @@ public class DecoderEvaluationTests : IDisposable
         // Two flat faces, 0 and 200: their mean is 100 everywhere, 100 grey levels from each → PSNR 20·log10(255/100).
         var dark = new RgbImage(20, 20); var light = new RgbImage(20, 20);
         Array.Fill(light.Data, (byte)200);
-        var q = DecoderEvaluation.Quality([dark, light], [dark, light]);
+        var q = ImageMeasures.Quality([dark, light], [dark, light]);
         Assert.Equal(2, q.IdenticalImages);
         Assert.Equal(1.0, q.SsimMean, 9);
         Assert.Equal(20 * Math.Log10(255.0 / 100), q.MeanFacePsnrDb!.Value, 9);
         Assert.InRange(q.MeanFaceSsim!.Value, 0, 0.99);
-        Assert.Equal(100, DecoderEvaluation.MeanImage([dark, light]).Data[123]);
+        Assert.Equal(100, ImageMeasures.MeanImage([dark, light]).Data[123]);
         // A decoder that outputs the mean face scores exactly the floor.
-        var mean = DecoderEvaluation.MeanImage([dark, light]);
-        var flat = DecoderEvaluation.Quality([mean, mean], [dark, light]);
+        var mean = ImageMeasures.MeanImage([dark, light]);
+        var flat = ImageMeasures.Quality([mean, mean], [dark, light]);
         Assert.Equal(flat.SsimMean, q.MeanFaceSsim!.Value, 12);
         Assert.Equal(flat.PsnrMeanDb!.Value, q.MeanFacePsnrDb!.Value, 12);
         // Spread: 0 and 200 at every pixel → population std 100 grey levels; the mean face drawn twice → 0.
@@ -45,7 +45,7 @@ public class DecoderEvaluationTests : IDisposable
         // 127.5 there, 0 in the other 5 values → (127.5/255)/6.
         var a = new RgbImage(2, 1); var b = new RgbImage(2, 1);
         b.Data[0] = 255;
-        Assert.Equal(0.5 / 6, DecoderEvaluation.PixelSpreadOf([a, b]), 12);
+        Assert.Equal(0.5 / 6, ImageMeasures.PixelSpreadOf([a, b]), 12);
     }
 
     [Fact]
@@ -57,18 +57,18 @@ public class DecoderEvaluationTests : IDisposable
         var a1 = Noise(); var a3 = Noise(); var b = Noise(); var c = Noise();
         var images = new[] { a1, b, a1, c, a3, c };
         var ids = new[] { "a", "b", "a", "c", "a", "c" };
-        var q = DecoderEvaluation.Quality(images, images, ids);
+        var q = ImageMeasures.Quality(images, images, ids);
         double cross = ImageQuality.Ssim(a1, a3);
         Assert.InRange(cross, -0.2, 0.2); // independent noise: nearly uncorrelated
         // a: pairs (a1,a1)=1, (a1,a3), (a1,a3) → mean (1 + 2·cross)/3; c: 1. Per person first, then over people.
         Assert.Equal(((1 + 2 * cross) / 3 + 1) / 2, q.SamePersonSsim!.Value, 12);
         Assert.Equal(2, q.SamePersonPeople);
         Assert.Equal(4, q.SamePersonPairs);
-        Assert.Null(DecoderEvaluation.Quality(images, images).SamePersonSsim);
+        Assert.Null(ImageMeasures.Quality(images, images).SamePersonSsim);
         // Only a person's first SamePersonImages images are paired.
-        var many = Enumerable.Range(0, DecoderEvaluation.SamePersonImages + 5).Select(_ => Noise()).ToArray();
-        var per = DecoderEvaluation.SamePersonSsims(many, many.Select(_ => "p").ToArray());
-        int k = DecoderEvaluation.SamePersonImages;
+        var many = Enumerable.Range(0, ImageMeasures.SamePersonImages + 5).Select(_ => Noise()).ToArray();
+        var per = ImageMeasures.SamePersonSsims(many, many.Select(_ => "p").ToArray());
+        int k = ImageMeasures.SamePersonImages;
         Assert.Equal(k * (k - 1) / 2, Assert.Single(per).Length);
 
         // Inner face: reconstructions and a person's second photo equal to the original inside the box and noise
@@ -86,7 +86,7 @@ public class DecoderEvaluationTests : IDisposable
         var originals = new[] { p1, SameInside(p1), q1, SameInside(q1) };
         var people = new[] { "p", "p", "q", "q" };
         var recon = originals.Select(SameInside).ToArray();
-        var whole = DecoderEvaluation.Quality(recon, originals, people, box);
+        var whole = ImageMeasures.Quality(recon, originals, people, box);
         var fi = whole.InnerFace!;
         Assert.Equal((3, 5, 20, 19), (fi.X0, fi.Y0, fi.X1, fi.Y1));
         Assert.Equal(1.0, fi.Reconstructions, 12);
@@ -94,9 +94,9 @@ public class DecoderEvaluationTests : IDisposable
         Assert.InRange(whole.SsimMean, -1, 0.9);
         Assert.InRange(whole.SamePersonSsim!.Value, -1, 0.9);
         // The inner-face floor: the originals' mean image, boxed, against each boxed original.
-        var meanBox = box.Crop(DecoderEvaluation.MeanImage(originals));
+        var meanBox = box.Crop(ImageMeasures.MeanImage(originals));
         Assert.Equal(originals.Average(o => ImageQuality.Ssim(meanBox, box.Crop(o))), fi.MeanFace!.Value, 12);
-        Assert.Null(DecoderEvaluation.Quality(recon, originals, people).InnerFace);
+        Assert.Null(ImageMeasures.Quality(recon, originals, people).InnerFace);
     }
 
     [Fact]
@@ -120,7 +120,7 @@ public class DecoderEvaluationTests : IDisposable
             TypeI = [0.9995, 0.995, 0.5, 0.9985],
             TypeII = [], Genuine = [], People = 4,
         };
-        var r = DecoderEvaluation.Summarise(s, Fmrs);
+        var r = Scoring.Summarise(s, Fmrs);
         Assert.Equal(3, r.Rates.Count);
         Assert.Equal(Math.BitIncrement(0.989), r.Rates[0].Threshold);
         Assert.Equal((10, 1000), (r.Rates[0].FalseAccepts, r.Rates[0].ImpostorComparisons));
@@ -152,7 +152,7 @@ public class DecoderEvaluationTests : IDisposable
             Genuine = [Enumerable.Repeat(0.9999, 10).ToArray(), [0.995], [0.2]],
             People = 3,
         };
-        var r = DecoderEvaluation.Summarise(s, Fmrs);
+        var r = Scoring.Summarise(s, Fmrs);
         Assert.Equal(0.5, r.Rates[0].TypeII, 12);
         Assert.Equal(1 / 3.0, r.Rates[1].TypeII, 12);
         Assert.Equal(1 / 3.0, r.Rates[2].TypeII, 12);
@@ -164,7 +164,7 @@ public class DecoderEvaluationTests : IDisposable
         Assert.Equal(12, r.GenuinePairs);
         Assert.Equal(3, r.PeopleWithTwoOrMore);
         // Pooled for contrast: what the per-person averaging prevents.
-        Assert.Equal(21 / 24.0, DecoderEvaluation.Rate(s.TypeII.SelectMany(x => x).ToList(), r.Rates[0].Threshold), 12);
+        Assert.Equal(21 / 24.0, Scoring.Rate(s.TypeII.SelectMany(x => x).ToList(), r.Rates[0].Threshold), 12);
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public class DecoderEvaluationTests : IDisposable
             Impostor = Impostors(), TypeI = [0.5, 0.5], TypeII = [], Genuine = [], People = 2,
             WarpedOriginals = [0.9995, 0.995],
         };
-        var r = DecoderEvaluation.Summarise(s, Fmrs);
+        var r = Scoring.Summarise(s, Fmrs);
         Assert.Equal([1.0, 0.5, 0.5], r.Rates.Select(x => x.WarpedOriginals!.Value));
         Assert.Equal((0.9995 + 0.995) / 2, r.MeanWarpedOriginals!.Value, 12);
     }
@@ -194,7 +194,7 @@ public class DecoderEvaluationTests : IDisposable
         double[] deg = [0, 10, 20, 90, 180];
         var o = deg.Select((d, i) => At(d, 1 + i)).ToList();
         var r = deg.Select((d, i) => At(d + 5, 3 + i)).ToList();
-        var s = DecoderEvaluation.Scores(o, r, ids);
+        var s = Scoring.Scores(o, r, ids);
         Assert.Equal(3, s.People);
         // Impostors: first image of each person: A(0°), B(90°), C(180°) → cos 90°, cos 180°, cos 90°.
         Assert.Equal(3, s.Impostor.Length);
@@ -208,7 +208,7 @@ public class DecoderEvaluationTests : IDisposable
         double[] expected = [Cos(5 - 10), Cos(5 - 20), Cos(15 - 0), Cos(15 - 20), Cos(25 - 0), Cos(25 - 10)];
         for (int k = 0; k < 6; k++) Assert.Equal(expected[k], s.TypeII[0][k], 6);
         Assert.Equal([Cos(10), Cos(20), Cos(10)], s.Genuine[0].Select(v => Math.Round(v, 6)), new RoundedComparer());
-        Assert.Throws<ArgumentException>(() => DecoderEvaluation.Scores([[0f, 0f]], [[1f, 0f]], ["A"]));
+        Assert.Throws<ArgumentException>(() => Scoring.Scores([[0f, 0f]], [[1f, 0f]], ["A"]));
     }
 
     sealed class RoundedComparer : IEqualityComparer<double>
@@ -232,9 +232,9 @@ public class DecoderEvaluationTests : IDisposable
     public void CropToCropWarpMapsTemplatePoints()
     {
         var dlib = AlignmentTemplate.Dlib();
-        Assert.Null(DecoderEvaluation.CropToCrop(dlib, AlignmentTemplate.Dlib()));
+        Assert.Null(AlignmentTemplate.CropToCrop(dlib, AlignmentTemplate.Dlib()));
         var sphere = AlignmentTemplate.SphereFace();
-        var w = DecoderEvaluation.CropToCrop(dlib, sphere)!.Value;
+        var w = AlignmentTemplate.CropToCrop(dlib, sphere)!.Value;
         for (int i = 0; i < 5; i++) Assert.True(Vector2.Distance(w.Apply(dlib.Points[i]), sphere.Points[i]) < 3f);
     }
 

@@ -63,7 +63,7 @@ public class IdentificationTests
         Assert.Equal(1.0, ImageQuality.GradientEnergy(stripes), 9);   // every horizontal step is 0↔1, no vertical one
         Assert.Equal(1.0, ImageQuality.GradientEnergy(stripes, new Box(2, 1, 4, 3)), 9);
         Assert.Throws<ArgumentException>(() => ImageQuality.GradientEnergy(stripes, new Box(6, 0, 4, 3)));
-        var s = DecoderEvaluation.Sharpness([flat, flat], [stripes, stripes], flat, new Box(0, 0, 8, 6));
+        var s = ImageMeasures.Sharpness([flat, flat], [stripes, stripes], flat, new Box(0, 0, 8, 6));
         Assert.Equal((0.0, 0.0, 1.0), (s.Whole, s.MeanFaceWhole, s.OriginalsWhole));
     }
 }

@@ -1,3 +1,4 @@
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Xunit;
@@ -13,8 +14,8 @@ public class LfwFoldTests
         Skip.If(TestPaths.SharedDir is null, "needs ../shared (LFW)");
         var lfw = Path.Combine(TestPaths.SharedDir!, "data", "lfw");
         using var enc = DlibResNet.Load(Path.Combine(TestPaths.RepoRoot, "models", "dlib-resnet", "dlib-resnet.safetensors"));
-        using var pipe = FacePipeline.CreateDefault();
-        var r = LfwVerify.Run(enc, pipe, Path.Combine(lfw, "lfw-deepfunneled"), Path.Combine(lfw, "pairs.txt"),
+        using var pipeline = FacePipeline.CreateDefault();
+        var r = LfwVerify.Run(enc, pipeline, Path.Combine(lfw, "lfw-deepfunneled"), Path.Combine(lfw, "pairs.txt"),
             new VerifyOptions(CropMode.Detect, Folds: [0]));
         Assert.Equal(600, r.PairCount);
         Assert.True(r.Plain.Accuracy.Mean >= 0.985, $"fold 1 accuracy {r.Plain.Accuracy.Mean:P2} < 98.5%");

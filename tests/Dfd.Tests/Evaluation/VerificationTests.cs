@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Evaluation;
 using Xunit;
 

@@ -1,14 +1,15 @@
 using System.Net;
 using System.Text;
 using Dfd.Analysis;
+using Dfd.Core;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Evaluation;
 using Dfd.Imaging;
 using Dfd.IO;
-using Dfd.Reports;
 
-namespace Dfd;
+namespace Dfd.Reports;
 
 /// <summary>What the demo made: the page, the faces, the pair decisions and the analyses' headline numbers.</summary>
 public sealed record DemoResult(
@@ -85,13 +86,13 @@ public static class Demo
         var files = ImageIO.ListImages(samples);
         if (files.Count == 0) throw new FileNotFoundException($"{samples}: no images in this folder");
         Directory.CreateDirectory(Path.Combine(outDir, "aligned"));
-        using var pipe = FacePipeline.CreateDefault();
+        using var pipeline = FacePipeline.CreateDefault();
         var names = new List<string>();
         var crops = new List<RgbImage>();
         var problems = new List<string>();
         for (int i = 0; i < files.Count; i++)
         {
-            var r = pipe.AlignFile(files[i], spec.Template, FacePick.MostCentral);
+            var r = pipeline.AlignFile(files[i], spec.Template, FacePick.MostCentral);
             if (r.Status == AlignStatus.Aligned)
             {
                 var name = Path.GetFileNameWithoutExtension(files[i]);
@@ -119,7 +120,7 @@ public static class Demo
         for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) { total++; if ((sim[i][j] >= thr) == (Person(names[i]) == Person(names[j]))) correct++; }
 
         var inputs = names.Select((nm, i) => new AnalysisInput(nm, crops[i])).ToList();
-        var probe = new GeometryProbe(pipe.Detector, spec.Template);
+        var probe = new GeometryProbe(pipeline.Detector, spec.Template);
         var analyses = new Dictionary<string, object>();
         var provenance = new Dictionary<string, object>
         {
@@ -140,43 +141,43 @@ public static class Demo
             ImageIO.Save(ImageGrid.Compose([crops, recon]), Path.Combine(outDir, "reconstructions.png"));
             progress?.Invoke("reconstruct", n, n);
 
-            var rot = Rotation.Run(new Analyzer(enc, decoder, probe, Stage(progress, "rotation")), inputs, Path.GetFileName(decoderPath)).Single();
-            AnalysisReport.Write([rot], Path.Combine(outDir, "rotation"), "Dfd demo: rotation", provenance, show: 3);
+            var rot = Rotation.Run(new Analyzer(enc, decoder, probe, Stage(progress, Rotation.Kind.Name)), inputs, Path.GetFileName(decoderPath)).Single();
+            AnalysisReport.Write([rot], Path.Combine(outDir, Rotation.Kind.Name), "Dfd demo: rotation", provenance, show: 3);
             var fit = rot.Fits.FirstOrDefault();
-            analyses["rotation"] = new
+            analyses[Rotation.Kind.Name] = new
             {
                 degrees = rot.Points.Select(p => p.Strength).ToArray(),
                 mean_similarity = rot.Points.Select(p => Math.Round(p.MeanSimilarity, 4)).ToArray(),
                 match_rate = rot.Points.Select(p => Math.Round(p.MatchRate, 4)).ToArray(),
                 reconstructed_roll_slope = fit?.Slope,
             };
-            sections.Add(("Rotation", "rotation", "rotation/rotate-strip.png",
+            sections.Add(("Rotation", Rotation.Kind.Name, $"{Rotation.Kind.Name}/rotate-strip.png",
                 $"Each face turned {Signed(Rotation.Range!.Min)}°…{Signed(Rotation.Range.Max)}° in {Rotation.Range.Step:0.##}° steps (columns), the turned input above its reconstruction. Mean cosine to the upright template: " +
                 string.Join(", ", rot.Points.Select(p => $"{p.Strength:0}°: {p.MeanSimilarity:F3}")) +
                 (fit != null && double.IsFinite(fit.Slope) ? $". The reconstructions turn {fit.Slope:F2}× as much as the inputs (face detector on both): {(Math.Abs(fit.Slope) < 0.3 ? "the template keeps little of the roll" : "the template keeps much of the roll")}." : ".")));
 
             // Occlusion: which parts of the face the template depends on.
-            var occ = Occlusion.Run(new Analyzer(enc, decoder, null, Stage(progress, "occlusion")), inputs, Path.GetFileName(decoderPath)).Single();
-            AnalysisReport.Write([occ], Path.Combine(outDir, "occlusion"), "Dfd demo: occlusion", provenance);
+            var occ = Occlusion.Run(new Analyzer(enc, decoder, null, Stage(progress, Occlusion.Kind.Name)), inputs, Path.GetFileName(decoderPath)).Single();
+            AnalysisReport.Write([occ], Path.Combine(outDir, Occlusion.Kind.Name), "Dfd demo: occlusion", provenance);
             var (px, py, pd) = occ.Occlusion!.Peak;
-            analyses["occlusion"] = new
+            analyses[Occlusion.Kind.Name] = new
             {
                 patch = Occlusion.Patch, stride = Occlusion.Stride, peak_x = px, peak_y = py, peak_drop = Math.Round(pd, 4),
                 named = occ.Points.ToDictionary(p => p.Series, p => Math.Round(p.MeanSimilarity, 4)),
             };
-            sections.Add(("Occlusion", "occlusion", "occlusion/occlusion-heatmap.png",
+            sections.Add(("Occlusion", Occlusion.Kind.Name, $"{Occlusion.Kind.Name}/occlusion-heatmap.png",
                 $"A {ColourName(Occlusion.Colour)} {Occlusion.Patch}×{Occlusion.Patch} patch swept over the crop; colour = mean similarity drop where it lay (red: largest, at ({px},{py}), drop {pd:F3}). Named occluders, mean cosine: " +
                 string.Join(", ", occ.Points.Select(p => $"{p.Series["occlude:".Length..]} {p.MeanSimilarity:F3}")) + "."));
 
-            var fg = Fgsm.Run(new Analyzer(enc, decoder, null, Stage(progress, "fgsm")), [inputs[0]], Path.GetFileName(decoderPath)).Single();
-            AnalysisReport.Write([fg], Path.Combine(outDir, "fgsm"), "Dfd demo: FGSM", provenance, show: 1);
-            analyses["fgsm"] = new
+            var fg = Fgsm.Run(new Analyzer(enc, decoder, null, Stage(progress, Fgsm.Kind.Name)), [inputs[0]], Path.GetFileName(decoderPath)).Single();
+            AnalysisReport.Write([fg], Path.Combine(outDir, Fgsm.Kind.Name), "Dfd demo: FGSM", provenance, show: 1);
+            analyses[Fgsm.Kind.Name] = new
             {
                 face = inputs[0].Name, epsilons = fg.Points.Select(p => p.Strength).ToArray(),
                 similarity = fg.Points.Select(p => Math.Round(p.Similarity[0], 4)).ToArray(),
                 still_matches = fg.Points.Select(p => p.Match[0]).ToArray(),
             };
-            sections.Add(("FGSM", "fgsm", "fgsm/fgsm-dodge-strip.png",
+            sections.Add(("FGSM", Fgsm.Kind.Name, $"{Fgsm.Kind.Name}/fgsm-dodge-strip.png",
                 $"{inputs[0].Name} attacked with FGSM (dodging) at ε = {string.Join(", ", Fgsm.Epsilons.Select(e => e.ToString("0.##")))} grey levels, each image above the reconstruction of its template. Cosine to the clean template: " +
                 string.Join(", ", fg.Points.Select(p => $"ε {p.Strength:0}: {p.Similarity[0]:F3}{(p.Match[0] ? "" : " (no match)")}")) + "."));
         }
@@ -187,7 +188,7 @@ public static class Demo
             problems.AddRange(compare.Missing);
             if (decoder == null) { }
             else if (compare.Models.Count == 0) problems.Add($"no other model with a decoder: no comparison with {spec.Name}");
-            else Compare(files, outDir, new ComparedModel(enc, decoder, Path.GetFileName(decoderPath)), compare.Models, pipe, provenance, analyses, sections, problems, progress);
+            else Compare(files, outDir, new ComparedModel(enc, decoder, Path.GetFileName(decoderPath)), compare.Models, pipeline, provenance, analyses, sections, problems, progress);
         }
 
         var index = Path.Combine(outDir, "index.html");
@@ -199,7 +200,7 @@ public static class Demo
     /// The demo's rotation and FGSM (dodging) with every model side by side, on the first <see cref="CompareFaces"/>
     /// faces: what each template keeps of a turn, and whether an attack on one model fools the others.
     /// </summary>
-    static void Compare(IReadOnlyList<string> files, string outDir, ComparedModel main, IReadOnlyList<ComparedModel> others, FacePipeline pipe,
+    static void Compare(IReadOnlyList<string> files, string outDir, ComparedModel main, IReadOnlyList<ComparedModel> others, FacePipeline pipeline,
         Dictionary<string, object> provenance, Dictionary<string, object> analyses, List<(string Title, string Dir, string Picture, string Text)> sections,
         List<string> problems, Action<string, int, int>? progress)
     {
@@ -208,9 +209,9 @@ public static class Demo
         {
             ["compared with"] = string.Join(", ", others.Select(m => $"{m.Spec.Name} (decoder {m.DecoderName ?? "none"})")),
         };
-        var cmp = new Comparison(models, pipe.Detector);
+        var cmp = new Comparison(models, pipeline.Detector);
         void Report(string _, int done, int total) => progress?.Invoke("compare", done, total);
-        var inputs = cmp.Align(files, pipe, CompareFaces, problems);
+        var inputs = cmp.Align(files, pipeline, CompareFaces, problems);
         if (inputs[0].Count < 2) { problems.Add("fewer than two faces aligned for every model: no comparison"); return; }
         var names = string.Join(" vs ", models.Select(m => m.Spec.Name));
 

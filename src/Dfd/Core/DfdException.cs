@@ -1,4 +1,4 @@
-namespace Dfd;
+namespace Dfd.Core;
 
 /// <summary>
 /// Base of Dfd's own errors about input a user can fix (a file that is not what it claims, an encoder that is not

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Dfd.Evaluation;
+namespace Dfd.Datasets;
 
 /// <summary>
 /// One LFW verification pair. <see cref="Fold"/> is 0-based: View 2 fold 1 is <c>Fold == 0</c>; a View 1 file

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dfd;
+namespace Dfd.Core;
 
 /// <summary>
 /// Every number Dfd hands to TorchSharp as a <see cref="Scalar"/> comes from here, alive until libtorch is done with it.

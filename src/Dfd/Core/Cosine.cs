@@ -1,4 +1,4 @@
-namespace Dfd;
+namespace Dfd.Core;
 
 /// <summary>Cosine similarity of templates, the score every FR comparison in Dfd uses; all sums in double.</summary>
 public static class Cosine

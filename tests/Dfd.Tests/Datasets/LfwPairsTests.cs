@@ -1,7 +1,7 @@
-using Dfd.Evaluation;
+using Dfd.Datasets;
 using Xunit;
 
-namespace Dfd.Tests.Evaluation;
+namespace Dfd.Tests.Datasets;
 
 public sealed class LfwPairsTests : IDisposable
 {

@@ -3,7 +3,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Dfd;
+namespace Dfd.Core;
 
 /// <summary>
 /// Batch normalisation as TorchSharp's BatchNorm1d/2d computes it (the same libtorch call, parameter and buffer names,

@@ -1,8 +1,7 @@
-using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 
-namespace Dfd;
+namespace Dfd.Detection;
 
 public enum AlignStatus { Aligned, NoFace, Unreadable }
 
@@ -16,7 +15,7 @@ public sealed record AlignResult(string File, AlignStatus Status, string? Messag
 /// </summary>
 public enum FacePick { MostCentral, MostConfident, All }
 
-/// <summary>detect → align → embed, as three calls.</summary>
+/// <summary>detect → align, as two calls (an encoder then embeds the crops).</summary>
 public sealed class FacePipeline(YuNet detector) : IDisposable
 {
     public YuNet Detector { get; } = detector;
@@ -26,8 +25,6 @@ public sealed class FacePipeline(YuNet detector) : IDisposable
     public IReadOnlyList<Face> Detect(RgbImage image) => Detector.Detect(image);
 
     public static RgbImage Align(RgbImage image, Face face, AlignmentTemplate template) => template.Align(image, face.Landmarks);
-
-    public static float[][] Embed(IEncoder encoder, IReadOnlyList<RgbImage> crops, bool flipAverage = false) => encoder.Encode(crops, flipAverage);
 
     /// <summary>Loads, detects and aligns one file; a broken file or a missed face comes back as a status.</summary>
     public AlignResult AlignFile(string path, AlignmentTemplate template, FacePick pick = FacePick.MostCentral)
@@ -73,13 +70,13 @@ public readonly record struct CropResult(RgbImage? Crop, string? Problem, string
 /// </summary>
 public static class FaceInput
 {
-    public static CropResult Crop(string path, EncoderSpec spec, FacePipeline? detector, FacePick pick = FacePick.MostCentral)
+    public static CropResult Crop(string path, EncoderSpec spec, FacePipeline? pipeline, FacePick pick = FacePick.MostCentral)
     {
-        if (detector != null)
+        if (pipeline != null)
         {
             if (pick == FacePick.All)
                 throw new ArgumentException("one crop cannot hold every face: FacePipeline.AlignFile with FacePick.All gives them all", nameof(pick));
-            var r = detector.AlignFile(path, spec.Template, pick);
+            var r = pipeline.AlignFile(path, spec.Template, pick);
             return r.Status == AlignStatus.Aligned ? new(r.Crops[0], null, r.Message) : new(null, r.Message ?? r.Status.ToString());
         }
         RgbImage img;
