@@ -1,5 +1,5 @@
 using Dfd.Decoder;
-using Dfd.Encoders;
+using Dfd.Core;
 using Dfd.IO;
 using TorchSharp;
 using static TorchSharp.torch;

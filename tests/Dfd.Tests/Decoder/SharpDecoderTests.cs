@@ -1,3 +1,4 @@
+using Dfd.Core;
 using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Imaging;
