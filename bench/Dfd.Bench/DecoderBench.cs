@@ -271,6 +271,10 @@ static class DecoderBench
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         var dir = Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg, "dfd", "trainsets");
         if (!Directory.Exists(dir)) return null;
+        // A shard set (a folder with set.json), else a cache of the earlier single-file format.
+        var sets = new DirectoryInfo(dir).GetDirectories("dlib-resnet-*").Where(d => FaceSet.IsComplete(d.FullName))
+            .OrderByDescending(d => d.GetFiles("shard-*.dfs").Sum(f => f.Length)).FirstOrDefault();
+        if (sets != null) return sets.FullName;
         var best = new DirectoryInfo(dir).GetFiles("dlib-resnet-*.json").OrderByDescending(f => f.Length).FirstOrDefault();
         return best == null ? null : best.FullName[..^".json".Length];
     }
@@ -278,7 +282,8 @@ static class DecoderBench
     /// <summary>The trainer's cached LFW set (EncodedFaces.LoadCache); <paramref name="limit"/> > 0 keeps the first images.</summary>
     static EncodedFaces LoadTrainset(string basePath, int limit)
     {
-        var set = EncodedFaces.LoadCache(basePath) ?? throw new InvalidDataException($"{basePath}: not a readable training-set cache");
+        var set = FaceSet.IsComplete(basePath) ? FaceSet.Open(basePath).ToFaces()
+            : EncodedFaces.LoadCache(basePath) ?? throw new InvalidDataException($"{basePath}: not a readable training-set cache");
         if (limit <= 0 || limit >= set.Count) return set;
         return new EncodedFaces
         {

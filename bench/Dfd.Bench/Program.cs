@@ -7,6 +7,8 @@
 //   Dfd.Bench --encoders ...   every encoder instead (EncoderBench.cs, run through bench/encoders.sh)
 //   Dfd.Bench --decoder ...    decoder training steps/s and reconstructions/s (DecoderBench.cs, run through bench/decoder.sh)
 //   Dfd.Bench --serve ...      dfd serve: slider latency and several clients at once (ServeBench.cs, bench/serve.sh)
+//   Dfd.Bench --scale ...      a synthetic on-disk training set of N faces, 50 training steps from it (ScaleBench.cs, bench/scale.sh)
+//   Dfd.Bench --device-diff ...  a decoder's reconstructions on CPU and on CUDA compared (DeviceDiff.cs, bench/gpu.sh)
 //
 // --dump DIR   writes a seeded random input (random-input.u8, [4,3,150,150] uint8) and this port's output for it
 //              (random-output.f32, [4,128]) for the Python script to compare against.
@@ -29,8 +31,10 @@ using F = TorchSharp.torch.nn.functional;
 var opts = Args.Parse(args);
 string root = FindRoot();
 if (opts.Has("encoders")) return EncoderBench.Run(opts, root);   // every encoder, TorchSharp / ONNX Runtime / interpreter (bench/encoders.sh)
+if (opts.Has("device-diff")) return DeviceDiff.Run(opts);             // one decoder file on two devices (bench/gpu.sh); before --decoder, which it also takes
 if (opts.Has("decoder")) return DecoderBench.Run(opts, root);
-if (opts.Has("serve")) return ServeBench.Run(opts, root);           // dfd serve: slider latency and 8 clients (bench/serve.sh)     // decoder training and reconstruction (bench/decoder.sh)
+if (opts.Has("serve")) return ServeBench.Run(opts, root);
+if (opts.Has("scale")) return ScaleBench.Run(opts, root);           // the training set on disk at N faces (bench/scale.sh)
 string weights = opts.Get("weights", Path.Combine(root, "models", "dlib-resnet", "dlib-resnet.safetensors"));
 int threads = int.Parse(opts.Get("threads", "2"));
 var batches = opts.Ints("batches", "1,32");

@@ -20,6 +20,7 @@ public static class DfdCli
             ["verify"] = ("LFW View-2 verification: --model <name> --lfw <dir> --pairs <pairs.txt>", VerifyCommand.Help, VerifyCommand.Run),
             ["split"] = ("write Dfd's identity-disjoint LFW split: --lfw <dir> --pairs <pairs.txt>", SplitCommand.Help, SplitCommand.Run),
             ["train"] = ("train a decoder: --encoder <name> --data <dataset>... --out decoder.safetensors", TrainCommand.Help, TrainCommand.Run),
+            ["cache"] = ("the training set on disk: cache build --encoder <name> --data <dataset>... [--shard i/n] | cache merge DIR [FROM...] | cache info DIR", CacheCommand.Help, CacheCommand.Run),
             ["reconstruct"] = ("decode templates to faces: --decoder F[,F2,…] --input <images|dir|templates.npy> --output <dir> (several decoders of one encoder: rows of one grid)", ReconstructCommand.Help, ReconstructCommand.Run),
             ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Help, EvaluateCommand.Run),
             ["analyze"] = ("perturb faces, follow and decode the template: analyze <kind> --encoder E --input <dir> --report <dir> (kinds: " + AnalyzeCommand.Kinds + ")", AnalyzeCommand.Help, AnalyzeCommand.Run),

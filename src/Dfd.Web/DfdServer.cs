@@ -333,7 +333,7 @@ public sealed class DfdServer : IAsyncDisposable
             {
                 var v = f.Views[k];
                 var (recon, drawn) = Explorer.Reconstruction(f, k, kinds[k]);
-                double? rc = recon != null ? m.Compare(m.Encode(recon), v.Template) : null;
+                double? rc = recon != null ? m.Compare(m.EncodeReconstruction(recon), v.Template) : null;
                 return new
                 {
                     encoder = m.Spec.Name, crop = DataUrl(v.Crop), reconstruction = recon is { } r ? DataUrl(r) : null, decoder = drawn,

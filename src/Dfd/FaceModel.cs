@@ -101,7 +101,14 @@ public sealed class FaceModel : IDisposable
 
     public float[][] Encode(IReadOnlyList<RgbImage> crops, bool flipAverage = false) => Encoder.Encode(crops, flipAverage);
 
-    /// <summary>The face the decoder draws from a template.</summary>
+    /// <summary>
+    /// The template of a reconstruction: a decoder may draw larger than the encoder's crop (dfd train --out-size), so
+    /// the image is first resized to the crop, as training showed it to the encoder.
+    /// </summary>
+    public float[] EncodeReconstruction(RgbImage reconstruction) =>
+        Encode(Reconstruction.Resize([reconstruction], Spec.InputWidth, Spec.InputHeight)[0]);
+
+    /// <summary>The face the decoder draws from a template (at the decoder's output size, <see cref="Dfd.Decoder.DecoderInfo.OutWidth"/>).</summary>
     /// <exception cref="InvalidOperationException">No decoder was found or given.</exception>
     public RgbImage Reconstruct(float[] template) => RequireDecoder().Reconstruct(template);
 

@@ -60,7 +60,7 @@ static class AnalyzeCommand
         using var pipeline = aligned && !measure ? null : FacePipeline.CreateDefault();
         var aligner = aligned ? null : pipeline;
         using var enc = Registry.Create(encoder, weights, device);
-        var (dec, decPath) = LoadDecoder(decoderOpt, enc, device, problems);
+        var (dec, decPath, decKind) = LoadDecoder(decoderOpt, enc, device, problems);
         using var _d = dec;
         provenance[$"encoder {enc.Spec.Name}"] = EncoderLine(enc.Spec);
         provenance[$"decoder for {enc.Spec.Name}"] = decPath == null ? "none" : Dfd.IO.RecordPath.Of(decPath);
@@ -68,7 +68,8 @@ static class AnalyzeCommand
         var inputs = AnalysisInputs.Load(files, enc.Spec, aligner, limit, problems);
         if (inputs.Count == 0) throw new UsageException($"no face could be aligned from {files.Count} input file(s): " + string.Join("; ", problems.Take(3)));
         if (plan.Kind.ImagePair && inputs.Count != 2) throw new UsageException($"{kind} needs a face in both images: " + string.Join("; ", problems));
-        var decName = decPath != null ? Path.GetFileName(decPath) : null;
+        // The report names the file and which decoder it is (regression or sharp) beside every reconstruction.
+        var decName = decPath != null ? $"{DecoderKind.Label(decKind!)} ({Path.GetFileName(decPath)})" : null;
         var results = Common.WithProgress<List<AnalysisResult>>($"{kind} · {enc.Spec.Name}", json, p => plan.Run(new Analyzer(enc, dec, probe, p), inputs, decName, measure));
         if (!json) foreach (var r in results) Print(r);
         foreach (var pr in problems) results[0].Notes.Add("skipped " + pr);
@@ -182,11 +183,12 @@ static class AnalyzeCommand
         foreach (var n in r.Notes) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(n)}[/]");
     }
 
-    static (FaceDecoder? Decoder, string? Path) LoadDecoder(string? path, IEncoder enc, TorchSharp.torch.Device device, List<string> problems)
+    static (FaceDecoder? Decoder, string? Path, string? Kind) LoadDecoder(string? path, IEncoder enc, TorchSharp.torch.Device device, List<string> problems)
     {
         path ??= DecoderFile.ShippedPath(enc.Spec.Name);
-        if (path == null) { problems.Add($"no decoder for {enc.Spec.Name} (give --decoder): numbers only, no reconstructions"); return (null, null); }
-        return (DecoderFile.Load(path, device, enc.Spec).Decoder, path);
+        if (path == null) { problems.Add($"no decoder for {enc.Spec.Name} (give --decoder): numbers only, no reconstructions"); return (null, null, null); }
+        var loaded = DecoderFile.Load(path, device, enc.Spec);
+        return (loaded.Decoder, path, loaded.Info.Kind);
     }
 
     /// <summary>A kind and its options, parsed up front from the library's table so typos fail before any model loads.</summary>

@@ -11,11 +11,12 @@ static class DemoCommand
 {
     public static readonly string Help = string.Join("\n",
     [
-        "usage: dfd demo [--input <dir>] [--output out/demo] [--model dlib-resnet] [--decoder F] [--weights W] [--json]",
+        "usage: dfd demo [--input <dir>] [--output out/demo] [--model dlib-resnet] [--decoder F] [--sharp F|none] [--weights W] [--json]",
         "  aligns, encodes and compares the sample faces (default the bundled samples/), reconstructs them, runs a short",
         "  rotation sweep, an occlusion map and an FGSM attack through the decoder (default the shipped one for --model)",
         "  --compare ENCODER=DECODER[,…] (the models to compare with; default every model whose weights and shipped decoder",
-        "  are found) or none; --device cpu|cuda[:N]"
+        "  are found) or none; --sharp: the sharp decoder shown beside the regression one (default the shipped",
+        "  models/dfd-<model>-lfw-sharp.safetensors where found; none: the regression decoder only); --device cpu|cuda[:N]"
     ]);
 
     public static int Run(string[] argv)
@@ -26,12 +27,20 @@ static class DemoCommand
         var outDir = a.Opt("output") ?? Path.Combine("out", "demo");
         var model = a.Opt("model") ?? DlibResNet.Spec.Name;
         var decPath = a.Opt("decoder");
+        var sharpOpt = a.Opt("sharp");
         var device = Common.Device(a);
         var given = ComparePairs(a.Opt("compare"));
         using var enc = Common.Encoder(new Args(["--model", model, .. a.Opt("weights") is { } w ? new[] { "--weights", w } : []], new HashSet<string>()));
         a.CheckUnused();
         decPath ??= DecoderFile.ShippedPath(enc.Spec.Name);
-        using var dec = decPath != null ? DecoderFile.Load(decPath, device, enc.Spec).Decoder : null;
+        using var loaded = decPath != null ? DecoderFile.Load(decPath, device, enc.Spec) : null;
+        var dec = loaded?.Decoder;
+        // Issue 25: the sharp decoder beside the regression one, when one is shipped (or given).
+        var sharpPath = sharpOpt == "none" ? null : sharpOpt ?? DecoderFile.ShippedSharpPath(enc.Spec.Name);
+        using var sharpLoaded = sharpPath != null ? DecoderFile.Load(sharpPath, device, enc.Spec) : null;
+        var sharp = new DemoSharp(sharpLoaded?.Decoder, sharpPath,
+            sharpOpt == "none" ? "--sharp none: the regression decoder only"
+            : sharpPath == null ? $"no sharp decoder is shipped for {enc.Spec.Name} (models/dfd-{enc.Spec.Name}-lfw-sharp.safetensors): the regression decoder only" : null);
         var missing = new List<string>();
         var partners = given is { Count: 0 } ? [] : Demo.OpenPartners(enc.Spec.Name, given, device, missing);
         try
@@ -44,7 +53,7 @@ static class DemoCommand
                     // One bar over the stages, each stage an equal share.
                     int k = Array.IndexOf(stages, stage);
                     p.Report((k * 1000 + (int)(1000.0 * done / Math.Max(1, total)), stages.Length * 1000));
-                }, compare));
+                }, compare, loaded?.Info.Kind ?? DecoderKind.Regression, sharp));
             return Report(r, json, samples);
         }
         finally
@@ -76,22 +85,28 @@ static class DemoCommand
         {
             Console.WriteLine(Common.ToJson(new
             {
-                model = r.Encoder, decoder = r.Decoder, samples, output = r.Index, faces = r.Faces, threshold = r.Threshold,
+                model = r.Encoder, decoder = r.Decoder, decoder_kind = r.DecoderKind, sharp_decoder = r.SharpDecoder, sharp_note = r.SharpNote, samples, output = r.Index, faces = r.Faces, threshold = r.Threshold,
                 threshold_source = r.ThresholdSource, pairs = r.Pairs, correct_decisions = r.CorrectDecisions,
                 similarity = r.Similarity.Select(row => row.Select(s => Math.Round(s, 4)).ToArray()).ToArray(),
                 reconstruction_similarity = r.ReconstructionSimilarity?.Select(s => Math.Round(s, 4)).ToArray(),
+                sharp_reconstruction_similarity = r.SharpReconstructionSimilarity?.Select(s => Math.Round(s, 4)).ToArray(),
                 analyses = r.Analyses, problems = r.Problems,
             }));
             return 0;
         }
-        var t = new Table().AddColumns("face", "reconstruction vs source (cos)", "passes as source?");
+        string label = DecoderKind.Label(r.DecoderKind ?? DecoderKind.Regression);
+        var t = new Table().AddColumns("face", $"{label}: cos to source", "passes as source?");
+        if (r.SharpReconstructionSimilarity != null) t.AddColumns("sharp decoder: cos to source", "passes?");
+        string Pass(double? s) => s == null ? "–" : s >= r.Threshold ? "[green]yes[/]" : "[red]no[/]";
         for (int i = 0; i < r.Faces.Length; i++)
         {
             var s = r.ReconstructionSimilarity?[i];
-            t.AddRow(Markup.Escape(r.Faces[i]), s?.ToString("F4") ?? "–",
-                s == null ? "–" : s >= r.Threshold ? "[green]yes[/]" : "[red]no[/]");
+            var cells = new List<string> { Markup.Escape(r.Faces[i]), s?.ToString("F4") ?? "–", Pass(s) };
+            if (r.SharpReconstructionSimilarity is { } ss) cells.AddRange([ss[i].ToString("F4"), Pass(ss[i])]);
+            t.AddRow(cells.ToArray());
         }
         AnsiConsole.Write(t);
+        if (r.SharpNote != null) AnsiConsole.MarkupLine($"[yellow]note[/] {Markup.Escape(r.SharpNote)}");
         Console.WriteLine($"{r.Encoder}: {r.CorrectDecisions}/{r.Pairs} pair decisions right at threshold {r.Threshold:F4} ({r.ThresholdSource}).");
         foreach (var pr in r.Problems) AnsiConsole.MarkupLine($"[yellow]note[/] {Markup.Escape(pr)}");
         Console.WriteLine($"report: {r.Index}");

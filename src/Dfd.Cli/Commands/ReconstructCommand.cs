@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Dfd.Decoder;
+using Dfd.Detection;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Dfd.IO;
@@ -20,7 +21,8 @@ static class ReconstructCommand
         "usage: dfd reconstruct --decoder F[,F2,…] --input <image|dir|templates.npy> --output <dir> [--pick central] [--json]",
         "  images are aligned and encoded by the decoder's encoder (--weights W for its weights); templates.npy [N,D]",
         "  must come from that encoder (its sidecar is checked). Writes NAME.png (and NAME.aligned.png), grid.png and",
-        "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png)",
+        "  reconstruct.json; several decoders of one encoder decode the same templates, one grid row each (NAME.dK.png);",
+        "  images are at the decoder's output size (its output_size, which --out-size in training may make larger than the crop)",
         Common.PickHelp + ",",
         "             or all (every face: NAME_faceK.png where a photo has several, K = 0 the most confident); images only",
         "  --device cpu|cuda[:N]; --seed N: the noise of a decoder that injects noise (sharp decoders; default 0, the",
@@ -63,6 +65,8 @@ static class ReconstructCommand
             if (o.Info.Encoder != info.Encoder || o.Info.TemplateDim != info.TemplateDim)
                 throw new InvalidDataException($"{p}: inverts '{o.Info.Encoder}' ({o.Info.TemplateDim}-D); {decPath} inverts '{info.Encoder}' ({info.TemplateDim}-D): decoders compared in one grid must share an encoder");
         }
+        // Which decoder drew each row ("regression" or "sharp"), for the grid's labels and the JSON.
+        var kinds = others.Select(o => o.Info.Kind).Prepend(info.Kind).ToList();
         Directory.CreateDirectory(output);
         var rows = new List<object>();
         var problems = new List<string>();
@@ -108,17 +112,29 @@ static class ReconstructCommand
         else
         {
             names = []; originals = [];
+            var crops = new List<RgbImage>();
+            // A decoder drawing larger than the encoder's crop: the face is also aligned at its size, to show beside it.
+            bool larger = info.OutWidth != model!.Spec.InputWidth || info.OutHeight != model.Spec.InputHeight;
             foreach (var f in Common.InputFiles(input))
             {
-                var (crops, found, problem) = Common.Crops(f, model!.Spec, model.Pipeline, pick);
+                if (larger && pick != FacePick.All)
+                {
+                    var r = FaceInput.Crop(f, model.Spec, model.Pipeline, pick, info.OutWidth, info.OutHeight);
+                    if (r.Crop is not { } c) { problems.Add($"{f}: {r.Problem}"); continue; }
+                    names.Add(Path.GetFileNameWithoutExtension(f)); crops.Add(c); originals.Add(r.Target!);
+                    continue;
+                }
+                var (faces, found, problem) = Common.Crops(f, model.Spec, model.Pipeline, pick);
                 if (problem != null) { problems.Add($"{f}: {problem}"); continue; }
-                foreach (var (crop, k) in crops)
+                foreach (var (crop, k) in faces)
                 {
                     names.Add(Path.GetFileNameWithoutExtension(f) + Common.FaceSuffix(k, found));
-                    originals.Add(crop);
+                    crops.Add(crop);
+                    // Every face of a photo at the output size: the crop scaled up, for the eye only.
+                    originals.Add(larger ? Reconstruction.Resize([crop], info.OutWidth, info.OutHeight)[0] : crop);
                 }
             }
-            templates = model!.Encode(originals);
+            templates = model.Encode(crops);
         }
 
         var recon = dec.Reconstruct(templates, seed: seed);
@@ -136,26 +152,33 @@ static class ReconstructCommand
         if (recon.Count > 0)
         {
             var gridRows = new List<IReadOnlyList<RgbImage>>();
-            if (originals != null) gridRows.Add(originals.Take(16).ToList());
+            var labels = new List<string>();
+            if (originals != null) { gridRows.Add(originals.Take(16).ToList()); labels.Add("originals"); }
             gridRows.Add(recon.Take(16).ToList());
             gridRows.AddRange(more.Select(m => m.Take(16).ToList()));
-            ImageIO.Save(ImageGrid.Compose(gridRows), Path.Combine(output, "grid.png"));
+            labels.AddRange(RowLabels(kinds, decPaths));
+            ImageIO.Save(LabelledGrid.Compose(gridRows, labels), Path.Combine(output, "grid.png"));
         }
         object decoders = decPaths.Length == 1 ? decPath : decPaths;
+        object kind = kinds.Count == 1 ? kinds[0] : kinds;
         var summary = new
         {
-            decoder = decoders, encoder = info.Encoder, input, output, pick = fromNpy ? null : Common.PickName(pick),
-            reconstructed = recon.Count, problems, items = rows,
+            decoder = decoders, decoder_kind = kind, encoder = info.Encoder, output_size = $"{info.OutWidth}x{info.OutHeight}", input, output,
+            pick = fromNpy ? null : Common.PickName(pick), reconstructed = recon.Count, problems, items = rows,
         };
         AtomicFile.WriteAllText(Path.Combine(output, "reconstruct.json"), Common.ToJson(summary));
         if (json) Console.WriteLine(Common.ToJson(summary));
         else
         {
-            Console.WriteLine($"{recon.Count} reconstructions ({info.Encoder} templates{(more.Count > 0 ? $", {decPaths.Length} decoders" : "")}) → {output} (grid.png, reconstruct.json)");
+            Console.WriteLine($"{recon.Count} reconstructions at {info.OutWidth}x{info.OutHeight} ({info.Encoder} templates; {string.Join(", ", RowLabels(kinds, decPaths))}) → {output} (grid.png, reconstruct.json)");
             foreach (var p in problems) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(p)}");
         }
         return recon.Count == 0 && problems.Count > 0 ? 1 : 0;
     }
+
+    /// <summary>"regression decoder", "sharp decoder"; with the file name where two rows would read the same.</summary>
+    static List<string> RowLabels(IReadOnlyList<string> kinds, IReadOnlyList<string> paths) =>
+        kinds.Select((k, i) => kinds.Count(x => x == k) > 1 ? $"{DecoderKind.Label(k)} {Path.GetFileNameWithoutExtension(paths[i])}" : DecoderKind.Label(k)).ToList();
 }
 
 /// <summary>Disposes the loaded decoders at the end of the command.</summary>

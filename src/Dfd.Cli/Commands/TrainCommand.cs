@@ -25,16 +25,19 @@ static class TrainCommand
             $"  schedule:  --epochs {c.Epochs} --batch {c.Batch} --lr {N(c.Lr)} (cosine to {N(c.MinLr)}) --seed {c.Seed} --no-flip --checkpoint-every {c.CheckpointEvery}",
             "             --resume (from OUT.ckpt, bit for bit) --init F (start from another decoder's weights; a new top or noise:",
             "             the tensors that fit, the rest new) --ema D (moving average of the weights, decay D, 0 off; the file holds it)",
+            "             --max-steps N (stop after N steps, checkpointed in OUT.ckpt; for benchmarks and smoke runs)",
             "  loss:      --loss name=number,... weights: " + string.Join(", ", LossSpec.WeightNames),
             "             options: l2=1, stages=N, stage_from=K (perceptual on feature maps K..K+N-1), identity_centred=1",
             $"  decoder:   --widths {string.Join(",", dec.BlockWidths)} --start-width {dec.StartWidth} --refine {dec.RefineBlocks} --shuffle-blocks {dec.ShuffleBlocks}",
             $"             --noise-blocks {dec.NoiseBlocks} (seeded per-pixel noise in the last N blocks, learned per-channel scale from 0)",
+            "             --out-size N|WxH (draw at this size, the encoder's alignment scaled; default the encoder's crop: the",
+            "             pixel terms compare with photos aligned at N, identity and perceptual see the output resized)",
             $"  adv term:  --disc-width {d.Width} --disc-layers {d.Layers} --disc-lr {N(d.Lr)} --disc-loss hinge|lsq --feature-matching {N(d.FeatureMatching)}",
             $"             --spectral-norm --r1 {N(d.R1)} (γ on reals) --r1-every {d.R1Every} --disc-scales {d.Scales} (full, half, … resolution)",
             "             --diffaug " + string.Join(",", new[] { d.Colour ? "colour" : null, d.Translation ? "translation" : null, d.Cutout ? "cutout" : null }.Where(x => x != null)) +
             " (any of colour,translation,cutout, or none; the same augmentation on real and reconstructed images)",
             $"  augment:   --augment on|off|degrees={N(g.Degrees)},shift={N(g.Shift)},zoom={N(g.Zoom)},photometric={N(g.Photometric)} (photos re-encoded each step)",
-            "  encoder:   --weights W, --device cpu|cuda, --cache DIR (aligned + encoded training set)",
+            "  encoder:   --weights W, --device cpu|cuda[:N], --cache DIR|none (aligned + encoded training set, as shards; dfd cache build makes it ahead)",
         ]);
     }
 
@@ -48,7 +51,7 @@ static class TrainCommand
         var outPath = a.Req("out");
         bool json = a.Flag("json"), resume = a.Flag("resume");
         var splitOpt = a.Opt("split");
-        var cacheDir = a.Opt("cache") ?? Common.CacheDir("trainsets");
+        var cacheDir = a.Opt("cache") is { } cacheOpt ? cacheOpt == "none" ? null : cacheOpt : Common.CacheDir("trainsets");
         var baseCfg = new TrainConfig();
         var widths = a.Opt("widths");
         var (lossWeights, lossOptions) = ParseLoss(a.Opt("loss"));
@@ -80,10 +83,17 @@ static class TrainCommand
         int nb = cfg.Decoder.BlockWidths.Length;
         if (cfg.Decoder.NoiseBlocks < 0 || cfg.Decoder.NoiseBlocks > nb) throw new UsageException($"--noise-blocks must be 0–{nb} (the decoder's blocks), not {cfg.Decoder.NoiseBlocks}");
         int limit = a.Int("limit", int.MaxValue);
+        var outSize = a.Opt("out-size");
+        int maxSteps = a.Int("max-steps", 0);
+        if (a.Opt("max-steps") != null && maxSteps < 1) throw new UsageException($"--max-steps must be at least 1, not {maxSteps}");
+        // Stopped early, the run's state is kept by a checkpoint at its last step, unless told otherwise.
+        if (maxSteps > 0 && a.Opt("checkpoint-every") == null) cfg = cfg with { CheckpointEvery = maxSteps };
         var encoder = Common.Encoder(new Args(["--model", encName, .. Pass(a, "weights"), .. Pass(a, "device")], new HashSet<string>()));
         a.CheckUnused();
         var spec = encoder.Spec;
         if (LossSpec.Problem(cfg.Loss, cfg.LossOptions, encoder) is { } problem) throw new UsageException($"--loss: {problem}");
+        var (outW, outH) = ParseOutSize(outSize, spec);
+        cfg = cfg with { OutWidth = outW, OutHeight = outH };
 
         // Data: every --data set, minus LFW test people under the split.
         var (split, _) = LfwSplit.Resolve(splitOpt);
@@ -91,8 +101,10 @@ static class TrainCommand
 
         using var pipeline = items.All(i => i.Aligned) ? null : FacePipeline.CreateDefault();
         var wid = Registry.WeightsId(encName, a.Opt("weights"));
-        var data = Common.WithProgress("aligning + encoding training set", json, p => EncodedFaces.Build(items, encoder, pipeline, cacheDir, wid, p));
-        EncodedFaces? previewSet = preview.Count > 0 ? EncodedFaces.Build(preview, encoder, pipeline, null, wid) : null;
+        // On disk under the cache folder, read as needed; a stopped build continues (dfd cache build does it ahead, split).
+        using var data = Common.WithProgress("aligning + encoding training set", json, p => EncodedFaces.Build(items, encoder, pipeline, cacheDir, wid,
+            new BuildOptions { Progress = new SyncProgress<BuildProgress>(x => p.Report(((int)x.FacesDone, (int)x.FacesTotal))), Note = json ? null : Console.Error.WriteLine }, EncodedFaces.Cropper(spec, pipeline, outW, outH)));
+        using var previewSet = preview.Count > 0 ? EncodedFaces.Build(preview, encoder, pipeline, null, wid, null, outW, outH) : null;
         if (!json) Console.Error.WriteLine($"training set: {data.Count} faces ({data.Skipped.Count} skipped: no face or unreadable); {string.Join("; ", dataDesc)}");
 
         var provenance = new Dictionary<string, string>
@@ -105,10 +117,10 @@ static class TrainCommand
             ["encoder_std"] = string.Join(",", spec.Std),
             ["skipped_images"] = data.Skipped.Count.ToString(),
         };
-        var trainer = new Trainer(data, encoder, cfg, outPath, provenance) { Preview = previewSet };
-        var decoder = cfg.Decoder with { TemplateDim = spec.EmbeddingSize, OutWidth = spec.InputWidth, OutHeight = spec.InputHeight };
+        var trainer = new Trainer(data, encoder, cfg, outPath, provenance) { Preview = previewSet, MaxSteps = maxSteps > 0 ? maxSteps : int.MaxValue };
+        var decoder = cfg.Decoder with { TemplateDim = spec.EmbeddingSize, OutWidth = data.OutWidth, OutHeight = data.OutHeight };
         using (var probe = new FaceDecoder(decoder))
-            if (!json) Console.Error.WriteLine($"decoder: {probe.ParameterCount / 1e6:F2} M parameters; {cfg.Epochs} epochs × {data.Count / cfg.Batch} steps of {cfg.Batch}; checkpoint {trainer.CheckpointPath}");
+            if (!json) Console.Error.WriteLine($"decoder: {probe.ParameterCount / 1e6:F2} M parameters, {decoder.OutWidth}x{decoder.OutHeight} output; {cfg.Epochs} epochs × {data.Count / cfg.Batch} steps of {cfg.Batch}; checkpoint {trainer.CheckpointPath}");
 
         if (!json && OperatingSystem.IsLinux() && !(Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "").Contains("glibc.malloc.hugetlb"))
             Console.Error.WriteLine("note: GLIBC_TUNABLES=glibc.malloc.hugetlb=1 is not set; ./dfd sets it, and training steps ran ~3x faster with it (glibc otherwise maps and unmaps every large tensor)");
@@ -141,8 +153,11 @@ static class TrainCommand
                     });
                 });
         }
-        var result = new { output = outPath, checkpoint = trainer.CheckpointPath, samples = trainer.SamplesDir, log = trainer.LogPath, images = data.Count, seconds = (DateTime.UtcNow - started).TotalSeconds };
-        Console.WriteLine(json ? Common.ToJson(result) : $"done: {outPath} (samples in {trainer.SamplesDir}, losses in {trainer.LogPath})");
+        var result = new { output = outPath, output_size = $"{data.OutWidth}x{data.OutHeight}", checkpoint = trainer.CheckpointPath, samples = trainer.SamplesDir, log = trainer.LogPath, images = data.Count, steps = trainer.StepsDone, seconds = (DateTime.UtcNow - started).TotalSeconds, device = encoder.Device.ToString() };
+        bool early = maxSteps > 0 && trainer.StepsDone >= maxSteps;
+        Console.WriteLine(json ? Common.ToJson(result) : early
+            ? $"stopped after {trainer.StepsDone} steps (--max-steps): state in {trainer.CheckpointPath}{(File.Exists(outPath) ? $", last finished epoch in {outPath}" : "")}"
+            : $"done: {outPath} (samples in {trainer.SamplesDir}, losses in {trainer.LogPath})");
         dec.Dispose();
         return 0;
     }
@@ -207,12 +222,30 @@ static class TrainCommand
         return c;
     }
 
+    /// <summary>--out-size 256 or 256x256 → (0, 0) for the encoder's own crop, else the size, of the crop's aspect and no smaller.</summary>
+    public static (int Width, int Height) ParseOutSize(string? s, EncoderSpec spec)
+    {
+        if (s == null) return (0, 0);
+        var parts = s.ToLowerInvariant().Split('x');
+        if (parts.Length is < 1 or > 2 || parts.Any(p => !int.TryParse(p, out var v) || v <= 0))
+            throw new UsageException($"--out-size: '{s}' is not N or WxH in pixels (e.g. --out-size 256)");
+        int w = int.Parse(parts[0]);
+        // One number is the longer side; the other follows from the encoder's crop.
+        int h = parts.Length == 2 ? int.Parse(parts[1]) : spec.InputHeight >= spec.InputWidth ? w : (int)Math.Round((double)w * spec.InputHeight / spec.InputWidth);
+        if (parts.Length == 1 && spec.InputHeight > spec.InputWidth) (w, h) = ((int)Math.Round((double)w * spec.InputWidth / spec.InputHeight), w);
+        if (w > 4096 || h > 4096) throw new UsageException($"--out-size: {w}x{h} is larger than 4096");
+        if (w < spec.InputWidth || h < spec.InputHeight)
+            throw new UsageException($"--out-size: {w}x{h} is smaller than {spec.Name}'s {spec.InputWidth}x{spec.InputHeight} crop");
+        try { return EncodedFaces.TargetSize(spec, w, h); }
+        catch (ArgumentException) { throw new UsageException($"--out-size: {w}x{h} is not the aspect of {spec.Name}'s {spec.InputWidth}x{spec.InputHeight} crop"); }
+    }
+
     static string Terms(TrainStatus s) => string.Join(" ", s.Terms.Select(kv => $"{kv.Key} {kv.Value:F3}"));
 
     static IEnumerable<string> Pass(Args a, string name) => a.Opt(name) is { } v ? ["--" + name, v] : [];
 
     /// <summary>--data may repeat; Args keeps the last, so collect them here.</summary>
-    static List<string> MultiOpt(string[] argv, string name)
+    internal static List<string> MultiOpt(string[] argv, string name)
     {
         var r = new List<string>();
         for (int i = 0; i < argv.Length; i++)

@@ -360,9 +360,11 @@ public sealed class Analyzer(IEncoder encoder, FaceDecoder? decoder, GeometryPro
         return a.Select((x, i) => (float)(wa * x + wb * b[i])).ToArray();
     }
 
-    /// <summary>Templates → reconstructions (see <see cref="Reconstruction.Reconstruct(FaceDecoder, IReadOnlyList{float[]}, int, IProgress{ValueTuple{int, int}}?, long)"/>).</summary>
+    /// <summary>Templates → reconstructions in the encoder's crop (see <see cref="Reconstruction.ReconstructAt"/>): the
+    /// analyses set them beside the encoder's inputs and measure them with a probe of the encoder's template, so a
+    /// decoder drawing larger is resized to it.</summary>
     public RgbImage[] Decode(IReadOnlyList<float[]> templates) =>
-        (Decoder ?? throw new InvalidOperationException("no decoder")).Reconstruct(templates, Batch).ToArray();
+        (Decoder ?? throw new InvalidOperationException("no decoder")).ReconstructAt(templates, Encoder.Spec.InputWidth, Encoder.Spec.InputHeight, Batch).ToArray();
 
     /// <summary>Which detector quantity a geometric series moves (<see cref="AnalysisKinds"/>), as a change from the clean crop; null for the rest.</summary>
     public static (string Quantity, Func<FaceGeometry, FaceGeometry, double> Delta, Func<double, double> OfStrength)? Quantity(string series) =>

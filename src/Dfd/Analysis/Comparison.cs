@@ -11,7 +11,8 @@ public sealed record ComparedModel(IEncoder Encoder, FaceDecoder? Decoder = null
     public EncoderSpec Spec => Encoder.Spec;
 
     /// <summary>An opened <see cref="FaceModel"/>'s encoder and decoder (the model keeps owning them).</summary>
-    public static ComparedModel Of(FaceModel m) => new(m.Encoder, m.Decoder, m.DecoderPath is { } p ? Path.GetFileName(p) : null);
+    public static ComparedModel Of(FaceModel m) => new(m.Encoder, m.Decoder,
+        m.DecoderPath is { } p && m.DecoderInfo is { } i ? $"{DecoderKind.Label(i.Kind)} ({Path.GetFileName(p)})" : null);
 }
 
 /// <summary>

@@ -10,134 +10,193 @@ using static TorchSharp.torch;
 namespace Dfd.Datasets;
 
 /// <summary>
-/// Aligned crops with an encoder's templates of each crop and of its mirror image, computed once and cached on disk
-/// (raw uint8 crops + .npy templates + a JSON index), keyed by encoder weights and the file list. Training reads its
-/// batches from one; evaluation scores one per FR model.
+/// Aligned crops with an encoder's templates of each crop and of its mirror image, computed once. Held in memory (small
+/// sets, tests) or read from an on-disk set (<see cref="FaceSet"/>: shards under the cache folder, keyed by encoder
+/// weights and the file list), whose lists read each row from disk when asked, so memory stays flat in the set's size.
+/// Training reads its batches from one; evaluation scores one per FR model.
 /// </summary>
-public sealed class EncodedFaces
+public sealed partial class EncodedFaces : IDisposable
 {
-    public required List<FaceItem> Items { get; init; }
-    public required byte[][] Crops { get; init; }         // HWC RGB, Width×Height
-    public required float[][] Templates { get; init; }
-    public required float[][] MirrorTemplates { get; init; }
+    public required IReadOnlyList<FaceItem> Items { get; init; }
+    public required IReadOnlyList<byte[]> Crops { get; init; }         // HWC RGB, Width×Height
+    public required IReadOnlyList<float[]> Templates { get; init; }
+    public required IReadOnlyList<float[]> MirrorTemplates { get; init; }
     public required int Width { get; init; }
     public required int Height { get; init; }
+    /// <summary>Optional second crop per face, aligned at the decoder's output size (TargetWidth × TargetHeight, HWC RGB).</summary>
+    public IReadOnlyList<byte[]>? Targets { get; init; }
+    public int TargetWidth { get; init; }
+    public int TargetHeight { get; init; }
     public List<(string File, string Problem)> Skipped { get; init; } = [];
+    /// <summary>The on-disk set the lists read from; null when held in memory.</summary>
+    public FaceSet? Store { get; init; }
 
-    public int Count => Crops.Length;
+    public int Count => Crops.Count;
 
     public RgbImage Image(int i) => new(Width, Height, Crops[i]);
 
+    /// <summary>Plain then mirrored templates, one list (the training set's mean template), without copying them all.</summary>
+    public IReadOnlyList<float[]> AllTemplates => new LazyRows<float[]>(2 * Count, i => i < Count ? Templates[i] : MirrorTemplates[i - Count]);
+
+    public void Dispose() => Store?.Dispose();
+
+    /// <summary>Default input items per shard of an on-disk set (69 MB of 150² crops).</summary>
+    public const int DefaultFacesPerShard = 1024;
+
     public static EncodedFaces Build(IReadOnlyList<FaceItem> items, IEncoder encoder, FacePipeline? pipeline, string? cacheDir, string weightsId,
-        IProgress<(int Done, int Total)>? progress = null)
+        IProgress<(int Done, int Total)>? progress = null) =>
+        Build(items, encoder, pipeline, cacheDir, weightsId, new BuildOptions
+        {
+            Progress = progress == null ? null : new SyncProgress<BuildProgress>(p => progress.Report(((int)p.FacesDone, (int)p.FacesTotal))),
+        });
+
+    /// <summary>
+    /// The set of <paramref name="items"/> as <paramref name="encoder"/> sees them. With a cache folder: built there as
+    /// shards (or continued, when an earlier build stopped; or converted from a cache of the earlier single-file format)
+    /// and read from disk; without one: in memory.
+    /// </summary>
+    /// <exception cref="FaceSetException">Only part of a split build is there (<see cref="BuildOptions.Part"/>), or a shard is refused.</exception>
+    public static EncodedFaces Build(IReadOnlyList<FaceItem> items, IEncoder encoder, FacePipeline? pipeline, string? cacheDir, string weightsId,
+        BuildOptions opt, TargetCrops? targets = null)
     {
         var spec = encoder.Spec;
-        string key = Key(items, spec, weightsId);
-        string? basePath = cacheDir == null ? null : Path.Combine(cacheDir, $"{spec.Name}-{key}");
-        if (basePath != null && TryLoad(basePath, items, spec) is { } cached) { progress?.Report((items.Count, items.Count)); return cached; }
+        var set = Info(items, spec, weightsId, targets);
+        var source = EncoderSource(items, encoder, pipeline, targets);
+        if (cacheDir == null) return InMemory(set, items, source);
+        var dir = SetDir(cacheDir, set);
+        FaceSource? legacy = FaceSet.IsComplete(dir) || targets != null ? null : LegacyCache.Source(dir, items, set, opt.Note);
+        var r = FaceSetBuilder.Build(dir, set, items.Count, legacy ?? source, opt);
+        if (!r.Complete)
+            throw new FaceSetException(dir, $"{r.Missing.Count} shard(s) still missing ({string.Join(", ", r.Missing.Take(8))}{(r.Missing.Count > 8 ? ", …" : "")}): " +
+                "the other --shard parts build them; then dfd cache merge");
+        return FaceSet.Open(dir, set).ToFaces();
+    }
 
-        var kept = new List<FaceItem>();
-        var crops = new List<byte[]>();
-        var skipped = new List<(string, string)>();
-        var plain = new List<float[]>();
-        var mirror = new List<float[]>();
+    /// <summary>Where the set of these items lives under a cache folder.</summary>
+    public static string SetDir(string cacheDir, SetInfo set) => Path.Combine(cacheDir, $"{set.Encoder}-{set.Key}");
+
+    public static SetInfo Info(IReadOnlyList<FaceItem> items, EncoderSpec spec, string weightsId, TargetCrops? targets = null) =>
+        new(Key(items, spec, weightsId, targets), spec.Name, weightsId, spec.InputWidth, spec.InputHeight, spec.EmbeddingSize,
+            targets?.Width ?? 0, targets?.Height ?? 0);
+
+    /// <summary>Each item's crop and templates, encoded in batches of 32 input items (within a shard: a shard of a
+    /// multiple of 32 items batches as one pass over the whole list does, so the templates agree bit for bit).</summary>
+    public static FaceSource EncoderSource(IReadOnlyList<FaceItem> items, IEncoder encoder, FacePipeline? pipeline, TargetCrops? targets = null) =>
+        (first, count, ct) => Encode(items, first, count, encoder, pipeline, targets, ct);
+
+    static IEnumerable<SourceFace> Encode(IReadOnlyList<FaceItem> items, int first, int count, IEncoder encoder, FacePipeline? pipeline, TargetCrops? targets, CancellationToken ct)
+    {
+        var spec = encoder.Spec;
         const int batch = 32;
-        for (int i = 0; i < items.Count; i += batch)
+        for (int i = first; i < first + count; i += batch)
         {
-            var chunk = new List<RgbImage>();
-            for (int k = i; k < Math.Min(i + batch, items.Count); k++)
+            ct.ThrowIfCancellationRequested();
+            var chunk = new List<(FaceItem Item, RgbImage? Crop, byte[]? Target, string? Problem)>();
+            for (int k = i; k < Math.Min(i + batch, first + count); k++)
             {
                 var it = items[k];
-                var r = FaceInput.Crop(it.Path, spec, it.Aligned ? null : pipeline, FacePick.MostCentral);
-                if (r.Crop is not { } crop) { skipped.Add((it.Path, r.Problem!)); continue; }
-                chunk.Add(crop);
-                kept.Add(it);
-                crops.Add(crop.Data);
+                if (targets == null)
+                {
+                    var r = FaceInput.Crop(it.Path, spec, it.Aligned ? null : pipeline, FacePick.MostCentral);
+                    chunk.Add((it, r.Crop, null, r.Crop == null ? r.Problem : null));
+                    continue;
+                }
+                var (crop, target, problem) = targets.Crop(it);
+                if (crop != null && (target == null || target.Width != targets.Width || target.Height != targets.Height))
+                    (crop, problem) = (null, $"no {targets.Width}×{targets.Height} target crop");
+                chunk.Add((it, crop, crop == null ? null : target!.Data, crop == null ? problem ?? "no face" : null));
             }
-            if (chunk.Count > 0)
+            var crops = chunk.Where(c => c.Crop != null).Select(c => c.Crop!).ToList();
+            var plain = crops.Count > 0 ? encoder.Encode(crops) : [];
+            var mirror = crops.Count > 0 ? encoder.Encode(crops.Select(c => c.Mirror()).ToList()) : [];
+            int j = 0;
+            foreach (var c in chunk)
             {
-                plain.AddRange(encoder.Encode(chunk));
-                mirror.AddRange(encoder.Encode(chunk.Select(c => c.Mirror()).ToList()));
+                if (c.Crop == null) { yield return new SourceFace(c.Item, null, null, null, null, c.Problem); continue; }
+                yield return new SourceFace(c.Item, c.Crop.Data, plain[j], mirror[j], c.Target);
+                j++;
             }
-            progress?.Report((Math.Min(i + batch, items.Count), items.Count));
         }
-        var set = new EncodedFaces
+    }
+
+    static EncodedFaces InMemory(SetInfo set, IReadOnlyList<FaceItem> items, FaceSource source)
+    {
+        var kept = new List<FaceItem>();
+        var crops = new List<byte[]>();
+        var targets = new List<byte[]>();
+        var plain = new List<float[]>();
+        var mirror = new List<float[]>();
+        var skipped = new List<(string, string)>();
+        foreach (var f in source(0, items.Count, default))
+        {
+            if (f.Crop == null) { skipped.Add((f.Item.Path, f.Problem ?? "no face")); continue; }
+            kept.Add(f.Item); crops.Add(f.Crop); plain.Add(f.Template!); mirror.Add(f.Mirror!);
+            if (f.Target != null) targets.Add(f.Target);
+        }
+        return new EncodedFaces
         {
             Items = kept, Crops = crops.ToArray(), Templates = plain.ToArray(), MirrorTemplates = mirror.ToArray(),
-            Width = spec.InputWidth, Height = spec.InputHeight, Skipped = skipped,
+            Width = set.Width, Height = set.Height, Skipped = skipped,
+            Targets = set.HasTargets ? targets.ToArray() : null, TargetWidth = set.TargetWidth, TargetHeight = set.TargetHeight,
         };
-        if (basePath != null) set.Save(basePath);
-        return set;
     }
 
-    static string Key(IReadOnlyList<FaceItem> items, EncoderSpec spec, string weightsId)
+    static string Key(IReadOnlyList<FaceItem> items, EncoderSpec spec, string weightsId, TargetCrops? targets)
     {
+        // "v1" and this layout are those of the single-file caches, so a set finds the cache it replaces (LegacyCache).
         var sb = new StringBuilder($"{spec.Name}|{spec.InputWidth}x{spec.InputHeight}|{weightsId}|v1\n");
         foreach (var it in items) sb.Append(it.Path).Append('|').Append(it.Identity).Append('\n');
-        return FileId.OfText(sb.ToString());
+        // Sets without targets keep the key they always had.
+        return FileId.OfText(sb.ToString()) + (targets != null ? $"-out{targets.Width}x{targets.Height}" : "");
     }
 
-    sealed record Index(List<string> Files, List<string> Identities, List<bool> Aligned, int Width, int Height, List<string[]> Skipped);
+    /// <summary>A cached set of the earlier single-file format (basePath.json, .templates.npy, .crops.bin), in memory;
+    /// null if absent or damaged.</summary>
+    public static EncodedFaces? LoadCache(string basePath) => LegacyCache.Load(basePath);
 
-    void Save(string basePath)
-    {
-        int d = Templates.Length > 0 ? Templates[0].Length : 0;
-        var t = new float[Count * 2 * d];
-        for (int i = 0; i < Count; i++) { Templates[i].CopyTo(t, 2 * i * d); MirrorTemplates[i].CopyTo(t, (2 * i + 1) * d); }
-        Npy.Write(basePath + ".templates.npy", t, [Count * 2, d]);
-        AtomicFile.Write(basePath + ".crops.bin", s => { foreach (var c in Crops) s.Write(c, 0, c.Length); });
-        AtomicFile.WriteAllText(basePath + ".json", JsonSerializer.Serialize(new Index(
-            Items.Select(i => i.Path).ToList(), Items.Select(i => i.Identity).ToList(), Items.Select(i => i.Aligned).ToList(),
-            Width, Height, Skipped.Select(s => new[] { s.File, s.Problem }).ToList())));
-    }
-
-    static EncodedFaces? TryLoad(string basePath, IReadOnlyList<FaceItem> items, EncoderSpec spec) =>
-        LoadCache(basePath) is { } set && set.Width == spec.InputWidth && set.Height == spec.InputHeight ? set : null;
-
-    /// <summary>A cached set (basePath.json, .templates.npy, .crops.bin), or null if absent or damaged.</summary>
-    public static EncodedFaces? LoadCache(string basePath)
-    {
-        try
-        {
-            if (!File.Exists(basePath + ".json")) return null;
-            var idx = JsonSerializer.Deserialize<Index>(File.ReadAllText(basePath + ".json"))!;
-            var (t, shape) = Npy.Read(basePath + ".templates.npy");
-            int n = idx.Files.Count, d = (int)shape[1], size = idx.Width * idx.Height * 3;
-            var raw = File.ReadAllBytes(basePath + ".crops.bin");
-            if (raw.Length != (long)n * size || shape[0] != 2 * n) return null;
-            return new EncodedFaces
-            {
-                Items = Enumerable.Range(0, n).Select(i => new FaceItem(idx.Files[i], idx.Identities[i], idx.Aligned[i])).ToList(),
-                Crops = Enumerable.Range(0, n).Select(i => raw.AsSpan(i * size, size).ToArray()).ToArray(),
-                Templates = Enumerable.Range(0, n).Select(i => t.AsSpan(2 * i * d, d).ToArray()).ToArray(),
-                MirrorTemplates = Enumerable.Range(0, n).Select(i => t.AsSpan((2 * i + 1) * d, d).ToArray()).ToArray(),
-                Width = idx.Width, Height = idx.Height,
-                Skipped = idx.Skipped.Select(s => (s[0], s[1])).ToList(),
-            };
-        }
-        catch (Exception e) when (e is JsonException or IOException or ModelFileException or NullReferenceException)
-        {
-            return null; // a damaged cache is rebuilt
-        }
-    }
 
     /// <summary>Crops (mirrored where flipped) → [N,3,H,W] 0..255; templates (the mirror's where flipped) → [N,D].</summary>
     public (Tensor Images, Tensor Templates) Batch(int[] idx, bool[] flips)
     {
         // Bytes in, one libtorch cast to float out: building the float batch in managed code took 74 ms a step
         // (numpy: 4 ms), mostly allocating and filling 8.6 MB of floats.
-        int d = Templates[0].Length, size = Width * 3 * Height;
-        var bytes = new byte[idx.Length * size];
+        int d = Store?.Info.Dim ?? Templates[0].Length;
         var t = new float[idx.Length * d];
         for (int k = 0; k < idx.Length; k++)
         {
             int i = idx[k];
-            var dst = bytes.AsSpan(k * size, size);
-            if (flips[i]) RgbImage.Mirror(Crops[i], dst, Width, Height);
-            else Crops[i].CopyTo(dst);
-            (flips[i] ? MirrorTemplates[i] : Templates[i]).CopyTo(t, k * d);
+            var rows = flips[i] ? MirrorTemplates : Templates;
+            if (rows is IRowSource<float> src) src.Read(i, t.AsSpan(k * d, d));
+            else rows[i].CopyTo(t, k * d);
         }
-        using var hwc = torch.tensor(bytes, new long[] { idx.Length, Height, Width, 3 });
-        return (hwc.permute(0, 3, 1, 2).to_type(ScalarType.Float32).contiguous(), torch.tensor(t, new long[] { idx.Length, d }));
+        return (Gather(Crops, Width, Height, idx, flips), torch.tensor(t, new long[] { idx.Length, d }));
+    }
+
+    /// <summary>Rows idx (mirrored where flipped) → [N,3,H,W] float 0..255, read straight into the batch from an
+    /// on-disk set.</summary>
+    static Tensor Gather(IReadOnlyList<byte[]> rows, int w, int h, int[] idx, bool[] flips)
+    {
+        int size = w * 3 * h;
+        var bytes = new byte[idx.Length * size];
+        var src = rows as IRowSource<byte>;
+        var scratch = src != null ? new byte[size] : null;
+        for (int k = 0; k < idx.Length; k++)
+        {
+            int i = idx[k];
+            var dst = bytes.AsSpan(k * size, size);
+            if (src != null)
+            {
+                if (flips[i]) { src.Read(i, scratch); RgbImage.Mirror(scratch!, dst, w, h); }
+                else src.Read(i, dst);
+            }
+            else if (flips[i]) RgbImage.Mirror(rows[i], dst, w, h);
+            else rows[i].CopyTo(dst);
+        }
+        using var hwc = torch.tensor(bytes, new long[] { idx.Length, h, w, 3 });
+        return hwc.permute(0, 3, 1, 2).to_type(ScalarType.Float32).contiguous();
     }
 }
+
+/// <summary>How an item becomes its encoder crop and its target crop at the decoder's output size (Width × Height),
+/// both aligned from the original photo; (null, null, problem) when it cannot.</summary>
+public sealed record TargetCrops(int Width, int Height, Func<FaceItem, (RgbImage? Crop, RgbImage? Target, string? Problem)> Crop);

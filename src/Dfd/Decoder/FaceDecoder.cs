@@ -187,7 +187,11 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
 
 /// <summary>What a decoder file says about itself: which encoder's templates it inverts, and how it was made.</summary>
 public sealed record DecoderInfo(string Encoder, int TemplateDim, int OutWidth, int OutHeight, string Normalisation,
-    DecoderConfig Config, IReadOnlyDictionary<string, string> Metadata);
+    DecoderConfig Config, IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>"regression" or "sharp" (<see cref="DecoderKind.Of"/>).</summary>
+    public string Kind => DecoderKind.Of(Metadata);
+}
 
 public sealed class DecoderFileException(string path, string problem) : DfdException($"{path}: {problem}");
 
@@ -248,8 +252,11 @@ public static class DecoderFile
         {
             if (encoder.EmbeddingSize != info.TemplateDim)
                 throw new DecoderFileException(path, $"decoder takes {info.TemplateDim}-D templates, but its encoder '{encoder.Name}' makes {encoder.EmbeddingSize}-D ones");
-            if (encoder.InputWidth != info.OutWidth || encoder.InputHeight != info.OutHeight)
-                throw new DecoderFileException(path, $"decoder makes {info.OutWidth}x{info.OutHeight} images, but its encoder '{encoder.Name}' takes {encoder.InputWidth}x{encoder.InputHeight} crops");
+            // A decoder may draw larger than its encoder's crop (dfd train --out-size), in the same alignment scaled:
+            // so the same aspect. Callers that encode its images resize them (Reconstruction.ReconstructAt).
+            if ((long)encoder.InputWidth * info.OutHeight != (long)encoder.InputHeight * info.OutWidth || info.OutWidth < encoder.InputWidth)
+                throw new DecoderFileException(path, $"decoder makes {info.OutWidth}x{info.OutHeight} images, but its encoder '{encoder.Name}' takes {encoder.InputWidth}x{encoder.InputHeight} crops" +
+                    " (a decoder's output must be its encoder's crop or a larger one of the same aspect)");
         }
         var dec = new FaceDecoder(info.Config);
         AssignWeights(dec, tensors, path);

@@ -62,7 +62,11 @@ public sealed class FacePipeline(YuNet detector) : IDisposable
 
 /// <summary>One file made into an encoder's input crop, or why not.</summary>
 /// <param name="Note">Set when it worked with a remark (e.g. several faces found, one taken).</param>
-public readonly record struct CropResult(RgbImage? Crop, string? Problem, string? Note = null);
+public readonly record struct CropResult(RgbImage? Crop, string? Problem, string? Note = null)
+{
+    /// <summary>The same face aligned at a larger output size (<see cref="FaceInput.Crop(string, EncoderSpec, FacePipeline?, FacePick, int, int)"/>), else null.</summary>
+    public RgbImage? Target { get; init; }
+}
 
 /// <summary>
 /// The one way a file becomes an encoder's crop, for every command that takes faces: with a detector, detect and
@@ -85,5 +89,27 @@ public static class FaceInput
         return img.Width == spec.InputWidth && img.Height == spec.InputHeight
             ? new(img, null)
             : new(null, $"{img.Width}×{img.Height}, not an aligned {spec.InputWidth}×{spec.InputHeight} {spec.Name} crop (without --aligned the detector aligns it)");
+    }
+
+    /// <summary>
+    /// The encoder's crop and, from the same detection, a target crop of the same alignment at
+    /// <paramref name="targetWidth"/>×<paramref name="targetHeight"/> (<see cref="CropResult.Target"/>): what a decoder
+    /// drawing at that size is trained and measured against. Without a detector the file must be an aligned crop at
+    /// the target size; the encoder's crop is then that file resized (bilinear).
+    /// </summary>
+    public static CropResult Crop(string path, EncoderSpec spec, FacePipeline? detector, FacePick pick, int targetWidth, int targetHeight)
+    {
+        if (targetWidth == spec.InputWidth && targetHeight == spec.InputHeight) return Crop(path, spec, detector, pick);
+        var big = spec.Template.Scaled(targetWidth, targetHeight);
+        RgbImage img;
+        try { img = ImageIO.Load(path); }
+        catch (ImageLoadException e) { return new(null, e.Problem); }
+        if (detector == null)
+            return img.Width == targetWidth && img.Height == targetHeight
+                ? new(Warp.Resize(img, spec.InputWidth, spec.InputHeight), null) { Target = img }
+                : new(null, $"{img.Width}×{img.Height}, not an aligned {targetWidth}×{targetHeight} crop in {spec.Name}'s alignment (a decoder drawing at {targetWidth}×{targetHeight} needs crops of that size, or photos for the detector)");
+        var r = detector.AlignImage(path, img, spec.Template, pick == FacePick.All ? FacePick.MostConfident : pick);
+        if (r.Status != AlignStatus.Aligned) return new(null, r.Message ?? r.Status.ToString());
+        return new(r.Crops[0], null, r.Message) { Target = FacePipeline.Align(img, r.Faces[0], big) };
     }
 }

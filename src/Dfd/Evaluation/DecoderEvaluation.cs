@@ -66,14 +66,20 @@ public static class DecoderEvaluation
         // E0: aligned crops and templates of the test images; the reconstructions.
         using var enc0 = Registry.Create(spec0.Name, null, opt.Device);
         string wid0 = Registry.WeightsId(spec0.Name);
-        var set0 = EncodedFaces.Build(items, enc0, pipeline, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"));
+        // A decoder drawing larger than E0's crop: the test faces are also aligned at its size, and the image measures
+        // compare at that size; the FR models see the reconstructions resized to E0's crop, as training showed them.
+        bool larger = info.OutWidth != spec0.InputWidth || info.OutHeight != spec0.InputHeight;
+        var set0 = EncodedFaces.Build(items, enc0, pipeline, opt.CacheDir, wid0, P($"aligning + encoding test set ({spec0.Name})"),
+            larger ? info.OutWidth : 0, larger ? info.OutHeight : 0);
         if (set0.Count == 0) throw new InvalidDataException($"{opt.Data}: no face found in any of the {items.Count} test images");
         Lap("test_set_" + spec0.Name);
-        var recon = dec.Reconstruct(set0.Templates, opt.Batch, P("decoding"));
+        var drawn = dec.Reconstruct(set0.Templates, opt.Batch, P("decoding"));
+        var recon = larger ? Reconstruction.Resize(drawn, spec0.InputWidth, spec0.InputHeight) : drawn;
         Lap("decode");
         var originals0 = Enumerable.Range(0, set0.Count).Select(set0.Image).ToList();
         var meanFace0 = ImageMeasures.MeanImage(originals0);
-        var quality = ImageMeasures.Quality(recon, originals0, set0.Items.Select(i => i.Identity).ToList(), Box.InnerFace(spec0.Template));
+        var targets0 = larger ? Enumerable.Range(0, set0.Count).Select(set0.TargetImage).ToList() : originals0;
+        var quality = ImageMeasures.Quality(drawn, targets0, set0.Items.Select(i => i.Identity).ToList(), Box.InnerFace(spec0.Template.Scaled(info.OutWidth, info.OutHeight)));
         Lap("ssim_psnr");
 
         var results = new List<ModelResult>();
@@ -124,6 +130,14 @@ public static class DecoderEvaluation
             finally { if (!isE0) enc.Dispose(); }
         }
 
+        // Issue 25: colour bias and texture distance, each beside the originals' reference (ColourBias.cs, TextureDistance.cs).
+        var ids0 = set0.Items.Select(i => i.Identity).ToList();
+        var colour = ColourBias.Measure(recon, originals0, ids0, Box.InnerFace(spec0.Template));
+        var texture = opt.Texture
+            ? TextureDistance.Measure(recon, originals0, meanFace0, ids0, spec0.Template, opt.Device, opt.Batch, P($"texture features ({TextureDistance.Model})"))
+            : null;
+        Lap("colour_texture");
+
         // Sample faces: one image each of people spread over the list (or the first images, when people are few).
         var samples = SampleIndices(set0.Items.Select(i => i.Identity).ToList(), opt.SampleFaces);
         var meta = info.Metadata;
@@ -139,9 +153,10 @@ public static class DecoderEvaluation
         return new EvaluationResult(decProv, dataProv, spec0.Name, models, opt.Fmrs, results, quality,
             (opt.Device ?? torch.CPU).ToString(), stages, Math.Round(clock.Elapsed.TotalSeconds, 2), DateTime.UtcNow.ToString("o"))
         {
-            SampleOriginals = samples.Select(i => originals0[i]).ToList(),
-            SampleReconstructions = samples.Select(i => recon[i]).ToList(),
+            SampleOriginals = samples.Select(i => targets0[i]).ToList(),
+            SampleReconstructions = samples.Select(i => drawn[i]).ToList(),
             SampleNames = samples.Select(i => Path.GetFileNameWithoutExtension(set0.Items[i].Path)).ToList(),
+            DecoderKind = info.Kind, ColourBias = colour, Texture = texture,
         };
     }
 

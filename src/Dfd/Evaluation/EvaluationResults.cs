@@ -111,6 +111,11 @@ public sealed record EvaluationResult(
     [JsonIgnore] public IReadOnlyList<RgbImage> SampleOriginals { get; init; } = [];
     [JsonIgnore] public IReadOnlyList<RgbImage> SampleReconstructions { get; init; } = [];
     [JsonIgnore] public IReadOnlyList<string> SampleNames { get; init; } = [];
+
+    // Issue 25 (ColourBias.cs, TextureDistance.cs, DecoderKind.cs): which decoder drew the faces, its colour cast, its texture.
+    public string DecoderKind { get; init; } = global::Dfd.Decoder.DecoderKind.Regression;
+    public ColourBiasResult? ColourBias { get; init; }
+    public TextureResult? Texture { get; init; }
 }
 
 public sealed record EvaluationOptions
@@ -129,6 +134,8 @@ public sealed record EvaluationOptions
     public IReadOnlyList<double> Fmrs { get; init; } = [1e-2, 1e-3, 1e-4];
     public int SampleFaces { get; init; } = 16;
     public int Batch { get; init; } = 32;
+    /// <summary>Measure the texture Fréchet distance (<see cref="TextureDistance"/>) where mobilefacenet-casia's weights are found.</summary>
+    public bool Texture { get; init; } = true;
 }
 
 /// <summary>Stage name, done, total: for progress bars.</summary>

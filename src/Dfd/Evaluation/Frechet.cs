@@ -18,12 +18,13 @@ public sealed record FrechetResult(int Dimensions, double Reconstructions, doubl
 
 public static class Frechet
 {
-    public static double Distance(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b)
+    /// <param name="unit">L2-normalise each vector first (templates); false for features whose length matters (pooled feature maps).</param>
+    public static double Distance(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b, bool unit = true)
     {
         if (a.Count < 2 || b.Count < 2) throw new ArgumentException($"sets of {a.Count} and {b.Count} templates: a covariance needs two");
         using var scope = torch.NewDisposeScope();
-        var (ma, ca) = Moments(a);
-        var (mb, cb) = Moments(b);
+        var (ma, ca) = Moments(a, unit);
+        var (mb, cb) = Moments(b, unit);
         var sa = Sqrt(ca);
         var middle = Sqrt(sa.matmul(cb).matmul(sa));
         var d = ma - mb;
@@ -40,9 +41,9 @@ public static class Frechet
             Distance(Enumerable.Repeat(meanFace, Math.Max(2, reconstructions.Count)).ToList(), originals), Distance(halfA, halfB));
     }
 
-    static (Tensor Mean, Tensor Cov) Moments(IReadOnlyList<float[]> t)
+    static (Tensor Mean, Tensor Cov) Moments(IReadOnlyList<float[]> t, bool unit)
     {
-        var u = Cosine.Unit(t);
+        var u = unit ? Cosine.Unit(t) : t.Select(v => Array.ConvertAll(v, x => (double)x)).ToArray();
         int n = u.Length, d = u[0].Length;
         var x = torch.tensor(u.SelectMany(v => v).ToArray(), new long[] { n, d }, ScalarType.Float64);
         var mean = x.mean([0L]);

@@ -190,6 +190,21 @@ public sealed record AlignmentTemplate(int Width, int Height, Vector2[] Points)
 
     public Similarity FitFrom(IReadOnlyList<Vector2> landmarks) => Similarity.Estimate(landmarks, Points);
 
+    /// <summary>
+    /// The same alignment drawn at another size of the same aspect (a decoder's output larger than its encoder's crop):
+    /// the points scale with the sides about pixel edges (pixel centres at integers: p' = (p + ½)·s − ½, as a resize
+    /// maps them), so a crop at the new size, resized back, shows exactly what the original crop shows.
+    /// </summary>
+    /// <exception cref="ArgumentException">The size's aspect differs from this template's by more than a pixel.</exception>
+    public AlignmentTemplate Scaled(int width, int height)
+    {
+        if (width == Width && height == Height) return this;
+        if (width <= 0 || height <= 0 || Math.Abs((double)width * Height / Width - height) > 1)
+            throw new ArgumentException($"{width}x{height} is not the aspect of the {Width}x{Height} alignment template");
+        float sx = (float)width / Width, sy = (float)height / Height;
+        return new(width, height, Points.Select(p => new Vector2((p.X + 0.5f) * sx - 0.5f, (p.Y + 0.5f) * sy - 0.5f)).ToArray());
+    }
+
     public RgbImage Align(RgbImage image, IReadOnlyList<Vector2> landmarks) =>
         Warp.Affine(image, FitFrom(landmarks), Width, Height);
 

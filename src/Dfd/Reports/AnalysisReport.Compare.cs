@@ -171,7 +171,7 @@ public static partial class AnalysisReport
                 }
             var png = TransferStrip(src);
             ImageIO.Save(Grid(rows, rowHeight), Path.Combine(dir, png));
-            string recs(AnalysisResult r) => r.Points.Any(q => q.Reconstructions != null) ? $", then its reconstruction by {r.Encoder}'s decoder" : $" ({r.Encoder} has no decoder)";
+            string recs(AnalysisResult r) => r.Points.Any(q => q.Reconstructions != null) ? $", then its reconstruction by {r.Encoder}'s {r.Decoder ?? "decoder"}" : $" ({r.Encoder} has no decoder)";
             html.Append($"<p>Columns: {H(string.Join(", ", pts.Select(p => StrengthLabel(p.Series, p.Strength))))}. Rows per face: the adversarial image in {H(src.Encoder)}'s {Size(src)} crop{H(recs(src))}")
                 .Append(string.Concat(ts.Select(t => H($"; the same perturbation in {t.Encoder}'s {Size(t)} crop{recs(t)}"))))
                 .Append($". {n} of {src.Inputs.Length} faces shown, scaled to {rowHeight} px rows.</p><img src=\"{png}\" alt=\"transfer strip\">");

@@ -139,7 +139,9 @@ public static partial class AnalysisReport
     {
         bool imgs = pts.Any(p => p.Images != null), recs = pts.Any(p => p.Reconstructions != null);
         int n = Math.Min(show, pts.Max(p => Math.Max(p.Images?.Length ?? 0, p.Reconstructions?.Length ?? 0)));
-        string rows = imgs && recs ? "two rows per face: the perturbed input above its reconstruction" : imgs ? "one row per face: the perturbed input" : "the reconstructions";
+        // Which decoder drew the reconstructions (r.Decoder: "regression decoder (file)" or "sharp decoder (file)").
+        string by = r.Decoder != null ? $" by the {r.Decoder}" : "";
+        string rows = imgs && recs ? $"two rows per face: the perturbed input above its reconstruction{by}" : imgs ? "one row per face: the perturbed input" : $"the reconstructions{by}";
         return $"Rows: {rows}; {n} of {r.Inputs.Length} inputs shown.";
     }
 

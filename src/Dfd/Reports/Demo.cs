@@ -15,7 +15,22 @@ namespace Dfd.Reports;
 public sealed record DemoResult(
     string Index, string Encoder, string? Decoder, string[] Faces, double Threshold, string ThresholdSource,
     int Pairs, int CorrectDecisions, double[][] Similarity, double[]? ReconstructionSimilarity,
-    Dictionary<string, object> Analyses, List<string> Problems);
+    Dictionary<string, object> Analyses, List<string> Problems)
+{
+    /// <summary>Which decoder drew <see cref="ReconstructionSimilarity"/>'s faces: "regression" or "sharp".</summary>
+    public string? DecoderKind { get; init; }
+    /// <summary>The sharp decoder shown beside it, and its reconstructions' cosine to their sources; null when none.</summary>
+    public string? SharpDecoder { get; init; }
+    public double[]? SharpReconstructionSimilarity { get; init; }
+    /// <summary>Why no sharp decoder is shown; null when one is.</summary>
+    public string? SharpNote { get; init; }
+}
+
+/// <summary>
+/// The sharp decoder shown beside the regression one (issue 25): its file, or none, with <paramref name="Note"/> saying
+/// why (no sharp decoder is shipped for this encoder, or it was turned off).
+/// </summary>
+public sealed record DemoSharp(FaceDecoder? Decoder, string? Path, string? Note = null);
 
 /// <summary>Other FR models the demo compares its own with (each with a decoder), and a line per model left out saying why.</summary>
 public sealed record DemoPartners(IReadOnlyList<ComparedModel> Models, IReadOnlyList<string> Missing);
@@ -79,8 +94,11 @@ public static class Demo
 
     /// <param name="progress">Called with a stage name and (done, total) within it.</param>
     /// <param name="compare">Models to set beside <paramref name="enc"/> (rotation and an FGSM transfer on <see cref="CompareFaces"/> faces); null: no comparison.</param>
+    /// <param name="decoderKind">Which decoder <paramref name="decoder"/> is ("regression" or "sharp"), for the captions.</param>
+    /// <param name="sharp">A sharp decoder to show beside it (rows: originals / regression / sharp); null or without a
+    /// decoder: only <paramref name="decoder"/>'s row, and the page says why (its note).</param>
     public static DemoResult Run(string samples, string outDir, IEncoder enc, FaceDecoder? decoder, string? decoderPath,
-        Action<string, int, int>? progress = null, DemoPartners? compare = null)
+        Action<string, int, int>? progress = null, DemoPartners? compare = null, string decoderKind = Decoder.DecoderKind.Regression, DemoSharp? sharp = null)
     {
         var spec = enc.Spec;
         var files = ImageIO.ListImages(samples);
@@ -128,7 +146,11 @@ public static class Demo
             ["decoder"] = decoderPath == null ? "none" : RecordPath.Of(decoderPath),
             ["inputs"] = $"{RecordPath.Of(samples)} ({n} faces)",
         };
-        double[]? reconSim = null;
+        double[]? reconSim = null, sharpSim = null;
+        string mainLabel = Decoder.DecoderKind.Label(decoderKind);
+        string decName = decoderPath == null ? "" : $"{mainLabel} ({Path.GetFileName(decoderPath)})";
+        // The sharp decoder is shown only beside a regression one: a sharp --decoder is the picture itself.
+        var sharpDec = decoderKind == Decoder.DecoderKind.Regression ? sharp?.Decoder : null;
         var sections = new List<(string Title, string Dir, string Picture, string Text)>();
         if (decoder != null)
         {
@@ -138,10 +160,22 @@ public static class Demo
             for (int i = 0; i < n; i++) ImageIO.Save(recon[i], Path.Combine(outDir, "reconstructed", names[i] + ".png"));
             var rt = enc.Encode(recon);
             reconSim = rt.Select((t, i) => Cosine.Of(t, templates[i])).ToArray();
-            ImageIO.Save(ImageGrid.Compose([crops, recon]), Path.Combine(outDir, "reconstructions.png"));
+            var rows = new List<IReadOnlyList<RgbImage>> { crops, recon };
+            var labels = new List<string> { "originals", mainLabel };
+            if (sharpDec != null)
+            {
+                // Issue 25: the same templates through the sharp decoder, a third row under the regression one.
+                var sharpRecon = new Analyzer(enc, sharpDec, null).Decode(templates);
+                Directory.CreateDirectory(Path.Combine(outDir, "reconstructed-sharp"));
+                for (int i = 0; i < n; i++) ImageIO.Save(sharpRecon[i], Path.Combine(outDir, "reconstructed-sharp", names[i] + ".png"));
+                sharpSim = enc.Encode(sharpRecon).Select((t, i) => Cosine.Of(t, templates[i])).ToArray();
+                rows.Add(sharpRecon);
+                labels.Add(Decoder.DecoderKind.Label(Decoder.DecoderKind.Sharp));
+            }
+            ImageIO.Save(LabelledGrid.Compose(rows, labels), Path.Combine(outDir, "reconstructions.png"));
             progress?.Invoke("reconstruct", n, n);
 
-            var rot = Rotation.Run(new Analyzer(enc, decoder, probe, Stage(progress, Rotation.Kind.Name)), inputs, Path.GetFileName(decoderPath)).Single();
+            var rot = Rotation.Run(new Analyzer(enc, decoder, probe, Stage(progress, Rotation.Kind.Name)), inputs, decName).Single();
             AnalysisReport.Write([rot], Path.Combine(outDir, Rotation.Kind.Name), "Dfd demo: rotation", provenance, show: 3);
             var fit = rot.Fits.FirstOrDefault();
             analyses[Rotation.Kind.Name] = new
@@ -157,7 +191,7 @@ public static class Demo
                 (fit != null && double.IsFinite(fit.Slope) ? $". The reconstructions turn {fit.Slope:F2}× as much as the inputs (face detector on both): {(Math.Abs(fit.Slope) < 0.3 ? "the template keeps little of the roll" : "the template keeps much of the roll")}." : ".")));
 
             // Occlusion: which parts of the face the template depends on.
-            var occ = Occlusion.Run(new Analyzer(enc, decoder, null, Stage(progress, Occlusion.Kind.Name)), inputs, Path.GetFileName(decoderPath)).Single();
+            var occ = Occlusion.Run(new Analyzer(enc, decoder, null, Stage(progress, Occlusion.Kind.Name)), inputs, decName).Single();
             AnalysisReport.Write([occ], Path.Combine(outDir, Occlusion.Kind.Name), "Dfd demo: occlusion", provenance);
             var (px, py, pd) = occ.Occlusion!.Peak;
             analyses[Occlusion.Kind.Name] = new
@@ -169,7 +203,7 @@ public static class Demo
                 $"A {ColourName(Occlusion.Colour)} {Occlusion.Patch}×{Occlusion.Patch} patch swept over the crop; colour = mean similarity drop where it lay (red: largest, at ({px},{py}), drop {pd:F3}). Named occluders, mean cosine: " +
                 string.Join(", ", occ.Points.Select(p => $"{p.Series["occlude:".Length..]} {p.MeanSimilarity:F3}")) + "."));
 
-            var fg = Fgsm.Run(new Analyzer(enc, decoder, null, Stage(progress, Fgsm.Kind.Name)), [inputs[0]], Path.GetFileName(decoderPath)).Single();
+            var fg = Fgsm.Run(new Analyzer(enc, decoder, null, Stage(progress, Fgsm.Kind.Name)), [inputs[0]], decName).Single();
             AnalysisReport.Write([fg], Path.Combine(outDir, Fgsm.Kind.Name), "Dfd demo: FGSM", provenance, show: 1);
             analyses[Fgsm.Kind.Name] = new
             {
@@ -188,12 +222,19 @@ public static class Demo
             problems.AddRange(compare.Missing);
             if (decoder == null) { }
             else if (compare.Models.Count == 0) problems.Add($"no other model with a decoder: no comparison with {spec.Name}");
-            else Compare(files, outDir, new ComparedModel(enc, decoder, Path.GetFileName(decoderPath)), compare.Models, pipeline, provenance, analyses, sections, problems, progress);
+            else Compare(files, outDir, new ComparedModel(enc, decoder, decName), compare.Models, pipeline, provenance, analyses, sections, problems, progress);
         }
 
         var index = Path.Combine(outDir, "index.html");
-        AtomicFile.WriteAllText(index, Page(names, sim, thr, spec, correct, total, problems, decoderPath, reconSim, sections));
-        return new DemoResult(Path.GetFullPath(index), spec.Name, decoderPath, names.ToArray(), thr, spec.ThresholdSource, total, correct, sim, reconSim, analyses, problems);
+        string? sharpNote = decoder == null || sharpDec != null ? null
+            : decoderKind != Decoder.DecoderKind.Regression ? "the decoder shown is itself the sharp decoder"
+            : sharp?.Note ?? $"no sharp decoder is shipped for {spec.Name} (models/dfd-{spec.Name}-lfw-sharp.safetensors): the regression decoder only";
+        var sharpInfo = new SharpSection(sharpDec != null ? sharp!.Path : null, sharpSim, sharpNote);
+        AtomicFile.WriteAllText(index, Page(names, sim, thr, spec, correct, total, problems, decoderPath, reconSim, sections, mainLabel, sharpInfo));
+        return new DemoResult(Path.GetFullPath(index), spec.Name, decoderPath, names.ToArray(), thr, spec.ThresholdSource, total, correct, sim, reconSim, analyses, problems)
+        {
+            DecoderKind = decoder == null ? null : decoderKind, SharpDecoder = sharpInfo.Path, SharpReconstructionSimilarity = sharpSim, SharpNote = sharpNote,
+        };
     }
 
     /// <summary>
@@ -261,8 +302,10 @@ public static class Demo
 
     static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
 
+    sealed record SharpSection(string? Path, double[]? Similarity, string? Note);
+
     static string Page(List<string> names, double[][] sim, double thr, EncoderSpec spec, int correct, int total, List<string> problems,
-        string? decoderPath, double[]? reconSim, List<(string Title, string Dir, string Picture, string Text)> sections)
+        string? decoderPath, double[]? reconSim, List<(string Title, string Dir, string Picture, string Text)> sections, string mainLabel, SharpSection sharp)
     {
         var h = new StringBuilder();
         h.Append("<!doctype html><html><head><meta charset=\"utf-8\"><title>Dfd demo</title><style>")
@@ -273,9 +316,13 @@ public static class Demo
         if (decoderPath != null && reconSim != null)
         {
             int pass = reconSim.Count(s => s >= thr);
-            h.Append($"<h2>Reconstructions</h2><p>Each aligned face (top) and the face the Deep Face Decoder <code>{H(Path.GetFileName(decoderPath))}</code> draws from its {spec.EmbeddingSize}-number template alone (bottom). ")
-             .Append($"{pass} of {reconSim.Length} reconstructions pass as their source at the FMR 1e-3 threshold (type-I match); mean cosine {reconSim.Average():F3}.</p>")
-             .Append("<img class=wide src=\"reconstructions.png\" alt=\"originals above reconstructions\">");
+            h.Append($"<h2>Reconstructions</h2><p>Each aligned face (top) and the face the {H(mainLabel)} <code>{H(Path.GetFileName(decoderPath))}</code> draws from its {spec.EmbeddingSize}-number template alone (below it). ")
+             .Append($"{pass} of {reconSim.Length} of the {H(mainLabel)}'s reconstructions pass as their source at the FMR 1e-3 threshold (type-I match); mean cosine {reconSim.Average():F3}.");
+            if (sharp.Path != null && sharp.Similarity != null)
+                h.Append($" Bottom row: the sharp decoder <code>{H(Path.GetFileName(sharp.Path))}</code> from the same templates; {sharp.Similarity.Count(s => s >= thr)} of {sharp.Similarity.Length} pass, mean cosine {sharp.Similarity.Average():F3}. ")
+                 .Append("The regression decoder draws what the template determines, about the mean of the photos that could have given it; the sharp decoder's detail comes from an adversarial term: plausible, not measured from the person.");
+            else if (sharp.Note != null) h.Append($" ({H(sharp.Note)}.)");
+            h.Append("</p><img class=wide src=\"reconstructions.png\" alt=\"originals above reconstructions, each row labelled with the decoder that drew it\">");
         }
         foreach (var (title, dir, pic, text) in sections)
             h.Append($"<h2>{H(title)}</h2><p>{H(text)} <a href=\"{dir}/index.html\">Full report</a>.</p><img class=wide src=\"{pic}\" alt=\"{H(title)}\">");

@@ -15,7 +15,7 @@ namespace Dfd.Reports;
 /// originals above their reconstructions), hist-MODEL.png per FR model (genuine, impostor, type-I and type-II score
 /// distributions with the FMR thresholds) and evaluation.json (every number, as <c>dfd evaluate --json</c> prints it).
 /// </summary>
-public static class EvaluationReport
+public static partial class EvaluationReport
 {
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -61,12 +61,14 @@ public static class EvaluationReport
     {
         if (r.SampleOriginals.Count == 0) return null;
         var rows = new List<IReadOnlyList<RgbImage>>();
+        var labels = new List<string>();
         for (int i = 0; i < r.SampleOriginals.Count; i += perRow)
         {
             rows.Add(r.SampleOriginals.Skip(i).Take(perRow).ToList());
             rows.Add(r.SampleReconstructions.Skip(i).Take(perRow).ToList());
+            labels.AddRange(["originals", KindLabel(r)]);   // issue 25: each row says which decoder drew it
         }
-        return ImageGrid.Compose(rows);
+        return LabelledGrid.Compose(rows, labels);
     }
 
     /// <summary>
@@ -155,7 +157,7 @@ public static class EvaluationReport
          .Append("td,th{padding:3px 8px;font-size:13px;border-bottom:1px solid #ddd;text-align:right}th{background:#f4f4f4}td.l,th.l{text-align:left}")
          .Append("img{max-width:100%}pre{background:#f7f7f7;padding:0.6em;font-size:12px;white-space:pre-wrap;word-break:break-all}.note{color:#555;font-size:13px}")
          .Append("</style></head><body>");
-        h.Append($"<h1>Decoder evaluation</h1><p><b>{H(Path.GetFileName(d.Path))}</b> inverts <b>{H(r.Encoder)}</b> templates")
+        h.Append($"<h1>Decoder evaluation</h1><p><b>{H(Path.GetFileName(d.Path))}</b> ({H(KindLabel(r))}) inverts <b>{H(r.Encoder)}</b> templates")
          .Append(d.EpochsDone is { } ep ? $", {ep} epoch(s){(d.Metadata.GetValueOrDefault("step_in_epoch") is { } st and not "0" ? $" and {st} step(s)" : "")} trained" : "")
          .Append(d.TrainSeconds is { } ts ? $" in {ts / 3600:F2} h" : "")
          .Append($". Test set: {r.Data.EvaluatedImages:N0} images of {r.Data.EvaluatedPeople:N0} people ({H(r.Data.Spec)}")
@@ -208,10 +210,10 @@ public static class EvaluationReport
          .Append(q.Sharpness is { } sh ? $". Detail drawn (mean squared luminance gradient over the originals'): whole crop {F(sh.Whole)}, inner face {F(sh.Inner)}; the mean face {F(sh.MeanFaceWhole)} and {F(sh.MeanFaceInner)} (1 = a photo's detail)" : "")
          .Append(q.InnerFace is { } fi ? $". On the inner-face box only (x {fi.X0}–{fi.X1}, y {fi.Y0}–{fi.Y1}, eyes to mouth): reconstructions SSIM {F(fi.Reconstructions)}" +
              (fi.MeanFace is { } im ? $", the mean face {F(im)}" : "") + (fi.SamePerson is { } isp ? $", another photo of the same person {F(isp)}" : "") : "")
-         .Append(".</p><p class=\"note\">SSIM: Wang et al. (2004), 11×11 Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03, L = 255, mean over the valid region and the RGB channels (as scikit-image with gaussian_weights=True, use_sample_covariance=False). PSNR: 10·log10(255²/MSE) per image, then the mean.</p>");
+         .Append(".</p>").Append(ColourTextureHtml(r)).Append("<p class=\"note\">SSIM: Wang et al. (2004), 11×11 Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03, L = 255, mean over the valid region and the RGB channels (as scikit-image with gaussian_weights=True, use_sample_covariance=False). PSNR: 10·log10(255²/MSE) per image, then the mean.</p>");
 
         if (gridPng != null)
-            h.Append($"<h2>Sample faces</h2><p class=\"note\">Originals ({r.Encoder} crop) above their reconstructions: {H(string.Join(", ", r.SampleNames))}.</p>")
+            h.Append($"<h2>Sample faces</h2><p class=\"note\">Originals ({r.Encoder} crop) above their reconstructions by the {H(KindLabel(r))}: {H(string.Join(", ", r.SampleNames))}.</p>")
              .Append($"<img alt=\"grid\" src=\"data:image/png;base64,{Convert.ToBase64String(gridPng)}\">");
         if (hists.Count > 0)
         {

@@ -1,4 +1,5 @@
 using Dfd.Core;
+using Dfd.Decoder;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using TorchSharp;
@@ -150,45 +151,74 @@ public sealed class DecoderLoss
     {
         if (templates.Count != identities.Count || mirrors.Count != identities.Count)
             throw new ArgumentException($"{identities.Count} identities, {templates.Count} templates and {mirrors.Count} mirrored templates");
-        var centres = new Dictionary<string, float[]>();
-        foreach (var g in Enumerable.Range(0, identities.Count).GroupBy(i => identities[i]))
-            centres[g.Key] = MeanTemplate([.. g.Select(i => templates[i]), .. g.Select(i => mirrors[i])]);
-        return identities.Select(id => centres[id]).ToArray();
+        var (rows, of) = PersonTable(identities, templates, mirrors);
+        return of.Select(p => rows[p]).ToArray();
+    }
+
+    /// <summary>Each person's centre (as <see cref="PersonCentres"/>), one row per person in order of first appearance,
+    /// and each item's row.</summary>
+    public static (float[][] Centres, int[] PersonOf) PersonTable(IReadOnlyList<string> identities, IReadOnlyList<float[]> templates, IReadOnlyList<float[]> mirrors)
+    {
+        if (templates.Count != identities.Count || mirrors.Count != identities.Count)
+            throw new ArgumentException($"{identities.Count} identities, {templates.Count} templates and {mirrors.Count} mirrored templates");
+        var person = new Dictionary<string, int>();
+        var of = new int[identities.Count];
+        var members = new List<List<int>>();
+        for (int i = 0; i < of.Length; i++)
+        {
+            var id = identities[i];
+            if (!person.TryGetValue(id, out int p)) { person[id] = p = members.Count; members.Add([]); }
+            of[i] = p;
+            members[p].Add(i);
+        }
+        var rows = members.Select(g => MeanTemplate([.. g.Select(i => templates[i]), .. g.Select(i => mirrors[i])])).ToArray();
+        return (rows, of);
     }
 
     public LossWeights Weights => w;
     public LossOptions Options => o;
 
     /// <summary>Images in 0..255 [N,3,H,W]; <paramref name="targetTemplates"/> are the encoder's templates of the targets;
-    /// <paramref name="personCentres"/> [N,D] their people's centres, needed when <see cref="LossWeights.IdentityPerson"/> is on.</summary>
+    /// <paramref name="personCentres"/> [N,D] their people's centres, needed when <see cref="LossWeights.IdentityPerson"/> is on.
+    /// A reconstruction larger than the encoder's crop (a decoder with an output size of its own) is compared pixel for
+    /// pixel with <paramref name="target"/> at its size, and shown to the encoder (identity, perceptual) resized to the
+    /// encoder's input by <see cref="Reconstruction.ToSize"/>; the perceptual terms then compare with
+    /// <paramref name="encoderTarget"/>, the target's crop at the encoder's size (default: the target resized).</summary>
     /// <exception cref="ArgumentException">A person-centre term without centres.</exception>
-    public (Tensor Total, Dictionary<string, Tensor> Terms) Compute(Tensor recon, Tensor target, Tensor targetTemplates, Tensor? personCentres = null)
+    public (Tensor Total, Dictionary<string, Tensor> Terms) Compute(Tensor recon, Tensor target, Tensor targetTemplates, Tensor? personCentres = null,
+        Tensor? encoderTarget = null)
     {
         if (w.IdentityPerson > 0 && personCentres is null) throw new ArgumentException("the identity_person term needs each target's person centre");
         var terms = new Dictionary<string, Tensor>();
+        int ew = encoder.Spec.InputWidth, eh = encoder.Spec.InputHeight;
+        // The inner-face box is in the encoder's crop; on a larger output the same region, scaled.
+        bool encoderSize = recon.shape[3] == ew && recon.shape[2] == eh;
+        Tensor Inner(Tensor x) => encoderSize ? inner.Crop(x) : inner.CropScaled(x, ew, eh);
         var r = recon.Over(255f);
         var t = target.Over(255f);
         if (w.Pixel > 0) terms["pixel"] = Pixel(r, t).Times(w.Pixel);
-        if (w.PixelLocal > 0) terms["pixel_local"] = Pixel(inner.Crop(r), inner.Crop(t)).Times(w.PixelLocal);
+        if (w.PixelLocal > 0) terms["pixel_local"] = Pixel(Inner(r), Inner(t)).Times(w.PixelLocal);
         if (w.Ssim > 0) terms["ssim"] = Ssim(r, t).Rsub(1).Times(w.Ssim);
         if (w.Frequency > 0) terms["frequency"] = FocalFrequency(r, t).Times(w.Frequency);
         if (w.Sobel > 0 || w.SobelLocal > 0)
         {
             var (gr, gt) = (Sobel(r), Sobel(t));
             if (w.Sobel > 0) terms["sobel"] = (gr - gt).abs().mean().Times(w.Sobel);
-            if (w.SobelLocal > 0) terms["sobel_local"] = (inner.Crop(gr) - inner.Crop(gt)).abs().mean().Times(w.SobelLocal);
+            if (w.SobelLocal > 0) terms["sobel_local"] = (Inner(gr) - Inner(gt)).abs().mean().Times(w.SobelLocal);
         }
         if (w.NeedsFeatures || w.Identity > 0 || w.IdentityPerson > 0)
         {
             // One pass gives the template and, where the perceptual terms need them, the feature maps.
             var fenc = encoder as IFeatureEncoder;
-            var (rt, rf) = w.NeedsFeatures ? fenc!.ForwardWithFeatures(recon) : (encoder.Forward(recon), []);
+            var er = Reconstruction.ToSize(recon, ew, eh);
+            var (rt, rf) = w.NeedsFeatures ? fenc!.ForwardWithFeatures(er) : (encoder.Forward(er), []);
             if (w.NeedsFeatures)
             {
                 List<Tensor> tf;
-                using (torch.no_grad()) tf = fenc!.ForwardWithFeatures(target).Features;
+                var et = encoderTarget ?? Reconstruction.ToSize(target, ew, eh);
+                using (torch.no_grad()) tf = fenc!.ForwardWithFeatures(et).Features;
                 Tensor? g = null, l = null;
-                int width = (int)target.shape[3], height = (int)target.shape[2];
+                int width = (int)et.shape[3], height = (int)et.shape[2];
                 for (int i = o.PerceptualFrom - 1; i < o.PerceptualFrom - 1 + o.PerceptualStages; i++)
                 {
                     var gi = (rf[i] - tf[i]).abs().mean();

@@ -36,11 +36,15 @@ public sealed record TrainConfig
 
     /// <summary>What the decoder file says it is: "sharp" when an adversarial term drew its detail, else "regression".</summary>
     public string DecoderKind => Loss.Adv > 0 ? "sharp" : "regression";
+    /// <summary>The decoder's output size when it differs from the encoder's crop (dfd train --out-size); 0: the crop's.
+    /// The training set must then hold targets of this size (<see cref="EncodedFaces.Build"/>'s outWidth, outHeight).</summary>
+    public int OutWidth { get; init; }
+    public int OutHeight { get; init; }
 
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
     /// <remarks>Settings at their type's default (0, false, null) are left out, so a setting added later with such a
     /// default does not stop older checkpoints from resuming.</remarks>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, Ema }, FingerprintJson);
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, OutWidth, OutHeight, Ema }, FingerprintJson);
 
     static readonly JsonSerializerOptions FingerprintJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault };
 
@@ -70,7 +74,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         torch.manual_seed(cfg.Seed);
-        var dec = new FaceDecoder(cfg.Decoder with { TemplateDim = encoder.Spec.EmbeddingSize, OutWidth = data.Width, OutHeight = data.Height });
+        var (outW, outH) = OutputSize(data, cfg);
+        var dec = new FaceDecoder(cfg.Decoder with { TemplateDim = encoder.Spec.EmbeddingSize, OutWidth = outW, OutHeight = outH });
         dec.to(encoder.Device);
         var adam = new Adam(dec);
         using var disc = cfg.Loss.Adv > 0 ? new PatchDiscriminator(cfg.Discriminator) : null;
@@ -100,12 +105,11 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         using var _ema = ema;
 
         var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template),
-            cfg.LossOptions.IdentityCentred ? DecoderLoss.MeanTemplate([.. data.Templates, .. data.MirrorTemplates]) : null, cfg.LossOptions);
-        // Every item's person centre, one row per item, on the device once; each step gathers its batch's rows.
-        using var centres = cfg.Loss.IdentityPerson > 0
-            ? torch.tensor(DecoderLoss.PersonCentres(data.Items.Select(i => i.Identity).ToList(), data.Templates, data.MirrorTemplates)
-                .SelectMany(c => c).ToArray(), new long[] { data.Count, encoder.Spec.EmbeddingSize }).to(encoder.Device)
-            : null;
+            cfg.LossOptions.IdentityCentred ? DecoderLoss.MeanTemplate(data.AllTemplates) : null, cfg.LossOptions);
+        // Each person's centre, one row per person, on the device once, and each item's row; each step gathers its
+        // batch's rows (a row per person, not per item: a large set's items would take as much again as its templates).
+        int[]? personOf = null;
+        using var centres = cfg.Loss.IdentityPerson > 0 ? PersonCentres(data, encoder, out personOf) : null;
         int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
         if (steps == 0) throw new ArgumentException($"{n} training images are fewer than one batch of {cfg.Batch}");
         long totalSteps = (long)steps * cfg.Epochs;
@@ -120,23 +124,28 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             for (int step = epoch == startEpoch ? startStep : 0; step < steps; step++)
             {
                 ct.ThrowIfCancellationRequested();
-                if (done >= MaxSteps) return dec;
+                if (done >= MaxSteps) { StepsDone = done; return dec; }
                 var t0 = sw.Elapsed.TotalSeconds;
                 using (var scope = torch.NewDisposeScope())
                 {
                     var idx = order.AsSpan(step * cfg.Batch, cfg.Batch).ToArray();
-                    var (x, t) = data.Batch(idx, flips);
-                    x = x.to(encoder.Device); t = t.to(encoder.Device);
+                    // x: the encoder's crops; y: what the reconstruction is compared with pixel for pixel, the targets
+                    // at the output size where the set has them, else x itself.
+                    var (x, t, y) = data.BatchWithTargets(idx, flips);
+                    x = x.to(encoder.Device); t = t.to(encoder.Device); y = y?.to(encoder.Device);
                     long global = (long)epoch * steps + step;
                     if (cfg.Augment is { } aug)
                     {
-                        x = aug.Apply(x, new Random(AugmentSeed(global, 3)));
+                        // With targets the larger image is augmented, and the encoder sees it resized: one geometry for both.
+                        if (y is null) x = aug.Apply(x, new Random(AugmentSeed(global, 3)));
+                        else { y = aug.Apply(y, new Random(AugmentSeed(global, 3))); x = Reconstruction.ToSize(y, data.Width, data.Height); }
                         using (torch.no_grad()) t = encoder.Forward(x).detach();
                     }
+                    y ??= x;
                     var recon = dec.forward(t, AugmentSeed(global, 4));
-                    var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)i).ToArray(), device: encoder.Device));
-                    var (total, terms) = loss.Compute(recon, x, t, c);
-                    if (disc != null) total = disc.AddGeneratorTerms(recon, x, cfg.Loss.Adv, AugmentSeed(global, 0), total, terms);
+                    var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)personOf![i]).ToArray(), device: encoder.Device));
+                    var (total, terms) = loss.Compute(recon, y, t, c, x);
+                    if (disc != null) total = disc.AddGeneratorTerms(recon, y, cfg.Loss.Adv, AugmentSeed(global, 0), total, terms);
                     if (!float.IsFinite(total.item<float>()))
                         throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");
                     dec.zero_grad();
@@ -145,7 +154,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     // Guard against the rare non-finite gradient from libtorch's CPU conv backward (see FaceDecoder):
                     // the step is skipped and counted rather than poisoning the weights.
                     if (disc != null)
-                        terms["disc"] = disc.Update(adamD!, recon.detach(), x, AugmentSeed(global, 1), AugmentSeed(global, 2), cfg.Discriminator.Lr * Lr(global, totalSteps) / cfg.Lr, global, terms);
+                        terms["disc"] = disc.Update(adamD!, recon.detach(), y, AugmentSeed(global, 1), AugmentSeed(global, 2), cfg.Discriminator.Lr * Lr(global, totalSteps) / cfg.Lr, global, terms);
                     if (Adam.GradientsFinite(dec)) { adam.Step(Lr(global, totalSteps)); ema?.Update(); }
                     else { SkippedSteps++; report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, step + 1, steps, double.NaN, new Dictionary<string, double>(), 0, $"non-finite gradients at epoch {epoch + 1} step {step + 1}: step skipped")); }
                     foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v.item<float>();
@@ -156,6 +165,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                         terms.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>()), cfg.Batch / Math.Max(dt, 1e-9)));
                 }
                 done++;
+                StepsDone = done;
                 bool epochEnd = step + 1 == steps;
                 if (epochEnd || done % cfg.CheckpointEvery == 0)
                 {
@@ -175,6 +185,25 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
     }
 
     public int SkippedSteps { get; private set; }
+
+    static Tensor PersonCentres(EncodedFaces data, IEncoder encoder, out int[] personOf)
+    {
+        var (rows, of) = DecoderLoss.PersonTable(new LazyRows<string>(data.Count, i => data.Items[i].Identity), data.Templates, data.MirrorTemplates);
+        personOf = of;
+        return torch.tensor(rows.SelectMany(c => c).ToArray(), new long[] { rows.Length, encoder.Spec.EmbeddingSize }).to(encoder.Device);
+    }
+
+    /// <summary>Training steps this Run took (a resumed run counts from where it resumed).</summary>
+    public int StepsDone { get; private set; }
+
+    /// <summary>The decoder's output size: the set's (its targets' where it has them), which must be the one asked for.</summary>
+    /// <exception cref="ArgumentException">The config asks for an output size the set holds no targets of.</exception>
+    public static (int Width, int Height) OutputSize(EncodedFaces data, TrainConfig cfg)
+    {
+        if (cfg.OutWidth > 0 && (cfg.OutWidth != data.OutWidth || cfg.OutHeight != data.OutHeight))
+            throw new ArgumentException($"output size {cfg.OutWidth}x{cfg.OutHeight} asked, but the training set holds {data.OutWidth}x{data.OutHeight} targets (build it with that output size)");
+        return (data.OutWidth, data.OutHeight);
+    }
 
     readonly Lazy<Dictionary<string, string>?> initMeta = new(() => cfg.Init != null && File.Exists(cfg.Init) ? Safetensors.Read(cfg.Init).Metadata : null);
 
@@ -269,7 +298,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
     public static RgbImage SampleGrid(FaceDecoder dec, EncodedFaces set, int count)
     {
         int k = Math.Min(count, set.Count);
-        var originals = Enumerable.Range(0, k).Select(set.Image).ToList();
+        // A set without targets beside a larger decoder: its crops are scaled up, for the eye only.
+        var originals = Reconstruction.Resize(Enumerable.Range(0, k).Select(set.TargetImage).ToList(), dec.Config.OutWidth, dec.Config.OutHeight);
         return ImageGrid.Compose([originals, dec.Reconstruct(set.Templates.Take(k).ToList())]);
     }
 
@@ -287,6 +317,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             ["machine"] = $"{Environment.ProcessorCount} cores, {encoder.Device.type}, torch threads {torch.get_num_threads()}",
             ["saved_utc"] = DateTime.UtcNow.ToString("o"),
         };
+        // The crop the output is resized to for the encoder (output_size, which DecoderFile.Save writes, may be larger).
+        m.TryAdd("encoder_input", $"{encoder.Spec.InputWidth}x{encoder.Spec.InputHeight}");
         // A warm-started run carries its starting point's history, so the shipped file says how long it trained in all.
         if (initMeta.Value is { } im)
         {

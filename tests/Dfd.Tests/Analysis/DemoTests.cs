@@ -35,7 +35,20 @@ public class DemoTests : IDisposable
             Assert.Empty(missing);
             var stages = new HashSet<string>();
             var compare = new DemoPartners(partners.Select(Dfd.Analysis.ComparedModel.Of).ToList(), ["vgg16-face: weights not found, not compared"]);
-            var r = Demo.Run(Path.Combine(TestPaths.RepoRoot, "samples"), dir, enc, dec, decPath, (s, _, _) => stages.Add(s), compare);
+            // A stand-in sharp decoder (the shipped file, its metadata saying sharp): shown as a third row.
+            var sharpPath = Evaluation.ColourTextureTests.StandInSharp(dir);
+            using var sharp = DecoderFile.Load(sharpPath);
+            var r = Demo.Run(Path.Combine(TestPaths.RepoRoot, "samples"), dir, enc, dec, decPath, (s, _, _) => stages.Add(s), compare,
+                info.Kind, new DemoSharp(sharp.Decoder, sharpPath));
+            Assert.Equal(("regression", sharpPath), (r.DecoderKind, r.SharpDecoder));
+            Assert.Null(r.SharpNote);
+            Assert.Equal(r.ReconstructionSimilarity!.Select(s => Math.Round(s, 4)), r.SharpReconstructionSimilarity!.Select(s => Math.Round(s, 4)));   // same weights
+            Assert.Equal(3 * 150 + 4 * 4, Dfd.Imaging.ImageIO.Load(Path.Combine(dir, "reconstructions.png")).Height);   // originals / regression / sharp
+            var page = File.ReadAllText(r.Index);
+            Assert.Contains("regression decoder", page);
+            Assert.Contains("sharp decoder <code>dfd-dlib-resnet-lfw-sharp.safetensors</code>", page);
+            Assert.True(File.Exists(Path.Combine(dir, "reconstructed-sharp", r.Faces[0] + ".png")));
+            Assert.Contains("regression decoder (dfd-dlib-resnet-lfw.safetensors)", File.ReadAllText(Path.Combine(dir, "rotation", "index.html")));
 
             Assert.Equal(12, r.Faces.Length);
             Assert.Equal(["vgg16-face: weights not found, not compared"], r.Problems);

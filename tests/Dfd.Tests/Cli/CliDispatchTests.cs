@@ -50,6 +50,7 @@ public class CliDispatchTests
     [InlineData("verify", "VerifyCommand.cs")]
     [InlineData("split", "SplitCommand.cs")]
     [InlineData("train", "TrainCommand.cs")]
+    [InlineData("cache", "CacheCommand.cs")]
     [InlineData("reconstruct", "ReconstructCommand.cs")]
     [InlineData("evaluate", "EvaluateCommand.cs")]
     [InlineData("analyze", "AnalyzeCommand.cs")]

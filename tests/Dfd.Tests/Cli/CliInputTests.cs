@@ -66,7 +66,7 @@ public sealed class CliInputTests : IDisposable
         // A second dlib-resnet decoder, untrained and smaller, so its faces differ from the shipped one's.
         var second = P("second.safetensors");
         using (var d = new Dfd.Decoder.FaceDecoder(new(Widths: [32, 16, 16], StartWidth: 32, RefineDepth: 1)))
-            Dfd.Decoder.DecoderFile.Save(second, d, new Dictionary<string, string> { ["encoder"] = "dlib-resnet" });
+            Dfd.Decoder.DecoderFile.Save(second, d, new Dictionary<string, string> { ["encoder"] = "dlib-resnet", ["decoder_kind"] = "sharp" });
         var t = Templates("t.npy", 3, 128);
         var r = Run("reconstruct", "--decoder", Decoder + "," + second, "--input", t, "--output", P("out"), "--json");
         Assert.True(r.Code == 0, r.Err);
@@ -77,7 +77,10 @@ public sealed class CliInputTests : IDisposable
             Assert.NotEqual(File.ReadAllBytes(P($"out/row{i:D5}.png")), File.ReadAllBytes(P($"out/row{i:D5}.d2.png")));
         }
         var grid = Dfd.Imaging.ImageIO.Load(P("out/grid.png"));
-        Assert.Equal((3 * 150 + 4 * 4, 2 * 150 + 3 * 4), (grid.Width, grid.Height));   // 3 faces, a row per decoder, 4 px gaps
+        Assert.Equal(2 * 150 + 3 * 4, grid.Height);   // a row per decoder, 4 px gaps…
+        Assert.InRange(grid.Width, 3 * 150 + 4 * 4 + 20, 3 * 150 + 4 * 4 + 200);   // …3 faces and a label saying which decoder drew the row
+        var kinds = System.Text.Json.JsonDocument.Parse(File.ReadAllText(P("out/reconstruct.json"))).RootElement.GetProperty("decoder_kind");
+        Assert.Equal(["regression", "sharp"], kinds.EnumerateArray().Select(k => k.GetString()));
     }
 
     [Fact]
@@ -310,6 +313,9 @@ public sealed class CliInputTests : IDisposable
     [InlineData("encode")]
     [InlineData("reconstruct")]
     [InlineData("train")]
+    [InlineData("evaluate")]
+    [InlineData("analyze")]
+    [InlineData("serve")]
     public void CudaWithoutCudaSaysHowToBuildForIt(string command)
     {
         Skip.If(torch.cuda.is_available(), "this machine has CUDA");
@@ -318,10 +324,14 @@ public sealed class CliInputTests : IDisposable
         {
             "encode" => ["encode", "--model", "dlib-resnet", "--input", Sample, "--output", P("t2.npy"), "--device", "cuda"],
             "reconstruct" => ["reconstruct", "--decoder", Decoder, "--input", t, "--output", P("out"), "--device", "cuda"],
+            "evaluate" => ["evaluate", "--decoder", Decoder, "--data", "folder:" + dir, "--report", P("report"), "--device", "cuda"],
+            "analyze" => ["analyze", "pose", "--encoder", "dlib-resnet", "--input", Sample, "--report", P("report"), "--device", "cuda"],
+            "serve" => ["serve", "--port", "0", "--device", "cuda"],
             _ => ["train", "--encoder", "dlib-resnet", "--data", "folder:" + dir, "--out", P("d.safetensors"), "--device", "cuda"],
         };
         AssertOneLineError(Run(args), 2, command, "--device cuda", "CUDA is not available", "-p:DfdTorch=cuda");
         Assert.False(File.Exists(P("t2.npy")));
+        Assert.False(Directory.Exists(P("report")));
     }
 
     [Fact]
