@@ -25,7 +25,8 @@ static class ReconstructCommand
         "  images are at the decoder's output size (its output_size, which --out-size in training may make larger than the crop)",
         Common.PickHelp + ",",
         "             or all (every face: NAME_faceK.png where a photo has several, K = 0 the most confident); images only",
-        "  --device cpu|cuda[:N]"
+        "  --device cpu|cuda[:N]; --seed N: the noise of a decoder that injects noise (sharp decoders; default 0, the",
+        "  shipped faces), so other seeds draw other detail for the same template; decoders without noise ignore it"
     ]);
 
     public static int Run(string[] argv)
@@ -39,6 +40,10 @@ static class ReconstructCommand
         bool json = a.Flag("json");
         var device = Common.Device(a);
         var weights = a.Opt("weights");
+        var seedOpt = a.Opt("seed");
+        long seed = FaceDecoder.DefaultSeed;
+        if (seedOpt != null && !long.TryParse(seedOpt, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out seed))
+            throw new UsageException($"--seed: '{seedOpt}' is not a whole number");
         var pickOpt = a.Opt("pick");
         var pick = Common.Pick(pickOpt);
         a.CheckUnused();
@@ -132,9 +137,9 @@ static class ReconstructCommand
             templates = model.Encode(crops);
         }
 
-        var recon = dec.Reconstruct(templates);
+        var recon = dec.Reconstruct(templates, seed: seed);
         // The other decoders' faces go beside the first's as NAME.dK.png (K = 2, 3, … in --decoder order).
-        var more = others.Select(o => o.Decoder.Reconstruct(templates)).ToList();
+        var more = others.Select(o => o.Decoder.Reconstruct(templates, seed: seed)).ToList();
         for (int i = 0; i < recon.Count; i++)
         {
             var path = Path.Combine(output, names[i] + ".png");

@@ -23,15 +23,19 @@ static class TrainCommand
             "  data:      lfw:DIR, vggface2:DIR, celebahq:DIR, aligned:DIR, folder:DIR (repeatable); LFW test people of",
             "             --split (default splits/lfw-dfd-v1.json; none: no split) are left out; --limit N images",
             $"  schedule:  --epochs {c.Epochs} --batch {c.Batch} --lr {N(c.Lr)} (cosine to {N(c.MinLr)}) --seed {c.Seed} --no-flip --checkpoint-every {c.CheckpointEvery}",
-            "             --resume (from OUT.ckpt, bit for bit) --init F (start from another decoder's weights, same shape)",
+            "             --resume (from OUT.ckpt, bit for bit) --init F (start from another decoder's weights; a new top or noise:",
+            "             the tensors that fit, the rest new) --ema D (moving average of the weights, decay D, 0 off; the file holds it)",
             "             --max-steps N (stop after N steps, checkpointed in OUT.ckpt; for benchmarks and smoke runs)",
             "  loss:      --loss name=number,... weights: " + string.Join(", ", LossSpec.WeightNames),
             "             options: l2=1, stages=N, stage_from=K (perceptual on feature maps K..K+N-1), identity_centred=1",
             $"  decoder:   --widths {string.Join(",", dec.BlockWidths)} --start-width {dec.StartWidth} --refine {dec.RefineBlocks} --shuffle-blocks {dec.ShuffleBlocks}",
+            $"             --noise-blocks {dec.NoiseBlocks} (seeded per-pixel noise in the last N blocks, learned per-channel scale from 0)",
             "             --out-size N|WxH (draw at this size, the encoder's alignment scaled; default the encoder's crop: the",
             "             pixel terms compare with photos aligned at N, identity and perceptual see the output resized)",
             $"  adv term:  --disc-width {d.Width} --disc-layers {d.Layers} --disc-lr {N(d.Lr)} --disc-loss hinge|lsq --feature-matching {N(d.FeatureMatching)}",
-            "             --diffaug colour,translation,cutout|none (the same augmentation on real and reconstructed images)",
+            $"             --spectral-norm --r1 {N(d.R1)} (γ on reals) --r1-every {d.R1Every} --disc-scales {d.Scales} (full, half, … resolution)",
+            "             --diffaug " + string.Join(",", new[] { d.Colour ? "colour" : null, d.Translation ? "translation" : null, d.Cutout ? "cutout" : null }.Where(x => x != null)) +
+            " (any of colour,translation,cutout, or none; the same augmentation on real and reconstructed images)",
             $"  augment:   --augment on|off|degrees={N(g.Degrees)},shift={N(g.Shift)},zoom={N(g.Zoom)},photometric={N(g.Photometric)} (photos re-encoded each step)",
             "  encoder:   --weights W, --device cpu|cuda[:N], --cache DIR|none (aligned + encoded training set, as shards; dfd cache build makes it ahead)",
         ]);
@@ -39,7 +43,7 @@ static class TrainCommand
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, new HashSet<string> { "json", "resume", "no-flip" });
+        var a = new Args(argv, new HashSet<string> { "json", "resume", "no-flip", "spectral-norm" });
         var encName = a.Req("encoder");
         var dataSpecs = MultiOpt(argv, "data");
         if (dataSpecs.Count == 0) throw new UsageException("missing required option --data (repeatable: lfw:DIR, vggface2:DIR, celebahq:DIR, aligned:DIR, folder:DIR)");
@@ -68,11 +72,16 @@ static class TrainCommand
                 StartWidth = a.Int("start-width", baseCfg.Decoder.StartWidth),
                 RefineBlocks = a.Int("refine", baseCfg.Decoder.RefineBlocks),
                 ShuffleBlocks = a.Int("shuffle-blocks", baseCfg.Decoder.ShuffleBlocks),
+                NoiseBlocks = a.Int("noise-blocks", baseCfg.Decoder.NoiseBlocks),
             },
             Init = a.Opt("init"),
+            Ema = a.Double("ema", baseCfg.Ema),
             Discriminator = ParseDiscriminator(a, baseCfg.Discriminator),
             Augment = ParseAugment(a.Opt("augment")),
         };
+        if (!(cfg.Ema >= 0 && cfg.Ema < 1)) throw new UsageException($"--ema is a decay in [0, 1) (0: off), not {cfg.Ema}");
+        int nb = cfg.Decoder.BlockWidths.Length;
+        if (cfg.Decoder.NoiseBlocks < 0 || cfg.Decoder.NoiseBlocks > nb) throw new UsageException($"--noise-blocks must be 0–{nb} (the decoder's blocks), not {cfg.Decoder.NoiseBlocks}");
         int limit = a.Int("limit", int.MaxValue);
         var outSize = a.Opt("out-size");
         int maxSteps = a.Int("max-steps", 0);
@@ -168,6 +177,10 @@ static class TrainCommand
             Layers = a.Int("disc-layers", d.Layers),
             Lr = a.Double("disc-lr", d.Lr),
             FeatureMatching = a.Double("feature-matching", d.FeatureMatching),
+            SpectralNorm = a.Flag("spectral-norm") || d.SpectralNorm,
+            R1 = a.Double("r1", d.R1),
+            R1Every = a.Int("r1-every", d.R1Every),
+            Scales = a.Int("disc-scales", d.Scales),
             Loss = kind switch
             {
                 null => d.Loss,
@@ -180,6 +193,9 @@ static class TrainCommand
         if (d.Width < 16 || d.Layers < 1 || d.Layers > 6) throw new UsageException($"--disc-width must be ≥ 16 and --disc-layers 1–6 (got {d.Width}, {d.Layers})");
         if (!(d.Lr > 0) || !double.IsFinite(d.Lr)) throw new UsageException($"--disc-lr must be a positive number, not {d.Lr}");
         if (!(d.FeatureMatching >= 0) || !double.IsFinite(d.FeatureMatching)) throw new UsageException($"--feature-matching must be a number ≥ 0, not {d.FeatureMatching}");
+        if (!(d.R1 >= 0) || !double.IsFinite(d.R1)) throw new UsageException($"--r1 must be a number ≥ 0, not {d.R1}");
+        if (d.R1Every < 1) throw new UsageException($"--r1-every must be ≥ 1, not {d.R1Every}");
+        if (d.Scales < 1 || d.Scales > 3) throw new UsageException($"--disc-scales must be 1–3, not {d.Scales}");
         return d;
     }
 

@@ -20,7 +20,8 @@ public sealed record DecoderConfig(
     int StartWidth = 256,      // channels of the low-resolution map the linear layer makes
     int RefineBlocks = 1,      // residual 3×3 blocks after each upsampling…
     int RefineDepth = 2,       // …in the first RefineDepth blocks only: at 40²–160² they would cost most of the time
-    int ShuffleBlocks = 0)     // the last ShuffleBlocks blocks upsample by conv + pixel shuffle (ICNR) instead of nearest + conv
+    int ShuffleBlocks = 0,     // the last ShuffleBlocks blocks upsample by conv + pixel shuffle (ICNR) instead of nearest + conv
+    int NoiseBlocks = 0)       // the last NoiseBlocks blocks add seeded per-pixel noise (see FaceDecoder.forward)
 {
     // Sized for CPU training: 8.8 M parameters with [384,256,128,48,24] ran at 1.5–3 img/s on 2 cores, this at ~6.5.
     public int[] BlockWidths => Widths ?? [256, 128, 64, 32, 16];
@@ -50,6 +51,9 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
     readonly ModuleList<UpBlock> blocks;
     readonly Conv2d toRgb;
 
+    /// <summary>The noise seed of <see cref="forward(Tensor)"/>: a decoder with noise draws the same faces every time unless told otherwise.</summary>
+    public const long DefaultSeed = 0;
+
     public FaceDecoder(DecoderConfig config) : base("dfd")
     {
         Config = config;
@@ -62,10 +66,13 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
         int cin = config.StartWidth;
         if (config.ShuffleBlocks < 0 || config.ShuffleBlocks > config.BlockWidths.Length)
             throw new ArgumentException($"ShuffleBlocks {config.ShuffleBlocks}: the decoder has {config.BlockWidths.Length} blocks");
+        if (config.NoiseBlocks < 0 || config.NoiseBlocks > config.BlockWidths.Length)
+            throw new ArgumentException($"NoiseBlocks {config.NoiseBlocks}: the decoder has {config.BlockWidths.Length} blocks");
         foreach (var w in config.BlockWidths)
         {
             bool shuffle = list.Count >= config.BlockWidths.Length - config.ShuffleBlocks;
-            list.Add(new UpBlock(cin, w, list.Count < config.RefineDepth ? config.RefineBlocks : 0, shuffle));
+            bool noise = list.Count >= config.BlockWidths.Length - config.NoiseBlocks;
+            list.Add(new UpBlock(cin, w, list.Count < config.RefineDepth ? config.RefineBlocks : 0, shuffle, noise));
             cin = w;
         }
         blocks = new ModuleList<UpBlock>(list.ToArray());
@@ -76,14 +83,30 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Templates [N,D] → images [N,3,H,W] in 0..255.</summary>
-    public override Tensor forward(Tensor templates)
+    /// <summary>Templates [N,D] → images [N,3,H,W] in 0..255, noise (if any) drawn from <see cref="DefaultSeed"/>.</summary>
+    public override Tensor forward(Tensor templates) => forward(templates, DefaultSeed);
+
+    /// <summary>
+    /// Templates [N,D] → images [N,3,H,W] in 0..255. Blocks with noise add a per-pixel map drawn from a CPU generator
+    /// seeded with <paramref name="seed"/> (so the same seed draws the same faces on any device), scaled per channel by
+    /// a learned weight that starts at 0. In eval mode one map serves the whole batch, so a face depends only on its
+    /// template and the seed, not on its neighbours in the batch; in training mode each image draws its own.
+    /// Decoders without noise blocks ignore the seed.
+    /// </summary>
+    public Tensor forward(Tensor templates, long seed)
     {
         // Callers wrap whole steps (forward, loss, backward, update) in one dispose scope.
         var z = F.normalize(templates, p: 2, dim: 1);
         int s = Config.StartSize;
         var x = projectNorm.forward(project.forward(z)).LeakyRelu(0.2).view(-1, Config.StartWidth, s, s);
-        foreach (var b in blocks) x = b.forward(x);
+        using var gen = Config.NoiseBlocks > 0 ? new Generator(unchecked((ulong)seed)) : null;
+        foreach (var b in blocks)
+        {
+            Tensor? noise = null;
+            if (b.HasNoise)
+                noise = torch.randn(new long[] { training ? x.shape[0] : 1, 1, x.shape[2] * 2, x.shape[3] * 2 }, generator: gen).to(x.device);
+            x = b.Forward(x, noise);
+        }
         x = torch.sigmoid(toRgb.forward(x)).Times(255f);
         // A centre crop, not a resize: the net learns on a slightly larger canvas, and no resampling blurs the output.
         long oy = (x.shape[2] - Config.OutHeight) / 2, ox = (x.shape[3] - Config.OutWidth) / 2;
@@ -99,10 +122,15 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
         readonly BatchNorm norm;
         readonly ModuleList<Residual> refine;
         readonly bool shuffle;
+        // Per-channel scale of the injected noise (StyleGAN's B); 0 at first, so a block with noise starts as one without.
+        readonly Parameter? noise_weight;
 
-        public UpBlock(int cin, int cout, int refineBlocks, bool shuffle) : base("up")
+        public bool HasNoise => noise_weight is not null;
+
+        public UpBlock(int cin, int cout, int refineBlocks, bool shuffle, bool noise) : base("up")
         {
             this.shuffle = shuffle;
+            if (noise) noise_weight = new Parameter(torch.zeros(1, cout, 1, 1));
             conv = Conv2d(cin, shuffle ? cout * 4 : cout, 3, padding: 1, bias: false);
             if (shuffle) Icnr(conv, cout);
             norm = new BatchNorm(cout);
@@ -122,13 +150,19 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
             w.copy_(first.repeat_interleave(4, 0));                     // pixel_shuffle reads channel c·4 + k as sub-pixel k of c
         }
 
-        public override Tensor forward(Tensor x)
+        public override Tensor forward(Tensor x) => Forward(x, null);
+
+        /// <summary>Upsample, conv, BN, then noise [N or 1,1,H,W] times the per-channel weight, then the activation.</summary>
+        public Tensor Forward(Tensor x, Tensor? noise)
         {
             // Resize + conv (or ICNR-initialised sub-pixel conv) rather than transposed conv: no checkerboard artefacts.
             x = shuffle
                 ? F.pixel_shuffle(conv.forward(x), 2)
                 : conv.forward(F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest));
-            x = norm.forward(x).LeakyRelu(0.2);
+            x = norm.forward(x);
+            // After BN, so the batch statistics do not absorb the noise and its weight reads in units of the normalised map.
+            if (noise_weight is not null && noise is not null) x = x.Plus(noise * noise_weight);
+            x = x.LeakyRelu(0.2);
             foreach (var r in refine) x = r.forward(x);
             return x;
         }
@@ -231,8 +265,8 @@ public static class DecoderFile
         return new LoadedDecoder(dec, info, encoder, path) { EncoderProblem = problem };
     }
 
-    /// <summary>Prefixes of what a training checkpoint holds besides the decoder: optimiser moments, a discriminator and its optimiser's.</summary>
-    public static readonly string[] TrainingStatePrefixes = ["optim.", "disc.", "optimd."];
+    /// <summary>Prefixes of what a training checkpoint holds besides the decoder: optimiser moments, a discriminator and its optimiser's, the weights' moving average.</summary>
+    public static readonly string[] TrainingStatePrefixes = ["optim.", "disc.", "optimd.", "ema."];
 
     /// <summary>Loads a file's weights and BN statistics into a decoder, leaving out a checkpoint's training state.</summary>
     public static void AssignWeights(FaceDecoder dec, IReadOnlyDictionary<string, HostTensor> tensors, string path) =>

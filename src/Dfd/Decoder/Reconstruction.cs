@@ -15,17 +15,21 @@ public static class Reconstruction
     /// <see cref="ReconstructAt"/> with the encoder's input size.
     /// </summary>
     /// <exception cref="ArgumentException">A template's length is not the decoder's template size.</exception>
+    /// <remarks>
+    /// <paramref name="seed"/>: the noise of a decoder that injects noise (other seeds draw other detail for the same
+    /// template; decoders without noise give the same faces for every seed). Pass it by name: <c>Reconstruct(t, seed: 5)</c>.
+    /// </remarks>
     public static List<RgbImage> Reconstruct(this FaceDecoder dec, IReadOnlyList<float[]> templates, int batch = 32,
-        IProgress<(int Done, int Total)>? progress = null) =>
-        dec.ReconstructAt(templates, dec.Config.OutWidth, dec.Config.OutHeight, batch, progress);
+        IProgress<(int Done, int Total)>? progress = null, long seed = FaceDecoder.DefaultSeed) =>
+        dec.ReconstructAt(templates, dec.Config.OutWidth, dec.Config.OutHeight, batch, progress, seed);
 
     /// <summary>
-    /// <see cref="Reconstruct(FaceDecoder, IReadOnlyList{float[]}, int, IProgress{ValueTuple{int, int}}?)"/> resized to
+    /// <see cref="Reconstruct(FaceDecoder, IReadOnlyList{float[]}, int, IProgress{ValueTuple{int, int}}?, long)"/> resized to
     /// <paramref name="width"/>×<paramref name="height"/> before rounding to bytes, by <see cref="ToSize"/>: as training
     /// showed the reconstruction to the encoder. Pass the encoder's input size to feed reconstructions back into it.
     /// </summary>
     public static List<RgbImage> ReconstructAt(this FaceDecoder dec, IReadOnlyList<float[]> templates, int width, int height, int batch = 32,
-        IProgress<(int Done, int Total)>? progress = null)
+        IProgress<(int Done, int Total)>? progress = null, long seed = FaceDecoder.DefaultSeed)
     {
         int d = dec.Config.TemplateDim;
         for (int i = 0; i < templates.Count; i++)
@@ -44,7 +48,7 @@ public static class Reconstruction
                 var flat = new float[k * d];
                 for (int j = 0; j < k; j++) templates[i + j].CopyTo(flat, j * d);
                 var t = torch.tensor(flat, new long[] { k, d }).to(device);
-                list.AddRange(Tensors.ToImages(ToSize(dec.forward(t), width, height)));
+                list.AddRange(Tensors.ToImages(ToSize(dec.forward(t, seed), width, height)));
                 progress?.Report((i + k, templates.Count));
             }
         }
@@ -52,7 +56,7 @@ public static class Reconstruction
         return list;
     }
 
-    public static RgbImage Reconstruct(this FaceDecoder dec, float[] template) => dec.Reconstruct([template])[0];
+    public static RgbImage Reconstruct(this FaceDecoder dec, float[] template, long seed = FaceDecoder.DefaultSeed) => dec.Reconstruct([template], seed: seed)[0];
 
     /// <summary>
     /// Images [N,C,H,W] → [N,C,height,width], differentiable: bilinear with antialiasing (a larger output shrunk to the

@@ -28,8 +28,14 @@ public sealed record TrainConfig
     public DiscriminatorConfig Discriminator { get; init; } = new();
     /// <summary>Augment each batch's photos and encode them again (null: the cached photos and templates as they are).</summary>
     public AugmentConfig? Augment { get; init; }
-    /// <summary>Warm start: a decoder file of the same shape and encoder whose weights the run starts from (path).</summary>
+    /// <summary>Warm start: a decoder file of the same encoder whose weights the run starts from (path); where this run's
+    /// decoder differs from the file's from some block on (a new top, noise), the tensors that fit are taken and the rest start fresh.</summary>
     public string? Init { get; init; }
+    /// <summary>Decay of the moving average of the decoder's weights (0: none); with it the decoder file holds the average.</summary>
+    public double Ema { get; init; }
+
+    /// <summary>What the decoder file says it is: "sharp" when an adversarial term drew its detail, else "regression".</summary>
+    public string DecoderKind => Loss.Adv > 0 ? "sharp" : "regression";
     /// <summary>The decoder's output size when it differs from the encoder's crop (dfd train --out-size); 0: the crop's.
     /// The training set must then hold targets of this size (<see cref="EncodedFaces.Build"/>'s outWidth, outHeight).</summary>
     public int OutWidth { get; init; }
@@ -38,7 +44,7 @@ public sealed record TrainConfig
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
     /// <remarks>Settings at their type's default (0, false, null) are left out, so a setting added later with such a
     /// default does not stop older checkpoints from resuming.</remarks>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, OutWidth, OutHeight }, FingerprintJson);
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, OutWidth, OutHeight, Ema }, FingerprintJson);
 
     static readonly JsonSerializerOptions FingerprintJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault };
 
@@ -75,17 +81,28 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         using var disc = cfg.Loss.Adv > 0 ? new PatchDiscriminator(cfg.Discriminator) : null;
         disc?.to(encoder.Device);
         var adamD = disc == null ? null : new Adam(disc, 0.5, 0.999, "optimd.");
+        Ema? ema = null;
         int startEpoch = 0, startStep = 0;
         double elapsed = 0;
         var sums = new Dictionary<string, double>();
         if (resume && File.Exists(CheckpointPath))
+        {
             (startEpoch, startStep, elapsed, sums) = LoadCheckpoint(dec, adam, disc, adamD);
+            if (cfg.Ema > 0)
+            {
+                var (ct0, cm) = Safetensors.Read(CheckpointPath);
+                ema = new Ema(dec, cfg.Ema);
+                ema.Load(ct0, long.Parse(cm.GetValueOrDefault("ema_updates", "0")), CheckpointPath);
+            }
+        }
         else
         {
             if (resume)
                 report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0, $"no checkpoint at {CheckpointPath}; starting afresh"));
             if (cfg.Init != null) WarmStart(dec, cfg.Init, report);
+            if (cfg.Ema > 0) ema = new Ema(dec, cfg.Ema);
         }
+        using var _ema = ema;
 
         var loss = new DecoderLoss(encoder, cfg.Loss, Box.InnerFace(encoder.Spec.Template),
             cfg.LossOptions.IdentityCentred ? DecoderLoss.MeanTemplate(data.AllTemplates) : null, cfg.LossOptions);
@@ -125,7 +142,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                         using (torch.no_grad()) t = encoder.Forward(x).detach();
                     }
                     y ??= x;
-                    var recon = dec.forward(t);
+                    var recon = dec.forward(t, AugmentSeed(global, 4));
                     var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)personOf![i]).ToArray(), device: encoder.Device));
                     var (total, terms) = loss.Compute(recon, y, t, c, x);
                     if (disc != null) total = disc.AddGeneratorTerms(recon, y, cfg.Loss.Adv, AugmentSeed(global, 0), total, terms);
@@ -137,8 +154,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     // Guard against the rare non-finite gradient from libtorch's CPU conv backward (see FaceDecoder):
                     // the step is skipped and counted rather than poisoning the weights.
                     if (disc != null)
-                        terms["disc"] = disc.Update(adamD!, recon.detach(), y, AugmentSeed(global, 1), AugmentSeed(global, 2), cfg.Discriminator.Lr * Lr(global, totalSteps) / cfg.Lr);
-                    if (Adam.GradientsFinite(dec)) adam.Step(Lr(global, totalSteps));
+                        terms["disc"] = disc.Update(adamD!, recon.detach(), y, AugmentSeed(global, 1), AugmentSeed(global, 2), cfg.Discriminator.Lr * Lr(global, totalSteps) / cfg.Lr, global, terms);
+                    if (Adam.GradientsFinite(dec)) { adam.Step(Lr(global, totalSteps)); ema?.Update(); }
                     else { SkippedSteps++; report?.Invoke(new TrainStatus(epoch + 1, cfg.Epochs, step + 1, steps, double.NaN, new Dictionary<string, double>(), 0, $"non-finite gradients at epoch {epoch + 1} step {step + 1}: step skipped")); }
                     foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v.item<float>();
                     sums["total"] = sums.GetValueOrDefault("total") + total.item<float>();
@@ -153,8 +170,11 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                 if (epochEnd || done % cfg.CheckpointEvery == 0)
                 {
                     int nextEpoch = epochEnd ? epoch + 1 : epoch, nextStep = epochEnd ? 0 : step + 1;
-                    if (epochEnd) EndOfEpoch(dec, epoch, sums, elapsed + sw.Elapsed.TotalSeconds, report);
-                    SaveCheckpoint(dec, adam, disc, adamD, nextEpoch, nextStep, elapsed + sw.Elapsed.TotalSeconds, epochEnd ? new() : sums);
+                    if (epochEnd) EndOfEpoch(ema?.Average ?? dec, epoch, sums, elapsed + sw.Elapsed.TotalSeconds, report);
+                    // A sharp run changes its faces within an epoch (colour casts, streaks): a sheet at every checkpoint shows when.
+                    else if (disc != null)
+                        ImageIO.Save(SampleGrid(ema?.Average ?? dec, Preview ?? data, 8), Path.Combine(SamplesDir, $"epoch-{epoch + 1:D3}-step-{step + 1:D4}.png"));
+                    SaveCheckpoint(dec, adam, disc, adamD, ema, nextEpoch, nextStep, elapsed + sw.Elapsed.TotalSeconds, epochEnd ? new() : sums);
                     if (epochEnd) sums = new();
                 }
             }
@@ -195,16 +215,55 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         var info = DecoderFile.InfoFrom(path, meta);
         if (info.Encoder != encoder.Spec.Name)
             throw new DecoderFileException(path, $"--init: inverts '{info.Encoder}', not '{encoder.Spec.Name}'");
-        if (info.Config.ToJson() != dec.Config.ToJson())
-            throw new DecoderFileException(path, $"--init: decoder shape differs from this run's\n  file: {info.Config.ToJson()}\n  run:  {dec.Config.ToJson()}");
-        DecoderFile.AssignWeights(dec, tensors, path);
+        string fresh = "";
+        if (info.Config.ToJson() == dec.Config.ToJson()) DecoderFile.AssignWeights(dec, tensors, path);
+        else
+        {
+            // A new top (wider or other upsampling in the last blocks, noise): take every tensor whose name and shape
+            // fit, grow the ones that are narrower in the file (Grow), and start the rest afresh. The projection must
+            // fit, or little but the name would be shared.
+            var own = dec.state_dict();
+            var fit = own.Keys.Where(k => tensors.TryGetValue(k, out var t) && t.Shape.SequenceEqual(own[k].shape)).ToHashSet();
+            if (!fit.Contains("project.weight"))
+                throw new DecoderFileException(path, $"--init: decoder shape differs from this run's\n  file: {info.Config.ToJson()}\n  run:  {dec.Config.ToJson()}");
+            var grown = own.Keys.Where(k => !fit.Contains(k) && tensors.TryGetValue(k, out var t) && t.Shape.Length == own[k].shape.Length
+                && t.Shape.Zip(own[k].shape).All(d => d.First <= d.Second)).ToHashSet();
+            using (torch.no_grad())
+            {
+                foreach (var k in fit) own[k].copy_(torch.tensor(tensors[k].Data, tensors[k].Shape).to(own[k].dtype));
+                foreach (var k in grown) own[k].copy_(Grow(torch.tensor(tensors[k].Data, tensors[k].Shape), own[k].shape).to(own[k].dtype));
+            }
+            var news = own.Keys.Where(k => !fit.Contains(k) && !grown.Contains(k)).ToList();
+            fresh = $"; {fit.Count} of {own.Count} tensors from the file" +
+                (grown.Count > 0 ? $", widened from it: {string.Join(", ", grown.Select(k => $"{k} [{string.Join(",", tensors[k].Shape)}]→[{string.Join(",", own[k].shape)}]"))}" : "") +
+                (news.Count > 0 ? $", new: {string.Join(", ", news)}" : "");
+        }
         report?.Invoke(new TrainStatus(0, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0,
             $"warm start from {path} ({meta.GetValueOrDefault("total_epochs") ?? meta.GetValueOrDefault("epochs_done", "?")} epochs, " +
-            $"{meta.GetValueOrDefault("total_train_seconds") ?? meta.GetValueOrDefault("train_seconds", "?")} s of training in all)"));
+            $"{meta.GetValueOrDefault("total_train_seconds") ?? meta.GetValueOrDefault("train_seconds", "?")} s of training in all){fresh}"));
     }
 
-    /// <summary>Augmentation draws depend only on (seed, step, which): a resumed run augments as the uninterrupted one.
-    /// which: 0 the decoder's adversarial term, 1 and 2 the discriminator's real and fake batches, 3 the photos.</summary>
+    /// <summary>
+    /// A file's tensor widened to <paramref name="shape"/> so the network computes what it did (Net2Net-style): along the
+    /// first dimension (a layer's outputs, a BN vector) the new entries repeat the old ones, so new channels copy old
+    /// channels; along the others (a layer's inputs) they are 0, so the next layer ignores the copies until training
+    /// tells them apart (their gradients differ from the start, as the copies' consumers start at 0).
+    /// </summary>
+    public static Tensor Grow(Tensor t, long[] shape)
+    {
+        var x = t;
+        if (shape[0] > x.shape[0])
+        {
+            long reps = (shape[0] + x.shape[0] - 1) / x.shape[0];
+            x = torch.cat(Enumerable.Repeat(x, (int)reps).ToList(), 0)[TensorIndex.Slice(0, shape[0])];
+        }
+        var pad = new List<long>();
+        for (int d = shape.Length - 1; d >= 1; d--) { pad.Add(0); pad.Add(shape[d] - x.shape[d]); }
+        return pad.Count == 0 ? x : torch.nn.functional.pad(x, pad.ToArray());
+    }
+
+    /// <summary>Augmentation and noise draws depend only on (seed, step, which): a resumed run draws as the uninterrupted one.
+    /// which: 0 the decoder's adversarial term, 1 and 2 the discriminator's real and fake batches, 3 the photos, 4 the decoder's noise.</summary>
     public static int AugmentSeed(int seed, long global, int which) => unchecked((int)(seed * 1_000_003L + global * 31 + which));
 
     int AugmentSeed(long global, int which) => AugmentSeed(cfg.Seed, global, which);
@@ -250,6 +309,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         {
             ["encoder"] = encoder.Spec.Name,
             ["train_config"] = JsonSerializer.Serialize(cfg),
+            ["decoder_kind"] = cfg.DecoderKind,
             ["epochs_done"] = epoch.ToString(),
             ["step_in_epoch"] = step.ToString(),
             ["train_seconds"] = seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture),
@@ -275,7 +335,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         return m;
     }
 
-    void SaveCheckpoint(FaceDecoder dec, Adam adam, PatchDiscriminator? disc, Adam? adamD, int epoch, int step, double seconds, Dictionary<string, double> sums)
+    void SaveCheckpoint(FaceDecoder dec, Adam adam, PatchDiscriminator? disc, Adam? adamD, Ema? ema, int epoch, int step, double seconds, Dictionary<string, double> sums)
     {
         var meta = Metadata(epoch, step, seconds);
         meta["fingerprint"] = cfg.Fingerprint();
@@ -287,6 +347,11 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             foreach (var (k, v) in StateDict.ToHost(disc)) state["disc." + k] = v;
             foreach (var (k, v) in adamD!.State()) state[k] = v;
             meta["adam_step_disc"] = adamD.StepCount.ToString();
+        }
+        if (ema != null)
+        {
+            foreach (var (k, v) in ema.State()) state[k] = v;
+            meta["ema_updates"] = ema.Updates.ToString();
         }
         DecoderFile.Save(CheckpointPath, dec, meta, state);
     }

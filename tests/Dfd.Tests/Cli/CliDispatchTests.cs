@@ -124,6 +124,15 @@ public class CliDispatchTests
     }
 
     [Fact]
+    public void SharpOptionsAreChecked()
+    {
+        AssertOneLineError(Run("reconstruct", "--decoder", "d.safetensors", "--input", "t.npy", "--output", "o", "--seed", "abc"), 2, "reconstruct", "--seed: 'abc' is not a whole number");
+        AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--data", "lfw:x", "--out", "d.safetensors", "--ema", "1.5"), 2, "train", "--ema is a decay in [0, 1)");
+        AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--data", "lfw:x", "--out", "d.safetensors", "--noise-blocks", "9"), 2, "train", "--noise-blocks must be 0–5");
+        AssertOneLineError(Run("train", "--encoder", "dlib-resnet", "--data", "lfw:x", "--out", "d.safetensors", "--r1", "-1"), 2, "train", "--r1 must be a number ≥ 0");
+    }
+
+    [Fact]
     public void ConvertNeedsItsSubcommand()
     {
         AssertOneLineError(Run("convert", "--manifest", "m.json", "--out", "o.safetensors"), 2, "convert", "usage: dfd convert faceapi");

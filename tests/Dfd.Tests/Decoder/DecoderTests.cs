@@ -11,7 +11,7 @@ using Xunit;
 
 namespace Dfd.Tests.Decoder;
 
-public class DecoderTests : IDisposable
+public partial class DecoderTests : IDisposable
 {
     readonly string dir = Directory.CreateTempSubdirectory("dfd-dec-").FullName;
     public void Dispose() => Directory.Delete(dir, true);
