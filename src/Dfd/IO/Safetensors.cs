@@ -68,17 +68,7 @@ public static class Safetensors
 
     public static (Dictionary<string, HostTensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
     {
-        byte[] all;
-        try { all = File.ReadAllBytes(path); }
-        catch (FileNotFoundException) { throw new ModelFileException(path, "file not found"); }
-        catch (DirectoryNotFoundException) { throw new ModelFileException(path, "file not found"); }
-        if (all.Length < 8) throw new ModelFileException(path, "too short to be a safetensors file");
-        ulong hlen = BitConverter.ToUInt64(all, 0);
-        if (hlen > (ulong)(all.Length - 8)) throw new ModelFileException(path, "damaged safetensors file: header runs past the end of the file (truncated?)");
-        JsonObject header;
-        try { header = JsonNode.Parse(Encoding.UTF8.GetString(all, 8, (int)hlen))!.AsObject(); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
-        { throw new ModelFileException(path, "damaged safetensors file: header is not valid JSON"); }
+        var (all, hlen, header) = ReadWhole(path);
 
         long dataStart = 8 + (long)hlen;
         var tensors = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
@@ -119,16 +109,7 @@ public static class Safetensors
     /// </summary>
     public static IReadOnlyList<string> RewriteMetadata(string path, Func<string, string, string> rewrite)
     {
-        byte[] all;
-        try { all = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new ModelFileException(path, "file not found"); }
-        if (all.Length < 8) throw new ModelFileException(path, "too short to be a safetensors file");
-        ulong hlen = BitConverter.ToUInt64(all, 0);
-        if (hlen > (ulong)(all.Length - 8)) throw new ModelFileException(path, "damaged safetensors file: header runs past the end of the file (truncated?)");
-        JsonObject header;
-        try { header = JsonNode.Parse(Encoding.UTF8.GetString(all, 8, (int)hlen))!.AsObject(); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
-        { throw new ModelFileException(path, "damaged safetensors file: header is not valid JSON"); }
+        var (all, hlen, header) = ReadWhole(path);
         if (header["__metadata__"] is not JsonObject meta) return [];
 
         var changed = new List<string>();
@@ -156,6 +137,21 @@ public static class Safetensors
             stream.Write(all, (int)dataStart, (int)(all.Length - dataStart));
         });
         return changed;
+    }
+
+    /// <summary>A safetensors file's bytes, its header's length and the parsed header.</summary>
+    /// <exception cref="ModelFileException">Missing, too short, or a header that is cut off or not JSON.</exception>
+    static (byte[] All, ulong HeaderLength, JsonObject Header) ReadWhole(string path)
+    {
+        byte[] all;
+        try { all = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new ModelFileException(path, "file not found"); }
+        if (all.Length < 8) throw new ModelFileException(path, "too short to be a safetensors file");
+        ulong hlen = BitConverter.ToUInt64(all, 0);
+        if (hlen > (ulong)(all.Length - 8)) throw new ModelFileException(path, "damaged safetensors file: header runs past the end of the file (truncated?)");
+        try { return (all, hlen, JsonNode.Parse(Encoding.UTF8.GetString(all, 8, (int)hlen))!.AsObject()); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        { throw new ModelFileException(path, "damaged safetensors file: header is not valid JSON"); }
     }
 
     static float[] CheckedCast(ReadOnlySpan<byte> span, long count, int width, string name, string path, Func<ReadOnlySpan<byte>, float[]> cast)
