@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using Dfd.Analysis;
 using Dfd.Core;
+using Dfd.Decoder;
 using Dfd.Imaging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -222,8 +223,8 @@ public sealed class DfdServer : IAsyncDisposable
             if (t.Length != m.Spec.EmbeddingSize) throw new ApiException(400, $"template has {t.Length} values; {m.Spec.Name} makes {m.Spec.EmbeddingSize}");
             if (t.Any(x => !float.IsFinite(x))) throw new ApiException(400, "template holds a value that is not a finite number");
             int k = Explorer.Models.ToList().IndexOf(m);
-            var kind = Explorer.Choose(new Dictionary<string, string?> { [m.Spec.Name] = r.Decoder ?? DecoderKinds.Regression })[k];
-            if (kind == DecoderKinds.Regression && m.Decoder == null) throw new ApiException(409, $"{m.Spec.Name} has no decoder here");
+            var kind = Explorer.Choose(new Dictionary<string, string?> { [m.Spec.Name] = r.Decoder ?? DecoderKind.Regression })[k];
+            if (kind == DecoderKind.Regression && m.Decoder == null) throw new ApiException(409, $"{m.Spec.Name} has no decoder here");
             return await Work(ctx, () =>
             {
                 var (img, drawn) = Explorer.Draw(k, kind, t);
@@ -243,7 +244,7 @@ public sealed class DfdServer : IAsyncDisposable
             decoder = m.DecoderPath is { } p ? Path.GetFileName(p) : null,
             sharp_decoder = Explorer.Sharp(k) is { } s ? Path.GetFileName(s.Path) : null,
             // The kinds the page offers for this encoder's column.
-            decoders = new[] { m.Decoder != null ? DecoderKinds.Regression : null, Explorer.Sharp(k) != null ? DecoderKinds.Sharp : null }
+            decoders = new[] { m.Decoder != null ? DecoderKind.Regression : null, Explorer.Sharp(k) != null ? DecoderKind.Sharp : null }
                 .OfType<string>().ToList(),
         }).ToList(),
         side_by_side = Explorer.SideBySide,

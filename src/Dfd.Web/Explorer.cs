@@ -7,13 +7,6 @@ using Dfd.Reports;
 
 namespace Dfd.Web;
 
-/// <summary>The decoders a reconstruction can be drawn by: each encoder's regression decoder (the paper's, what the
-/// template determines) and, where one is found, its sharp one (adversarial: plausible detail the template does not hold).</summary>
-public static class DecoderKinds
-{
-    public const string Regression = "regression", Sharp = "sharp";
-}
-
 /// <summary>One loaded face as one encoder sees it: its aligned crop, template and (regression decoder's) reconstruction.</summary>
 public sealed record FaceView(RgbImage Crop, float[] Template, RgbImage? Reconstruction);
 
@@ -71,7 +64,7 @@ public sealed class Explorer : IDisposable
     /// encoder has no sharp decoder here.</exception>
     public string[] Choose(IReadOnlyDictionary<string, string?>? choice)
     {
-        var kinds = Enumerable.Repeat(DecoderKinds.Regression, Models.Count).ToArray();
+        var kinds = Enumerable.Repeat(DecoderKind.Regression, Models.Count).ToArray();
         foreach (var (enc, kind) in choice ?? new Dictionary<string, string?>())
         {
             int k = Models.Select(m => m.Spec.Name).ToList().IndexOf(enc);
@@ -79,11 +72,11 @@ public sealed class Explorer : IDisposable
             if (k < 0) throw new ApiException(400, $"decoders names encoder '{Clip(enc)}', which is not loaded here (loaded: {loaded})");
             kinds[k] = kind switch
             {
-                DecoderKinds.Regression => DecoderKinds.Regression,
-                DecoderKinds.Sharp => sharp[k] != null ? DecoderKinds.Sharp
+                DecoderKind.Regression => DecoderKind.Regression,
+                DecoderKind.Sharp => sharp[k] != null ? DecoderKind.Sharp
                     : throw new ApiException(409, $"{enc} has no sharp decoder here (models/dfd-{enc}-lfw-sharp.safetensors not found)"),
                 _ => throw new ApiException(400,
-                    $"decoder for {enc} must be {DecoderKinds.Regression} or {DecoderKinds.Sharp}, got '{Clip(kind ?? "")}'"),
+                    $"decoder for {enc} must be {DecoderKind.Regression} or {DecoderKind.Sharp}, got '{Clip(kind ?? "")}'"),
             };
         }
         return kinds;
@@ -92,14 +85,14 @@ public sealed class Explorer : IDisposable
     /// <summary>A template of encoder <paramref name="k"/> drawn by the decoder of that kind, and the kind; nulls where it has none.</summary>
     public (RgbImage? Image, string? Kind) Draw(int k, string kind, float[] template)
     {
-        if (kind == DecoderKinds.Sharp) return (sharp[k]!.Decoder.Reconstruct(template), DecoderKinds.Sharp);
+        if (kind == DecoderKind.Sharp) return (sharp[k]!.Decoder.Reconstruct(template), DecoderKind.Sharp);
         var m = Models[k];
-        return m.Decoder != null ? (m.Reconstruct(template), DecoderKinds.Regression) : (null, null);
+        return m.Decoder != null ? (m.Reconstruct(template), DecoderKind.Regression) : (null, null);
     }
 
     /// <summary>A loaded face's reconstruction by encoder <paramref name="k"/>'s decoder of that kind (the regression one is kept).</summary>
     public (RgbImage? Image, string? Kind) Reconstruction(LoadedFace f, int k, string kind) =>
-        kind == DecoderKinds.Regression
+        kind == DecoderKind.Regression
             ? (f.Views[k].Reconstruction, f.Views[k].Reconstruction != null ? kind : null)
             : Draw(k, kind, f.Views[k].Template);
 
