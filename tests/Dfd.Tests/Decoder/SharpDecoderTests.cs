@@ -108,6 +108,33 @@ public partial class DecoderTests
         Assert.InRange(Largest(raw) / (sd["u"].dot(raw.mv(torch.nn.functional.normalize(raw.t().mv(sd["u"]), p: 2, dim: 0)))).item<float>(), 0.99, 1.01);
     }
 
+    /// <summary>
+    /// The sharp recipe's discriminator (two scales, no spectral norm, R1 or DiffAugment, learning rate 8e-4) learns to
+    /// score four photos above blurred copies of them within 100 steps: a decoder's adversarial term is only as good as
+    /// this. The same test, one scale: separation 0.65 plain, 0.30 with spectral norm, 0.09 with DiffAugment's
+    /// translation; with R1 γ 1, or translation and cutout, the hinge loss stayed at 1.97 (chance: 2) over 40 steps.
+    /// sharp-v2's discriminator had all of these (docs/ablation-sharp.md).
+    /// </summary>
+    [Fact]
+    public void DiscriminatorTellsPhotosFromBlurredCopies()
+    {
+        var set = Faces();
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(7);
+        using var disc = new PatchDiscriminator(new DiscriminatorConfig(Scales: 2, Translation: false, Cutout: false, Lr: 8e-4));
+        var adam = new Adam(disc, 0.5, 0.999);
+        var real = Tensors.FromImages(Enumerable.Range(0, 4).Select(set.Image).ToList(), 150, 150);
+        var blurred = torch.nn.functional.avg_pool2d(real, 5, stride: 1, padding: 2, count_include_pad: false);
+        var losses = new List<float>();
+        for (int step = 0; step < 100; step++)
+            using (var s = torch.NewDisposeScope())
+                losses.Add(disc.Update(adam, blurred, real, 2 * step, 2 * step + 1, disc.Config.Lr, step).item<float>());
+        var trace = "hinge loss by step: " + string.Join(" ", losses.Select(l => l.ToString("F2")));
+        using var _ = torch.no_grad();
+        float r = disc.forward(real)[^1].mean().item<float>(), b = disc.forward(blurred)[^1].mean().item<float>();
+        Assert.True(r > b + 0.5, $"D(photos) {r:F3}, D(blurred) {b:F3}; {trace}");
+    }
+
     [Fact]
     public void R1PenaltyHasFiniteGradients()
     {
