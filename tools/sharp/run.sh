@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Run sharp-v2: dlib-resnet's sharp decoder (issue 25), as started on 2026-12-06; the recipe and why each part is
-# there: docs/ablation-sharp.md. Warm-started from the shipped regression decoder (its tensors; the file's metadata
-# was relabelled, 051594a8… → 593caefc…, with the same tensors). Always passes --resume: run it again to continue
-# from RUN/dfd-dlib-resnet-lfw-sharp.safetensors.ckpt (written every 50 steps); sample sheets at every checkpoint.
-#   nohup tools/sharp/run.sh >> "${RUN:-$HOME/.cache/dfd/runs/sharp-v2}/train.log" 2>&1 &
+# dlib-resnet's sharp decoder (issue 25), as trained on 2026-12-06; every run and why: docs/ablation-sharp.md.
+#   sharp-v2 (the shipped file, models/dfd-dlib-resnet-lfw-sharp.safetensors): --init the shipped regression decoder,
+#             top widened to 32 channels, noise in 3 blocks, EMA 0.998, spectral-norm discriminator with R1 and
+#             DiffAugment; a cosine planned over 6 epochs, stopped after the first (--max-steps 330).
+#   STAGES=all adds the two runs that drew more detail and paid for it in identity (not shipped):
+#   sharp-v3: --init sharp-v2's file; a discriminator that learns (no spectral norm, R1 or DiffAugment, D lr 8e-4),
+#             adv 1.5, feature matching 2; stopped after 1 of 4 epochs (--max-steps 330);
+#   sharp-v4: --init sharp-v3's file; the same discriminator, adv 0.5, feature matching 1; 2 epochs.
+# Each stage resumes (--resume; a checkpoint every 50 steps, a sample sheet at each): run the script again to go on.
+#   nohup tools/sharp/run.sh >> "${RUN:-$HOME/.cache/dfd/runs/sharp}/train.log" 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RUN="${RUN:-$HOME/.cache/dfd/runs/sharp-v2}"
+RUN="${RUN:-$HOME/.cache/dfd/runs/sharp}"
 LFW="${LFW:-../shared/data/lfw/lfw-deepfunneled}"
 mkdir -p "$RUN"
 # --init reads a copy in the run folder, so a later change of the shipped file does not stop --resume.
 [ -f "$RUN/init-shipped.safetensors" ] || cp models/dfd-dlib-resnet-lfw.safetensors "$RUN/init-shipped.safetensors"
-exec ./dfd train --encoder dlib-resnet --data "lfw:$LFW" --split splits/lfw-dfd-v1.json \
-  --out "$RUN/dfd-dlib-resnet-lfw-sharp.safetensors" --init "$RUN/init-shipped.safetensors" \
-  --widths 256,128,64,32,32 --noise-blocks 3 --ema 0.998 \
-  --loss pixel=0.5,pixel_local=0.5,sobel=0,sobel_local=0,ssim=0.25,perceptual=1,perceptual_local=0.5,stage_from=3,stages=3,identity=0.5,identity_person=12,adv=1 \
-  --feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --disc-scales 2 --diffaug translation,cutout \
-  --epochs 6 --batch 32 --lr 2e-4 --seed 25 --checkpoint-every 50 --resume
+common=(--encoder dlib-resnet --data "lfw:$LFW" --split splits/lfw-dfd-v1.json --widths 256,128,64,32,32 --noise-blocks 3
+  --ema 0.998 --batch 32 --lr 2e-4 --disc-scales 2 --checkpoint-every 50 --resume)
+loss=pixel=0.5,pixel_local=0.5,sobel=0,sobel_local=0,ssim=0.25,perceptual=1,perceptual_local=0.5,stage_from=3,stages=3,identity=0.5,identity_person=12
+learns=(--disc-lr 8e-4 --diffaug none)   # no --spectral-norm, no --r1
+out() { echo "$RUN/$1/dfd-dlib-resnet-lfw-sharp.safetensors"; }
+[ -f "$(out v2)" ] || ./dfd train "${common[@]}" --out "$(out v2)" --init "$RUN/init-shipped.safetensors" \
+  --loss "$loss,adv=1" --feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug translation,cutout \
+  --epochs 6 --max-steps 330 --seed 25
+[ "${STAGES:-shipped}" = all ] || exit 0
+[ -f "$(out v3)" ] || ./dfd train "${common[@]}" --out "$(out v3)" --init "$(out v2)" \
+  --loss "$loss,adv=1.5" --feature-matching 2 "${learns[@]}" --epochs 4 --max-steps 330 --seed 26
+./dfd train "${common[@]}" --out "$(out v4)" --init "$(out v3)" --loss "$loss,adv=0.5" --feature-matching 1 "${learns[@]}" \
+  --epochs 2 --seed 27

@@ -156,7 +156,7 @@ static class ReconstructCommand
             if (originals != null) { gridRows.Add(originals.Take(16).ToList()); labels.Add("originals"); }
             gridRows.Add(recon.Take(16).ToList());
             gridRows.AddRange(more.Select(m => m.Take(16).ToList()));
-            labels.AddRange(RowLabels(kinds, decPaths));
+            labels.AddRange(DecoderKind.RowLabels(kinds, decPaths));
             ImageIO.Save(LabelledGrid.Compose(gridRows, labels), Path.Combine(output, "grid.png"));
         }
         object decoders = decPaths.Length == 1 ? decPath : decPaths;
@@ -170,15 +170,11 @@ static class ReconstructCommand
         if (json) Console.WriteLine(Common.ToJson(summary));
         else
         {
-            Console.WriteLine($"{recon.Count} reconstructions at {info.OutWidth}x{info.OutHeight} ({info.Encoder} templates; {string.Join(", ", RowLabels(kinds, decPaths))}) → {output} (grid.png, reconstruct.json)");
+            Console.WriteLine($"{recon.Count} reconstructions at {info.OutWidth}x{info.OutHeight} ({info.Encoder} templates; {string.Join(", ", DecoderKind.RowLabels(kinds, decPaths))}) → {output} (grid.png, reconstruct.json)");
             foreach (var p in problems) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(p)}");
         }
         return recon.Count == 0 && problems.Count > 0 ? 1 : 0;
     }
-
-    /// <summary>"regression decoder", "sharp decoder"; with the file name where two rows would read the same.</summary>
-    static List<string> RowLabels(IReadOnlyList<string> kinds, IReadOnlyList<string> paths) =>
-        kinds.Select((k, i) => kinds.Count(x => x == k) > 1 ? $"{DecoderKind.Label(k)} {Path.GetFileNameWithoutExtension(paths[i])}" : DecoderKind.Label(k)).ToList();
 }
 
 /// <summary>Disposes the loaded decoders at the end of the command.</summary>

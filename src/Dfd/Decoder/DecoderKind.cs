@@ -44,6 +44,11 @@ public static class DecoderKind
     /// <summary>"regression decoder" or "sharp decoder": the words every picture's caption uses.</summary>
     public static string Label(string kind) => kind == Sharp ? "sharp decoder" : "regression decoder";
 
+    /// <summary>Row labels for a grid of several decoders' faces: each kind's <see cref="Label"/>, with the file's name where
+    /// two rows would otherwise read the same ("sharp decoder dfd-dlib-resnet-lfw-sharp", "sharp decoder run-7").</summary>
+    public static List<string> RowLabels(IReadOnlyList<string> kinds, IReadOnlyList<string> paths) =>
+        kinds.Select((k, i) => kinds.Count(x => x == k) > 1 ? $"{Label(k)} {Path.GetFileNameWithoutExtension(paths[i])}" : Label(k)).ToList();
+
     /// <summary>A caption for a decoder file: "regression decoder (dfd-dlib-resnet-lfw.safetensors)".</summary>
     public static string Caption(DecoderInfo info, string path) => $"{Label(info.Kind)} ({Path.GetFileName(path)})";
 }

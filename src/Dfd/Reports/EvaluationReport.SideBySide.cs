@@ -76,12 +76,9 @@ public static partial class EvaluationReport
         var first = all[0];
         if (first.SampleOriginals.Count == 0) return null;
         var rows = new List<IReadOnlyList<RgbImage>> { first.SampleOriginals.Take(faces).ToList() };
+        foreach (var r in all) rows.Add(r.SampleReconstructions.Take(faces).ToList());
         var labels = new List<string> { "originals" };
-        foreach (var r in all)
-        {
-            rows.Add(r.SampleReconstructions.Take(faces).ToList());
-            labels.Add(KindLabel(r));
-        }
+        labels.AddRange(DecoderKind.RowLabels(all.Select(r => r.DecoderKind).ToList(), all.Select(r => r.Decoder.Path).ToList()));
         return LabelledGrid.Compose(rows, labels);
     }
 

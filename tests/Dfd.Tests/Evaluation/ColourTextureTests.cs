@@ -164,6 +164,9 @@ public class ColourTextureTests : IDisposable
         Assert.Equal("regression", DecoderKind.Of(new Dictionary<string, string>()));
         Assert.Equal("sharp decoder", DecoderKind.Label("sharp"));
         Assert.Equal("regression decoder", DecoderKind.Label("regression"));
+        // Two rows of one kind are told apart by their files' names; a kind that appears once keeps its plain label.
+        Assert.Equal(["sharp decoder a", "sharp decoder run-7", "regression decoder"],
+            DecoderKind.RowLabels(["sharp", "sharp", "regression"], ["models/a.safetensors", "/x/run-7.safetensors", "r.safetensors"]));
     }
 
     /// <summary>The stand-in sharp decoder: the shipped regression file with its metadata rewritten to decoder_kind=sharp.</summary>
@@ -178,17 +181,19 @@ public class ColourTextureTests : IDisposable
     }
 
     [Fact]
-    public void ShippedDecoderIsRegressionAndAStandInReadsSharp()
+    public void ShippedDecodersReadAsTheirKinds()
     {
         var shipped = DecoderFile.ShippedPath("dlib-resnet");
         Assert.NotNull(shipped);
         using (var reg = DecoderFile.Load(shipped!)) Assert.Equal("regression", reg.Info.Kind);
         using var sharp = DecoderFile.Load(StandInSharp(dir));
         Assert.Equal("sharp", sharp.Info.Kind);
-        // No sharp decoder ships with this encoder (until one is trained), and none for an unknown one.
+        // dlib-resnet's sharp decoder ships and says so; an unknown encoder has none.
         Assert.Null(DecoderFile.ShippedSharpPath("no-such-encoder"));
         var found = DecoderFile.ShippedSharpPath("dlib-resnet");
-        Assert.True(found == null || found.EndsWith("dfd-dlib-resnet-lfw-sharp.safetensors"), found);
+        Assert.NotNull(found);
+        Assert.EndsWith("dfd-dlib-resnet-lfw-sharp.safetensors", found);
+        using (var shippedSharp = DecoderFile.Load(found!)) Assert.Equal("sharp", shippedSharp.Info.Kind);
     }
 
     [Fact]

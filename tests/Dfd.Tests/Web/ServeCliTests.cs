@@ -42,7 +42,7 @@ public class ServeCliTests
         var dll = Path.Combine(AppContext.BaseDirectory, "Dfd.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
         foreach (var a in new[] { dll, "serve", "--port", "0", "--json" }) psi.ArgumentList.Add(a);
-        // A sharp decoder under its shipped name in $DFD_MODELS (a stand-in: none is shipped yet) is found and offered.
+        // A sharp decoder under its shipped name in $DFD_MODELS (a stand-in, so that this checks the lookup) is found and offered.
         var models = Directory.CreateTempSubdirectory("dfd-models-").FullName;
         ServeFixture.StandInSharp(models);
         psi.Environment["DFD_MODELS"] = models;

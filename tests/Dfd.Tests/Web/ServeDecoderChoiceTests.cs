@@ -7,7 +7,7 @@ using Xunit;
 
 namespace Dfd.Tests.Web;
 
-/// <summary>A server whose dlib-resnet has a sharp decoder beside its regression one (a stand-in: none is shipped yet).</summary>
+/// <summary>A server whose dlib-resnet has a sharp decoder beside its regression one (a stand-in, not the shipped one).</summary>
 public sealed class SharpServeFixture : IAsyncLifetime
 {
     readonly string dir = Directory.CreateTempSubdirectory("dfd-sharp-").FullName;

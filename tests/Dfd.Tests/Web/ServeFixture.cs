@@ -24,7 +24,7 @@ public sealed class ServeFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// A stand-in for dlib-resnet's sharp decoder (none is shipped yet), under the shipped name in <paramref name="dir"/>:
+    /// A stand-in for dlib-resnet's sharp decoder (not the shipped one), under the shipped name in <paramref name="dir"/>:
     /// an untrained, smaller decoder, so that every face it draws differs from the regression decoder's.
     /// </summary>
     public static string StandInSharp(string dir)
