@@ -6,7 +6,8 @@
 #   STAGES=all adds the two runs that drew more detail and paid for it in identity (not shipped):
 #   sharp-v3: --init sharp-v2's file; a discriminator that learns (no spectral norm, R1 or DiffAugment, D lr 8e-4),
 #             adv 1.5, feature matching 2; stopped after 1 of 4 epochs (--max-steps 330);
-#   sharp-v4: --init sharp-v3's file; the same discriminator, adv 0.5, feature matching 1; 2 epochs.
+#   sharp-v4: --init sharp-v3's file; the same discriminator, adv 0.5, feature matching 1; 2 epochs;
+#   sharp-v5: --init sharp-v2's file, sharp-v4's setting; 1 epoch.
 # Each stage resumes (--resume; a checkpoint every 50 steps, a sample sheet at each): run the script again to go on.
 #   nohup tools/sharp/run.sh >> "${RUN:-$HOME/.cache/dfd/runs/sharp}/train.log" 2>&1 &
 set -euo pipefail
@@ -27,5 +28,7 @@ out() { echo "$RUN/$1/dfd-dlib-resnet-lfw-sharp.safetensors"; }
 [ "${STAGES:-shipped}" = all ] || exit 0
 [ -f "$(out v3)" ] || ./dfd train "${common[@]}" --out "$(out v3)" --init "$(out v2)" \
   --loss "$loss,adv=1.5" --feature-matching 2 "${learns[@]}" --epochs 4 --max-steps 330 --seed 26
-./dfd train "${common[@]}" --out "$(out v4)" --init "$(out v3)" --loss "$loss,adv=0.5" --feature-matching 1 "${learns[@]}" \
-  --epochs 2 --seed 27
+[ -f "$RUN/v4/done" ] || { ./dfd train "${common[@]}" --out "$(out v4)" --init "$(out v3)" --loss "$loss,adv=0.5" \
+  --feature-matching 1 "${learns[@]}" --epochs 2 --seed 27 && touch "$RUN/v4/done"; }
+./dfd train "${common[@]}" --out "$(out v5)" --init "$(out v2)" --loss "$loss,adv=0.5" --feature-matching 1 "${learns[@]}" \
+  --epochs 1 --seed 28
