@@ -112,8 +112,8 @@ public partial class DecoderTests
     /// The sharp recipe's discriminator (two scales, no spectral norm, R1 or DiffAugment, learning rate 8e-4) learns to
     /// score four photos above blurred copies of them within 100 steps: a decoder's adversarial term is only as good as
     /// this. The same test, one scale: separation 0.65 plain, 0.30 with spectral norm, 0.09 with DiffAugment's
-    /// translation; with R1 γ 1, or translation and cutout, the hinge loss stayed at 1.97 (chance: 2) over 40 steps.
-    /// sharp-v2's discriminator had all of these (docs/ablation-sharp.md).
+    /// translation; at lr 2e-4 with R1 γ 1, or with translation and cutout, the hinge loss was still 1.97 (chance: 2)
+    /// after 40 steps. sharp-v2's discriminator had all of these (docs/ablation-sharp.md).
     /// </summary>
     [Fact]
     public void DiscriminatorTellsPhotosFromBlurredCopies()
