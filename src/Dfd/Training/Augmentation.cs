@@ -74,8 +74,9 @@ public sealed record AugmentConfig(double Degrees = 5, double Shift = 0.03, doub
 {
     public bool Geometric => Degrees > 0 || Shift > 0 || Zoom > 0;
 
-    /// <summary>Images 0..255 [N,3,H,W] → augmented images, the draws from <paramref name="rng"/>.</summary>
-    public Tensor Apply(Tensor x, Random rng)
+    /// <summary>Images 0..255 [N,3,H,W] → augmented images, the draws from <paramref name="rng"/>. With
+    /// <paramref name="wholeLevels"/> off the result is not rounded, so gradients pass (a loss's view of a reconstruction).</summary>
+    public Tensor Apply(Tensor x, Random rng, bool wholeLevels = true)
     {
         long n = x.shape[0], h = x.shape[2], w = x.shape[3];
         var dev = x.device;
@@ -106,6 +107,6 @@ public sealed record AugmentConfig(double Degrees = 5, double Shift = 0.03, doub
             y = y.clamp(Scalars.Of(0.0), Scalars.Of(255.0));
         }
         // Whole grey levels, as a photo has: the encoder then sees what it would see in a file.
-        return y.round();
+        return wholeLevels ? y.round() : y;
     }
 }

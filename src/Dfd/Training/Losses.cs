@@ -18,7 +18,12 @@ namespace Dfd.Training;
 /// discriminator (<see cref="DiscriminatorConfig"/>), which the trainer adds: the decoder is pushed towards images the
 /// discriminator cannot tell from photos, not towards the average that pixel losses reward. <see cref="Frequency"/>
 /// weighs the focal frequency loss (<see cref="DecoderLoss.FocalFrequency"/>), which weighs the spectrum's hard, mostly
-/// high, frequencies up where pixel losses let a decoder give them up.
+/// high, frequencies up where pixel losses let a decoder give them up. <see cref="IdentityWarped"/> weighs an identity
+/// term taken on a randomly warped copy of the reconstruction (<see cref="DecoderLoss.IdentityWarp"/>, a new warp each
+/// step), aimed at the person's centre where the person term is on, else at the image's own template: a face whose
+/// template holds only at its one exact placement (detail that speaks to the encoder's pixels rather than to the face)
+/// pays for it. Augmented identity terms carry over to models that were in no loss (Struppek et al., "Plug &amp; Play
+/// Attacks", ICML 2022); a sharp decoder's drawn detail needs that, since the cross-model bars judge it.
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
@@ -28,7 +33,8 @@ public sealed record LossWeights(
     double Ssim = 0.5,
     double IdentityPerson = 0.0,
     double Adv = 0.0,
-    double Frequency = 0.0)
+    double Frequency = 0.0,
+    double IdentityWarped = 0.0)
 {
     /// <summary>Every image and feature term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
@@ -57,6 +63,7 @@ public static class LossSpec
         ["identity_person"] = (w, v) => w with { IdentityPerson = v },
         ["adv"] = (w, v) => w with { Adv = v },
         ["frequency"] = (w, v) => w with { Frequency = v },
+        ["identity_warped"] = (w, v) => w with { IdentityWarped = v },
     };
 
     static readonly Dictionary<string, Func<LossOptions, double, LossOptions>> options = new()
@@ -175,6 +182,11 @@ public sealed class DecoderLoss
         return (rows, of);
     }
 
+    /// <summary>The warps of the <see cref="LossWeights.IdentityWarped"/> term: turns up to 5°, shifts up to 5% of the side,
+    /// zooms up to 10%, no colour change. About what a face detector's alignment varies by, which an FR model is
+    /// trained to ignore.</summary>
+    public static readonly AugmentConfig IdentityWarp = new(Degrees: 5, Shift: 0.05, Zoom: 0.1, Photometric: 0);
+
     public LossWeights Weights => w;
     public LossOptions Options => o;
 
@@ -184,11 +196,14 @@ public sealed class DecoderLoss
     /// pixel with <paramref name="target"/> at its size, and shown to the encoder (identity, perceptual) resized to the
     /// encoder's input by <see cref="Reconstruction.ToSize"/>; the perceptual terms then compare with
     /// <paramref name="encoderTarget"/>, the target's crop at the encoder's size (default: the target resized).</summary>
-    /// <exception cref="ArgumentException">A person-centre term without centres.</exception>
+    /// <paramref name="warp"/> draws the warps of the <see cref="LossWeights.IdentityWarped"/> term (the trainer seeds it
+    /// per step, so a resumed run warps as the uninterrupted one).</summary>
+    /// <exception cref="ArgumentException">A person-centre term without centres, or a warped identity term without draws.</exception>
     public (Tensor Total, Dictionary<string, Tensor> Terms) Compute(Tensor recon, Tensor target, Tensor targetTemplates, Tensor? personCentres = null,
-        Tensor? encoderTarget = null)
+        Tensor? encoderTarget = null, Random? warp = null)
     {
         if (w.IdentityPerson > 0 && personCentres is null) throw new ArgumentException("the identity_person term needs each target's person centre");
+        if (w.IdentityWarped > 0 && warp is null) throw new ArgumentException("the identity_warped term needs a random source for its warps");
         var terms = new Dictionary<string, Tensor>();
         int ew = encoder.Spec.InputWidth, eh = encoder.Spec.InputHeight;
         // The inner-face box is in the encoder's crop; on a larger output the same region, scaled.
@@ -206,7 +221,7 @@ public sealed class DecoderLoss
             if (w.Sobel > 0) terms["sobel"] = (gr - gt).abs().mean().Times(w.Sobel);
             if (w.SobelLocal > 0) terms["sobel_local"] = (Inner(gr) - Inner(gt)).abs().mean().Times(w.SobelLocal);
         }
-        if (w.NeedsFeatures || w.Identity > 0 || w.IdentityPerson > 0)
+        if (w.NeedsFeatures || w.Identity > 0 || w.IdentityPerson > 0 || w.IdentityWarped > 0)
         {
             // One pass gives the template and, where the perceptual terms need them, the feature maps.
             var fenc = encoder as IFeatureEncoder;
@@ -236,6 +251,11 @@ public sealed class DecoderLoss
             }
             if (w.IdentityPerson > 0)
                 terms["identity_person"] = F.cosine_similarity(rt, personCentres!, dim: 1).Rsub(1).mean().Times(w.IdentityPerson);
+            if (w.IdentityWarped > 0)
+            {
+                var wt = encoder.Forward(IdentityWarp.Apply(er, warp!, wholeLevels: false));
+                terms["identity_warped"] = F.cosine_similarity(wt, personCentres ?? targetTemplates, dim: 1).Rsub(1).mean().Times(w.IdentityWarped);
+            }
         }
         Tensor total = terms.Values.Aggregate((a, b) => a.Plus(b));
         return (total, terms);

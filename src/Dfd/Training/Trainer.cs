@@ -144,7 +144,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     y ??= x;
                     var recon = dec.forward(t, AugmentSeed(global, 4));
                     var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)personOf![i]).ToArray(), device: encoder.Device));
-                    var (total, terms) = loss.Compute(recon, y, t, c, x);
+                    var (total, terms) = loss.Compute(recon, y, t, c, x, new Random(AugmentSeed(global, 5)));
                     if (disc != null) total = disc.AddGeneratorTerms(recon, y, cfg.Loss.Adv, AugmentSeed(global, 0), total, terms);
                     if (!float.IsFinite(total.item<float>()))
                         throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");

@@ -240,6 +240,48 @@ public partial class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void WarpedIdentityTakesTheTemplateOfAWarpedReconstruction()
+    {
+        var (set, x, y, t) = Altered(3, 0.9f, 15);
+        using var scope = torch.NewDisposeScope();
+        var inner = Box.InnerFace(DlibResNet.Spec.Template);
+        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityWarped: 2);
+        var loss = new DecoderLoss(encoder.Value, w, inner);
+        var none = new float[128];
+
+        // By hand: the same draws warp the reconstruction; 1 − cos to the own template (no centres given), times the weight.
+        var warped = DecoderLoss.IdentityWarp.Apply(y, new Random(7), wholeLevels: false);
+        double expected = 2 * MeanCosineDistance(encoder.Value.ForwardWithFeatures(warped).Template, set.Templates, none);
+        var yg = y.clone().requires_grad_(true);
+        var term = loss.Compute(yg, x, t, warp: new Random(7)).Terms["identity_warped"];
+        Assert.Equal(expected, term.item<float>(), 4);
+        // The warp is drawn: another seed gives another number, and neither is the unwarped one.
+        double other = loss.Compute(y, x, t, warp: new Random(8)).Terms["identity_warped"].item<float>();
+        double plain = 2 * MeanCosineDistance(encoder.Value.ForwardWithFeatures(y).Template, set.Templates, none);
+        Assert.True(Math.Abs(expected - other) > 1e-4 && Math.Abs(expected - plain) > 1e-4, $"seed 7 {expected}, seed 8 {other}, unwarped {plain}");
+        // Gradients reach the reconstruction through the warp.
+        term.backward();
+        Assert.True(yg.grad is { } g && g.abs().sum().item<float>() > 0);
+
+        // With centres, the target is the person's centre.
+        var centres = DecoderLoss.PersonCentres(["a", "b", "a"], set.Templates.Take(3).ToList(), set.MirrorTemplates.Take(3).ToList());
+        var c = torch.tensor(centres.SelectMany(v => v).ToArray(), new long[] { 3, 128 });
+        double toCentre = 2 * MeanCosineDistance(encoder.Value.ForwardWithFeatures(warped).Template, centres, none);
+        Assert.Equal(toCentre, loss.Compute(y, x, t, c, warp: new Random(7)).Terms["identity_warped"].item<float>(), 4);
+
+        // The warps stay within what the encoder ignores: a warped photo is still far nearer its own template than
+        // another person's (dlib templates of two people sit at cosine ≈ 0.84, a distance of ≈ 0.16).
+        var wx = DecoderLoss.IdentityWarp.Apply(x, new Random(9), wholeLevels: false);
+        var tx = encoder.Value.ForwardWithFeatures(wx).Template;
+        double self = MeanCosineDistance(tx, set.Templates, none);
+        double others = MeanCosineDistance(tx, [set.Templates[1], set.Templates[2], set.Templates[0]], none);
+        Assert.True(self < 0.5 * others, $"warped photo to its own template {self}, to another's {others}");
+
+        Assert.Throws<ArgumentException>(() => loss.Compute(y, x, t));
+        Assert.Equal((new LossWeights() with { IdentityWarped = 0.5 }, new LossOptions()), LossSpec.Parse("identity_warped=0.5"));
+    }
+
+    [Fact]
     public void TrainerGivesThePersonTermEachItemsPerson()
     {
         // Same seed, batch and initial decoder: the first step's person term changes when the four faces become one person.
@@ -264,6 +306,9 @@ public partial class DecoderTests : IDisposable
         double person = FirstStepTerm(own, both, "identity_person", "own-p.safetensors"), identity = FirstStepTerm(own, both, "identity", "own-i.safetensors");
         Assert.True(identity > 1e-4, $"identity {identity}");
         Assert.Equal(identity, person, 6);
+        // The trainer draws the warped term's warps itself (a warp per step).
+        double warpedTerm = FirstStepTerm(distinct, new LossWeights(IdentityWarped: 1), "identity_warped", "warped.safetensors");
+        Assert.True(double.IsFinite(warpedTerm) && warpedTerm > 0, $"identity_warped {warpedTerm}");
     }
 
     [Fact]
