@@ -26,6 +26,7 @@ static class TrainCommand
             "             --resume (from OUT.ckpt, bit for bit) --init F (start from another decoder's weights; a new top or noise:",
             "             the tensors that fit, the rest new) --ema D (moving average of the weights, decay D, 0 off; the file holds it)",
             "             --max-steps N (stop after N steps, checkpointed in OUT.ckpt; for benchmarks and smoke runs)",
+            "             --freeze-blocks N (with --init: the template projection and the first N blocks keep the file's weights)",
             "  loss:      --loss name=number,... weights: " + string.Join(", ", LossSpec.WeightNames),
             "             options: l2=1, stages=N, stage_from=K (perceptual on feature maps K..K+N-1), identity_centred=1",
             $"  decoder:   --widths {string.Join(",", dec.BlockWidths)} --start-width {dec.StartWidth} --refine {dec.RefineBlocks} --shuffle-blocks {dec.ShuffleBlocks}",
@@ -76,12 +77,15 @@ static class TrainCommand
             },
             Init = a.Opt("init"),
             Ema = a.Double("ema", baseCfg.Ema),
+            FreezeBlocks = a.Int("freeze-blocks", 0),
             Discriminator = ParseDiscriminator(a, baseCfg.Discriminator),
             Augment = ParseAugment(a.Opt("augment")),
         };
         if (!(cfg.Ema >= 0 && cfg.Ema < 1)) throw new UsageException($"--ema is a decay in [0, 1) (0: off), not {cfg.Ema}");
         int nb = cfg.Decoder.BlockWidths.Length;
         if (cfg.Decoder.NoiseBlocks < 0 || cfg.Decoder.NoiseBlocks > nb) throw new UsageException($"--noise-blocks must be 0–{nb} (the decoder's blocks), not {cfg.Decoder.NoiseBlocks}");
+        if (cfg.FreezeBlocks < 0 || cfg.FreezeBlocks > nb) throw new UsageException($"--freeze-blocks must be 0–{nb} (the decoder's blocks), not {cfg.FreezeBlocks}");
+        if (cfg.FreezeBlocks > 0 && cfg.Init == null) throw new UsageException("--freeze-blocks keeps blocks of the --init file; give --init");
         int limit = a.Int("limit", int.MaxValue);
         var outSize = a.Opt("out-size");
         int maxSteps = a.Int("max-steps", 0);

@@ -116,6 +116,21 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
 
     public long ParameterCount => parameters().Sum(p => p.numel());
 
+    /// <summary>
+    /// Stops training of the template projection and the first <paramref name="n"/> upsampling blocks (no gradients;
+    /// their batch-norm statistics still follow the batches): a warm-started decoder keeps the coarse face it learned,
+    /// and only the blocks above it change. Returns how many weights were frozen.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="n"/> outside 0..the number of blocks.</exception>
+    public long Freeze(int n)
+    {
+        if (n < 0 || n > blocks.Count) throw new ArgumentException($"cannot freeze {n} blocks: the decoder has {blocks.Count}");
+        if (n == 0) return 0;
+        var frozen = project.parameters().Concat(projectNorm.parameters()).Concat(blocks.Take(n).SelectMany(b => b.parameters())).ToList();
+        foreach (var p in frozen) p.requires_grad = false;
+        return frozen.Sum(p => p.numel());
+    }
+
     sealed class UpBlock : Module<Tensor, Tensor>
     {
         readonly Conv2d conv;

@@ -33,6 +33,9 @@ public sealed record TrainConfig
     public string? Init { get; init; }
     /// <summary>Decay of the moving average of the decoder's weights (0: none); with it the decoder file holds the average.</summary>
     public double Ema { get; init; }
+    /// <summary>With <see cref="Init"/>: the template projection and the first N blocks keep the init file's weights
+    /// (<see cref="FaceDecoder.Freeze"/>), so a sharp run can add detail on top without redrawing the face's layout.</summary>
+    public int FreezeBlocks { get; init; }
 
     /// <summary>What the decoder file says it is: "sharp" when an adversarial term drew its detail, else "regression".</summary>
     public string DecoderKind => Loss.Adv > 0 ? "sharp" : "regression";
@@ -44,7 +47,7 @@ public sealed record TrainConfig
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
     /// <remarks>Settings at their type's default (0, false, null) are left out, so a setting added later with such a
     /// default does not stop older checkpoints from resuming.</remarks>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, OutWidth, OutHeight, Ema }, FingerprintJson);
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, OutWidth, OutHeight, Ema, FreezeBlocks }, FingerprintJson);
 
     static readonly JsonSerializerOptions FingerprintJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault };
 
@@ -77,6 +80,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         var (outW, outH) = OutputSize(data, cfg);
         var dec = new FaceDecoder(cfg.Decoder with { TemplateDim = encoder.Spec.EmbeddingSize, OutWidth = outW, OutHeight = outH });
         dec.to(encoder.Device);
+        if (cfg.FreezeBlocks > 0 && cfg.Init == null) throw new ArgumentException($"freezing {cfg.FreezeBlocks} blocks needs a decoder to start from (--init): they would stay random");
+        dec.Freeze(cfg.FreezeBlocks);
         var adam = new Adam(dec);
         using var disc = cfg.Loss.Adv > 0 ? new PatchDiscriminator(cfg.Discriminator) : null;
         disc?.to(encoder.Device);

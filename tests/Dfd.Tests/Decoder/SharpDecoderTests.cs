@@ -216,6 +216,30 @@ public partial class DecoderTests
     }
 
     [Fact]
+    public void FrozenBlocksKeepTheInitFilesWeights()
+    {
+        var set = Faces();
+        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(Identity: 0), Lr = 1e-2 };
+        var a = Path.Combine(dir, "freeze-a.safetensors");
+        using (new Trainer(set, encoder.Value, cfg, a, new Dictionary<string, string>()).Run(false)) { }
+        var want = Safetensors.Read(a).Tensors;
+        var frozen = cfg with { Init = a, FreezeBlocks = 2, Seed = 3 };
+        Assert.Contains("\"FreezeBlocks\":2", frozen.Fingerprint());
+        Assert.DoesNotContain("FreezeBlocks", cfg.Fingerprint());
+        using var dec = new Trainer(set, encoder.Value, frozen, Path.Combine(dir, "freeze-b.safetensors"), new Dictionary<string, string>()).Run(false);
+        var got = StateDict.ToHost(dec);
+        // Weights below the frozen line are the file's to the bit; every weight above it moved.
+        bool Below(string k) => k.StartsWith("project.") || k.StartsWith("projectNorm.") || k.StartsWith("blocks.0.") || k.StartsWith("blocks.1.");
+        var weights = dec.named_parameters().Select(p => p.name).ToHashSet();
+        Assert.Contains(weights, Below);
+        foreach (var k in weights)
+            if (Below(k)) Assert.True(want[k].Data.SequenceEqual(got[k].Data), $"{k} changed");
+            else Assert.False(want[k].Data.SequenceEqual(got[k].Data), $"{k} did not train");
+        Assert.Throws<ArgumentException>(() => new Trainer(set, encoder.Value, cfg with { FreezeBlocks = 1 }, Path.Combine(dir, "freeze-c.safetensors"), new Dictionary<string, string>()).Run(false));
+        Assert.Throws<ArgumentException>(() => dec.Freeze(Tiny.BlockWidths.Length + 1));
+    }
+
+    [Fact]
     public void WarmStartIntoANewTopTakesWhatFits()
     {
         var set = Faces();
