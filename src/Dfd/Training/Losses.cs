@@ -24,6 +24,9 @@ namespace Dfd.Training;
 /// template holds only at its one exact placement (detail that speaks to the encoder's pixels rather than to the face)
 /// pays for it. Augmented identity terms carry over to models that were in no loss (Struppek et al., "Plug &amp; Play
 /// Attacks", ICML 2022); a sharp decoder's drawn detail needs that, since the cross-model bars judge it.
+/// <see cref="Colour"/> weighs the distance of each image's mean colour (per channel, 0–1) from its photo's: the
+/// adversarial term tints faces (red, blue) more than per-pixel terms at low weight pull back, and a tint is what
+/// <c>dfd evaluate</c>'s colour bias measures.
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
@@ -34,7 +37,8 @@ public sealed record LossWeights(
     double IdentityPerson = 0.0,
     double Adv = 0.0,
     double Frequency = 0.0,
-    double IdentityWarped = 0.0)
+    double IdentityWarped = 0.0,
+    double Colour = 0.0)
 {
     /// <summary>Every image and feature term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
@@ -64,6 +68,7 @@ public static class LossSpec
         ["adv"] = (w, v) => w with { Adv = v },
         ["frequency"] = (w, v) => w with { Frequency = v },
         ["identity_warped"] = (w, v) => w with { IdentityWarped = v },
+        ["colour"] = (w, v) => w with { Colour = v },
     };
 
     static readonly Dictionary<string, Func<LossOptions, double, LossOptions>> options = new()
@@ -215,6 +220,7 @@ public sealed class DecoderLoss
         if (w.PixelLocal > 0) terms["pixel_local"] = Pixel(Inner(r), Inner(t)).Times(w.PixelLocal);
         if (w.Ssim > 0) terms["ssim"] = Ssim(r, t).Rsub(1).Times(w.Ssim);
         if (w.Frequency > 0) terms["frequency"] = FocalFrequency(r, t).Times(w.Frequency);
+        if (w.Colour > 0) terms["colour"] = (r.mean([2L, 3L]) - t.mean([2L, 3L])).abs().mean().Times(w.Colour);
         if (w.Sobel > 0 || w.SobelLocal > 0)
         {
             var (gr, gt) = (Sobel(r), Sobel(t));

@@ -321,8 +321,26 @@ public partial class DecoderTests : IDisposable
         // Values given start from the ones passed in, not from the defaults.
         Assert.Equal(0.7, LossSpec.Parse("sobel=0.7", new LossWeights(Pixel: 3)).Weights.Sobel);
         Assert.Equal(3, LossSpec.Parse("sobel=0.7", new LossWeights(Pixel: 3)).Weights.Pixel);
-        foreach (var bad in new[] { "ssim", "ssim=x", "colour=1", "ssim=-1", "identity=NaN", "pixel=Infinity", "stages=0", "stage_from=2.5", "a=1=2" })
+        foreach (var bad in new[] { "ssim", "ssim=x", "tint=1", "ssim=-1", "identity=NaN", "pixel=Infinity", "stages=0", "stage_from=2.5", "a=1=2" })
             Assert.Throws<FormatException>(() => LossSpec.Parse(bad));
+    }
+
+    [Fact]
+    public void ColourTermIsTheDistanceOfMeanColours()
+    {
+        using var scope = torch.NewDisposeScope();
+        // Two images of 2×2: the first's channel means differ from the target's by +0.1, −0.2, 0 (0–1 units); the
+        // second by 0 in every channel, though its pixels differ (a pixel term would count them, this one must not).
+        var target = torch.full(2, 3, 2, 2, 100f);
+        var recon = target.clone();
+        recon[0, 0] = recon[0, 0].Plus(25.5f);
+        recon[0, 1] = recon[0, 1].Plus(-51f);
+        recon[1, 2] = torch.tensor(new float[] { 50, 150, 80, 120 }).view(2, 2);
+        var inner = Box.InnerFace(DlibResNet.Spec.Template);
+        var loss = new DecoderLoss(encoder.Value, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, Colour: 3), inner);
+        double expected = 3 * (0.1 + 0.2 + 0 + 0 + 0 + 0) / 6;
+        Assert.Equal(expected, loss.Compute(recon, target, torch.zeros(2, 128)).Terms["colour"].item<float>(), 5);
+        Assert.Equal((new LossWeights() with { Colour = 2 }, new LossOptions()), LossSpec.Parse("colour=2"));
     }
 
     [Fact]
