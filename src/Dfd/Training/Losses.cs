@@ -26,7 +26,10 @@ namespace Dfd.Training;
 /// Attacks", ICML 2022); a sharp decoder's drawn detail needs that, since the cross-model bars judge it.
 /// <see cref="Colour"/> weighs the distance of each image's mean colour (per channel, 0–1) from its photo's: the
 /// adversarial term tints faces (red, blue) more than per-pixel terms at low weight pull back, and a tint is what
-/// <c>dfd evaluate</c>'s colour bias measures.
+/// <c>dfd evaluate</c>'s colour bias measures. <see cref="PixelLow"/> weighs an L1 distance of the two images
+/// averaged over 8×8 blocks (150² → 18²): it holds the face's layout, pose, mouth and tint to the photo's, and says
+/// nothing of detail finer than a block, which the adversarial term is then free to draw (per-pixel terms at full
+/// resolution are lowest at the blurred mean face).
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
@@ -38,7 +41,8 @@ public sealed record LossWeights(
     double Adv = 0.0,
     double Frequency = 0.0,
     double IdentityWarped = 0.0,
-    double Colour = 0.0)
+    double Colour = 0.0,
+    double PixelLow = 0.0)
 {
     /// <summary>Every image and feature term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
@@ -69,6 +73,7 @@ public static class LossSpec
         ["frequency"] = (w, v) => w with { Frequency = v },
         ["identity_warped"] = (w, v) => w with { IdentityWarped = v },
         ["colour"] = (w, v) => w with { Colour = v },
+        ["pixel_low"] = (w, v) => w with { PixelLow = v },
     };
 
     static readonly Dictionary<string, Func<LossOptions, double, LossOptions>> options = new()
@@ -192,6 +197,9 @@ public sealed class DecoderLoss
     /// trained to ignore.</summary>
     public static readonly AugmentConfig IdentityWarp = new(Degrees: 5, Shift: 0.05, Zoom: 0.1, Photometric: 0);
 
+    /// <summary>The block side of the <see cref="LossWeights.PixelLow"/> term.</summary>
+    public const int LowBlock = 8;
+
     public LossWeights Weights => w;
     public LossOptions Options => o;
 
@@ -220,6 +228,7 @@ public sealed class DecoderLoss
         if (w.PixelLocal > 0) terms["pixel_local"] = Pixel(Inner(r), Inner(t)).Times(w.PixelLocal);
         if (w.Ssim > 0) terms["ssim"] = Ssim(r, t).Rsub(1).Times(w.Ssim);
         if (w.Frequency > 0) terms["frequency"] = FocalFrequency(r, t).Times(w.Frequency);
+        if (w.PixelLow > 0) terms["pixel_low"] = (F.avg_pool2d(r, LowBlock) - F.avg_pool2d(t, LowBlock)).abs().mean().Times(w.PixelLow);
         if (w.Colour > 0) terms["colour"] = (r.mean([2L, 3L]) - t.mean([2L, 3L])).abs().mean().Times(w.Colour);
         if (w.Sobel > 0 || w.SobelLocal > 0)
         {

@@ -344,6 +344,25 @@ public partial class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void LowPixelTermSeesBlocksNotDetail()
+    {
+        using var scope = torch.NewDisposeScope();
+        // Within each 8×8 block a checkerboard of ±40 around the target's value: every pixel differs, no block mean does.
+        var target = torch.full(1, 3, 16, 16, 120f);
+        var ii = torch.arange(16).view(16, 1); var jj = torch.arange(16).view(1, 16);
+        var checker = ((ii + jj) % 2).to(torch.ScalarType.Float32).Times(80f).Plus(-40f);
+        var detail = target + checker;
+        var inner = Box.InnerFace(DlibResNet.Spec.Template);
+        var loss = new DecoderLoss(encoder.Value, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, PixelLow: 2), inner);
+        Assert.True(loss.Compute(detail, target, torch.zeros(1, 128)).Terms["pixel_low"].item<float>() < 1e-6);
+        // One block (of four) 51 levels brighter: its mean is 0.2 off, the image's L1 over blocks 0.2 / 4, times 2.
+        var shifted = target.clone();
+        shifted[.., .., ..8, ..8] = shifted[.., .., ..8, ..8].Plus(51f);
+        Assert.Equal(2 * 0.2 / 4, loss.Compute(shifted, target, torch.zeros(1, 128)).Terms["pixel_low"].item<float>(), 5);
+        Assert.Equal((new LossWeights() with { PixelLow = 4 }, new LossOptions()), LossSpec.Parse("pixel_low=4"));
+    }
+
+    [Fact]
     public void SsimTermEqualsTheReportedSsim()
     {
         // The training term must be the number `dfd evaluate` reports (ImageQuality is checked against scikit-image).
