@@ -24,9 +24,10 @@ namespace Dfd.Training;
 /// template holds only at its one exact placement (detail that speaks to the encoder's pixels rather than to the face)
 /// pays for it. Augmented identity terms carry over to models that were in no loss (Struppek et al., "Plug &amp; Play
 /// Attacks", ICML 2022); a sharp decoder's drawn detail needs that, since the cross-model bars judge it.
-/// <see cref="Colour"/> weighs the distance of each image's mean colour (per channel, 0–1) from its photo's: the
-/// adversarial term tints faces (red, blue) more than per-pixel terms at low weight pull back, and a tint is what
-/// <c>dfd evaluate</c>'s colour bias measures. <see cref="PixelLow"/> weighs an L1 distance of the two images
+/// <see cref="Colour"/> weighs the tint of the batch: its mean colour (per channel, 0–1) minus its photos', over the
+/// whole image and over the inner face, averaged. The adversarial term tints faces (red, blue), and per-pixel L1 terms
+/// do not pull a tint back, since they are lowest at the median, not at the mean; the tint is what <c>dfd evaluate</c>'s
+/// colour bias measures. <see cref="PixelLow"/> weighs an L1 distance of the two images
 /// averaged over 8×8 blocks (150² → 18²): it holds the face's layout, pose, mouth and tint to the photo's, and says
 /// nothing of detail finer than a block, which the adversarial term is then free to draw (per-pixel terms at full
 /// resolution are lowest at the blurred mean face).
@@ -229,7 +230,11 @@ public sealed class DecoderLoss
         if (w.Ssim > 0) terms["ssim"] = Ssim(r, t).Rsub(1).Times(w.Ssim);
         if (w.Frequency > 0) terms["frequency"] = FocalFrequency(r, t).Times(w.Frequency);
         if (w.PixelLow > 0) terms["pixel_low"] = (F.avg_pool2d(r, LowBlock) - F.avg_pool2d(t, LowBlock)).abs().mean().Times(w.PixelLow);
-        if (w.Colour > 0) terms["colour"] = (r.mean([2L, 3L]) - t.mean([2L, 3L])).abs().mean().Times(w.Colour);
+        if (w.Colour > 0)
+        {
+            Tensor Tint(Tensor a, Tensor b) => (a.mean([0L, 2L, 3L]) - b.mean([0L, 2L, 3L])).abs().mean();
+            terms["colour"] = Tint(r, t).Plus(Tint(Inner(r), Inner(t))).Times(w.Colour / 2);
+        }
         if (w.Sobel > 0 || w.SobelLocal > 0)
         {
             var (gr, gt) = (Sobel(r), Sobel(t));

@@ -326,20 +326,25 @@ public partial class DecoderTests : IDisposable
     }
 
     [Fact]
-    public void ColourTermIsTheDistanceOfMeanColours()
+    public void ColourTermIsTheBatchsTint()
     {
         using var scope = torch.NewDisposeScope();
-        // Two images of 2×2: the first's channel means differ from the target's by +0.1, −0.2, 0 (0–1 units); the
-        // second by 0 in every channel, though its pixels differ (a pixel term would count them, this one must not).
-        var target = torch.full(2, 3, 2, 2, 100f);
+        // Two 150² images (the inner-face box needs the encoder's crop). Image 0: red +0.1 and green −0.2 (0–1) all
+        // over. Image 1: red −0.1 all over, and blue +0.3 outside the inner face and −0.3 inside it. The batch's tint is
+        // then red 0, green −0.1, blue +0.3·(1 − f) − 0.3·f / 2 over the whole (f: the inner box's share of the image)
+        // and red 0, green −0.1, blue −0.15 inside. Per-image colour errors that cancel over the batch (red) are not a tint.
+        var target = torch.full(2, 3, 150, 150, 100f);
         var recon = target.clone();
         recon[0, 0] = recon[0, 0].Plus(25.5f);
         recon[0, 1] = recon[0, 1].Plus(-51f);
-        recon[1, 2] = torch.tensor(new float[] { 50, 150, 80, 120 }).view(2, 2);
+        recon[1, 0] = recon[1, 0].Plus(-25.5f);
         var inner = Box.InnerFace(DlibResNet.Spec.Template);
+        double f = (double)inner.Width * inner.Height / (150 * 150);
+        recon[1, 2] = recon[1, 2].Plus(76.5f);
+        inner.Crop(recon[1..2, 2..3]).sub_(Scalars.Of(153f)); // a view: the inner face of image 1's blue, in place
         var loss = new DecoderLoss(encoder.Value, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, Colour: 3), inner);
-        double expected = 3 * (0.1 + 0.2 + 0 + 0 + 0 + 0) / 6;
-        Assert.Equal(expected, loss.Compute(recon, target, torch.zeros(2, 128)).Terms["colour"].item<float>(), 5);
+        double whole = (0 + 0.1 + Math.Abs(0.3 * (1 - f) - 0.3 * f) / 2) / 3, inside = (0 + 0.1 + 0.15) / 3;
+        Assert.Equal(3 * (whole + inside) / 2, loss.Compute(recon, target, torch.zeros(2, 128)).Terms["colour"].item<float>(), 4);
         Assert.Equal((new LossWeights() with { Colour = 2 }, new LossOptions()), LossSpec.Parse("colour=2"));
     }
 
