@@ -25,6 +25,7 @@ static class TrainCommand
             $"  schedule:  --epochs {c.Epochs} --batch {c.Batch} --lr {N(c.Lr)} (cosine to {N(c.MinLr)}) --seed {c.Seed} --no-flip --checkpoint-every {c.CheckpointEvery}",
             "             --resume (from OUT.ckpt, bit for bit) --init F (start from another decoder's weights; a new top or noise:",
             "             the tensors that fit, the rest new) --ema D (moving average of the weights, decay D, 0 off; the file holds it)",
+            "             --ema-norms (the average's batch-norm statistics measured on its own activations before it is written)",
             "             --max-steps N (stop after N steps, checkpointed in OUT.ckpt; for benchmarks and smoke runs)",
             "             --freeze-blocks N (with --init: the template projection and the first N blocks keep the file's weights)",
             "  loss:      --loss name=number,... weights: " + string.Join(", ", LossSpec.WeightNames),
@@ -44,7 +45,7 @@ static class TrainCommand
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, new HashSet<string> { "json", "resume", "no-flip", "spectral-norm" });
+        var a = new Args(argv, new HashSet<string> { "json", "resume", "no-flip", "spectral-norm", "ema-norms" });
         var encName = a.Req("encoder");
         var dataSpecs = MultiOpt(argv, "data");
         if (dataSpecs.Count == 0) throw new UsageException("missing required option --data (repeatable: lfw:DIR, vggface2:DIR, celebahq:DIR, aligned:DIR, folder:DIR)");
@@ -78,12 +79,14 @@ static class TrainCommand
             Init = a.Opt("init"),
             Ema = a.Double("ema", baseCfg.Ema),
             FreezeBlocks = a.Int("freeze-blocks", 0),
+            EmaNorms = a.Flag("ema-norms"),
             Discriminator = ParseDiscriminator(a, baseCfg.Discriminator),
             Augment = ParseAugment(a.Opt("augment")),
         };
         if (!(cfg.Ema >= 0 && cfg.Ema < 1)) throw new UsageException($"--ema is a decay in [0, 1) (0: off), not {cfg.Ema}");
         int nb = cfg.Decoder.BlockWidths.Length;
         if (cfg.Decoder.NoiseBlocks < 0 || cfg.Decoder.NoiseBlocks > nb) throw new UsageException($"--noise-blocks must be 0–{nb} (the decoder's blocks), not {cfg.Decoder.NoiseBlocks}");
+        if (cfg.EmaNorms && cfg.Ema == 0) throw new UsageException("--ema-norms measures the moving average's statistics; give --ema D");
         if (cfg.FreezeBlocks < 0 || cfg.FreezeBlocks > nb) throw new UsageException($"--freeze-blocks must be 0–{nb} (the decoder's blocks), not {cfg.FreezeBlocks}");
         if (cfg.FreezeBlocks > 0 && cfg.Init == null) throw new UsageException("--freeze-blocks keeps blocks of the --init file; give --init");
         int limit = a.Int("limit", int.MaxValue);

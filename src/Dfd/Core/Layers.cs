@@ -14,7 +14,17 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
 {
     readonly Parameter weight, bias;
     readonly Tensor running_mean, running_var, num_batches_tracked;
-    readonly double eps, momentum;
+    readonly double eps;
+
+    /// <summary>How far each training batch moves the running statistics (0.1 as PyTorch's); 1/(k+1) for the k-th
+    /// batch after <see cref="ResetRunningStats"/> makes them the plain mean over the batches (PyTorch's momentum=None).</summary>
+    public double Momentum { get; set; }
+
+    public void ResetRunningStats()
+    {
+        using var _ = torch.no_grad();
+        running_mean.zero_(); running_var.fill_(Scalars.One); num_batches_tracked.zero_();
+    }
 
     public BatchNorm(long features, double eps = 1e-5, double momentum = 0.1) : base("BatchNorm")
     {
@@ -23,7 +33,7 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
         running_mean = torch.zeros(features);
         running_var = torch.ones(features);
         num_batches_tracked = torch.tensor(0L);
-        (this.eps, this.momentum) = (eps, momentum);
+        (this.eps, Momentum) = (eps, momentum);
         RegisterComponents();
     }
 
@@ -31,7 +41,7 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
     {
         if (training)
             using (torch.no_grad()) num_batches_tracked.add_(Scalars.One, Scalars.One);
-        return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps);
+        return F.batch_norm(x, running_mean, running_var, weight, bias, training, Momentum, eps);
     }
 }
 

@@ -117,6 +117,34 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
     public long ParameterCount => parameters().Sum(p => p.numel());
 
     /// <summary>
+    /// Measures the batch-norm statistics again, as the mean over <paramref name="batches"/> of templates drawn in
+    /// training mode (noise seeded from <paramref name="seed"/>, one seed per batch), without changing a weight. A moving
+    /// average of the weights (<c>Ema</c>) is a decoder nobody trained: statistics copied from the live weights
+    /// describe other activations than its own (as for averaged weights in SWA, Izmailov et al. 2018).
+    /// </summary>
+    public void RecomputeNorms(IEnumerable<Tensor> batches, long seed)
+    {
+        var list = batches.ToList();
+        if (list.Count == 0) throw new ArgumentException("no batches to measure batch-norm statistics on");
+        var norms = modules().OfType<BatchNorm>().ToList();
+        var momentum = norms.Select(n => n.Momentum).ToList();
+        bool wasTraining = training;
+        train();
+        foreach (var n in norms) n.ResetRunningStats();
+        int k = 0;
+        using (torch.no_grad())
+            foreach (var b in list)
+            {
+                using var scope = torch.NewDisposeScope();
+                foreach (var n in norms) n.Momentum = 1.0 / (k + 1);
+                forward(b, seed + k);
+                k++;
+            }
+        for (int i = 0; i < norms.Count; i++) norms[i].Momentum = momentum[i];
+        if (!wasTraining) eval();
+    }
+
+    /// <summary>
     /// Stops training of the template projection and the first <paramref name="n"/> upsampling blocks (no gradients;
     /// their batch-norm statistics still follow the batches): a warm-started decoder keeps the coarse face it learned,
     /// and only the blocks above it change. Returns how many weights were frozen.

@@ -36,6 +36,10 @@ public sealed record TrainConfig
     /// <summary>With <see cref="Init"/>: the template projection and the first N blocks keep the init file's weights
     /// (<see cref="FaceDecoder.Freeze"/>), so a sharp run can add detail on top without redrawing the face's layout.</summary>
     public int FreezeBlocks { get; init; }
+    /// <summary>With <see cref="Ema"/>: before the average is written, its batch-norm statistics are measured on its own
+    /// activations (<see cref="FaceDecoder.RecomputeNorms"/>, the first <see cref="Trainer.NormBatches"/> batches of the
+    /// epoch's order) rather than copied from the live weights.</summary>
+    public bool EmaNorms { get; init; }
 
     /// <summary>What the decoder file says it is: "sharp" when an adversarial term drew its detail, else "regression".</summary>
     public string DecoderKind => Loss.Adv > 0 ? "sharp" : "regression";
@@ -47,7 +51,7 @@ public sealed record TrainConfig
     /// <summary>The settings that must match for --resume to continue the same run.</summary>
     /// <remarks>Settings at their type's default (0, false, null) are left out, so a setting added later with such a
     /// default does not stop older checkpoints from resuming.</remarks>
-    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, OutWidth, OutHeight, Ema, FreezeBlocks }, FingerprintJson);
+    public string Fingerprint() => JsonSerializer.Serialize(new { Batch, Lr, MinLr, Seed, Flip, Decoder = Decoder.ToJson(), Loss, LossOptions, Discriminator = Loss.Adv > 0 ? Discriminator : null, Augment, Init = InitId, OutWidth, OutHeight, Ema, FreezeBlocks, EmaNorms }, FingerprintJson);
 
     static readonly JsonSerializerOptions FingerprintJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault };
 
@@ -175,6 +179,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                 if (epochEnd || done % cfg.CheckpointEvery == 0)
                 {
                     int nextEpoch = epochEnd ? epoch + 1 : epoch, nextStep = epochEnd ? 0 : step + 1;
+                    if (epochEnd && ema != null && cfg.EmaNorms) RecomputeNorms(ema.Average, order, epoch);
                     if (epochEnd) EndOfEpoch(ema?.Average ?? dec, epoch, sums, elapsed + sw.Elapsed.TotalSeconds, report);
                     // A sharp run changes its faces within an epoch (colour casts, streaks): a sheet at every checkpoint shows when.
                     else if (disc != null)
@@ -284,6 +289,18 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         var flips = new bool[n];
         for (int i = 0; i < n; i++) flips[i] = flip && rng.Next(2) == 1;
         return (order, flips);
+    }
+
+    /// <summary>Batches of templates the moving average's batch-norm statistics are measured on (<see cref="TrainConfig.EmaNorms"/>).</summary>
+    public const int NormBatches = 50;
+
+    void RecomputeNorms(FaceDecoder average, int[] order, int epoch)
+    {
+        int b = cfg.Batch, count = Math.Min(NormBatches, order.Length / b);
+        var batches = Enumerable.Range(0, count).Select(i => torch.tensor(order.AsSpan(i * b, b).ToArray().SelectMany(j => data.Templates[j]).ToArray(),
+            new long[] { b, encoder.Spec.EmbeddingSize }, device: encoder.Device).DetachFromDisposeScope()).ToList();
+        try { average.RecomputeNorms(batches, AugmentSeed(epoch, 6)); }
+        finally { foreach (var t in batches) t.Dispose(); }
     }
 
     void EndOfEpoch(FaceDecoder dec, int epoch, Dictionary<string, double> sums, double seconds, Action<TrainStatus>? report)

@@ -216,6 +216,42 @@ public partial class DecoderTests
     }
 
     [Fact]
+    public void RecomputedNormsMakeEvalModeDrawAsTrainingMode()
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(4);
+        using var dec = new FaceDecoder(Tiny);
+        var batch = torch.randn(64, 128);
+        dec.train();
+        torch.Tensor drawn;
+        using (torch.no_grad()) drawn = dec.forward(batch);       // batch statistics
+        var weights = dec.parameters().Select(p => p.detach().clone()).ToList();
+        dec.eval();
+        double before;
+        using (torch.no_grad()) before = (dec.forward(batch) - drawn).abs().mean().item<float>();
+        dec.RecomputeNorms([batch], 0);
+        Assert.False(dec.training);
+        double after;
+        using (torch.no_grad()) after = (dec.forward(batch) - drawn).abs().mean().item<float>();
+        // One batch measured: eval mode then normalises with that batch's statistics (running variance unbiased, 64/63).
+        Assert.True(before > 5 && after < 0.5, $"mean |eval − train| before {before:F3}, after {after:F3} levels");
+        Assert.All(dec.parameters().Zip(weights), p => Assert.True(p.First.eq(p.Second).all().item<bool>()));
+        Assert.All(dec.modules().OfType<Dfd.Core.BatchNorm>(), n => Assert.Equal(0.1, n.Momentum));
+        Assert.Throws<ArgumentException>(() => dec.RecomputeNorms([], 0));
+
+        // In training: the file holds the same averaged weights with or without --ema-norms, and other statistics.
+        var set = Faces();
+        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(Identity: 0), Ema = 0.9 };
+        var (a, b) = (Path.Combine(dir, "norms-a.safetensors"), Path.Combine(dir, "norms-b.safetensors"));
+        using (new Trainer(set, encoder.Value, cfg, a, new Dictionary<string, string>()).Run(false)) { }
+        using (new Trainer(set, encoder.Value, cfg with { EmaNorms = true }, b, new Dictionary<string, string>()).Run(false)) { }
+        Assert.Contains("\"EmaNorms\":true", (cfg with { EmaNorms = true }).Fingerprint());
+        var (ta, tb) = (Safetensors.Read(a).Tensors, Safetensors.Read(b).Tensors);
+        Assert.All(ta.Keys.Where(k => k.EndsWith(".weight") || k.EndsWith(".bias")), k => Assert.Equal(ta[k].Data, tb[k].Data));
+        Assert.Contains(ta.Keys.Where(k => k.EndsWith("running_mean")), k => !ta[k].Data.SequenceEqual(tb[k].Data));
+    }
+
+    [Fact]
     public void FrozenBlocksKeepTheInitFilesWeights()
     {
         var set = Faces();
