@@ -9,7 +9,8 @@
 #   sharp-v4: --init sharp-v3's file; the same discriminator, adv 0.5, feature matching 1; 2 epochs;
 #   sharp-v5: --init sharp-v2's file, sharp-v4's setting; 1 epoch.
 #   sharp-v6…v9: sharp-v5 with one change each (session 16): v6 identity_warped=12; v7 v6 + --freeze-blocks 3;
-#             v8 v6 + pixel_low=4; v9 identity_warped=24 + colour=10.
+#             v8 v6 + pixel_low=4; v9 identity_warped=24 + colour=10; v10 identity_warped=48, colour=30, adv 0.35,
+#             feature matching 0.7; v11 v9 + --ema-norms (the same weights as v9, its statistics measured).
 # Each stage resumes (--resume; a checkpoint every 50 steps, a sample sheet at each): run the script again to go on.
 #   nohup tools/sharp/run.sh >> "${RUN:-$HOME/.cache/dfd/runs/sharp}/train.log" 2>&1 &
 set -euo pipefail
@@ -36,8 +37,10 @@ out() { echo "$RUN/$1/dfd-dlib-resnet-lfw-sharp.safetensors"; }
   --epochs 2 --seed 27
 ./dfd train "${common[@]}" --out "$(out v5)" --init "$(out v2)" --loss "$loss,adv=0.5" --feature-matching 1 "${learns[@]}" \
   --epochs 1 --seed 28
-sharp5() { ./dfd train "${common[@]}" --init "$(out v2)" --feature-matching 1 "${learns[@]}" --epochs 1 --seed 28 "$@"; }
-sharp5 --out "$(out v6)" --loss "$loss,identity_warped=12,adv=0.5"
-sharp5 --out "$(out v7)" --loss "$loss,identity_warped=12,adv=0.5" --freeze-blocks 3
-sharp5 --out "$(out v8)" --loss "$loss,identity_warped=12,pixel_low=4,adv=0.5"
-sharp5 --out "$(out v9)" --loss "$loss,identity_warped=24,colour=10,adv=0.5"
+sharp5() { ./dfd train "${common[@]}" --init "$(out v2)" "${learns[@]}" --epochs 1 --seed 28 "$@"; }
+sharp5 --out "$(out v6)" --loss "$loss,identity_warped=12,adv=0.5" --feature-matching 1
+sharp5 --out "$(out v7)" --loss "$loss,identity_warped=12,adv=0.5" --freeze-blocks 3 --feature-matching 1
+sharp5 --out "$(out v8)" --loss "$loss,identity_warped=12,pixel_low=4,adv=0.5" --feature-matching 1
+sharp5 --out "$(out v9)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --feature-matching 1
+sharp5 --out "$(out v10)" --loss "$loss,identity_warped=48,colour=30,adv=0.35" --feature-matching 0.7
+sharp5 --out "$(out v11)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --ema-norms --feature-matching 1
