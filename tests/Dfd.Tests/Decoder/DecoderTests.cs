@@ -333,7 +333,7 @@ public partial class DecoderTests : IDisposable
         // over. Image 1: red −0.1 all over, and blue +0.3 outside the inner face and −0.3 inside it. The batch's tint is
         // then red 0, green −0.1, blue +0.3·(1 − f) − 0.3·f / 2 over the whole (f: the inner box's share of the image)
         // and red 0, green −0.1, blue −0.15 inside. Per-image colour errors that cancel over the batch (red) are not a tint.
-        var target = torch.full(2, 3, 150, 150, 100f);
+        var target = torch.ones(2, 3, 150, 150).Times(100f);
         var recon = target.clone();
         recon[0, 0] = recon[0, 0].Plus(25.5f);
         recon[0, 1] = recon[0, 1].Plus(-51f);
@@ -353,10 +353,8 @@ public partial class DecoderTests : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         // Within each 8×8 block a checkerboard of ±40 around the target's value: every pixel differs, no block mean does.
-        var target = torch.full(1, 3, 16, 16, 120f);
-        var ii = torch.arange(16).view(16, 1); var jj = torch.arange(16).view(1, 16);
-        var checker = ((ii + jj) % 2).to(torch.ScalarType.Float32).Times(80f).Plus(-40f);
-        var detail = target + checker;
+        var target = torch.ones(1, 3, 16, 16).Times(120f);
+        var detail = torch.tensor(Enumerable.Range(0, 3 * 16 * 16).Select(i => 120f + ((i / 16 + i % 16) % 2 == 0 ? -40f : 40f)).ToArray(), new long[] { 1, 3, 16, 16 });
         var inner = Box.InnerFace(DlibResNet.Spec.Template);
         var loss = new DecoderLoss(encoder.Value, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, PixelLow: 2), inner);
         Assert.True(loss.Compute(detail, target, torch.zeros(1, 128)).Terms["pixel_low"].item<float>() < 1e-6);
