@@ -147,16 +147,15 @@ public sealed class FaceDecoder : Module<Tensor, Tensor>
     /// <summary>
     /// Stops training of the template projection and the first <paramref name="n"/> upsampling blocks (no gradients;
     /// their batch-norm statistics still follow the batches): a warm-started decoder keeps the coarse face it learned,
-    /// and only the blocks above it change. Returns how many weights were frozen.
+    /// and only the blocks above it change.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="n"/> outside 0..the number of blocks.</exception>
-    public long Freeze(int n)
+    public void Freeze(int n)
     {
         if (n < 0 || n > blocks.Count) throw new ArgumentException($"cannot freeze {n} blocks: the decoder has {blocks.Count}");
-        if (n == 0) return 0;
-        var frozen = project.parameters().Concat(projectNorm.parameters()).Concat(blocks.Take(n).SelectMany(b => b.parameters())).ToList();
-        foreach (var p in frozen) p.requires_grad = false;
-        return frozen.Sum(p => p.numel());
+        if (n == 0) return;
+        foreach (var p in project.parameters().Concat(projectNorm.parameters()).Concat(blocks.Take(n).SelectMany(b => b.parameters())))
+            p.requires_grad = false;
     }
 
     sealed class UpBlock : Module<Tensor, Tensor>

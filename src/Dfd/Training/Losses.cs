@@ -209,7 +209,7 @@ public sealed class DecoderLoss
     /// A reconstruction larger than the encoder's crop (a decoder with an output size of its own) is compared pixel for
     /// pixel with <paramref name="target"/> at its size, and shown to the encoder (identity, perceptual) resized to the
     /// encoder's input by <see cref="Reconstruction.ToSize"/>; the perceptual terms then compare with
-    /// <paramref name="encoderTarget"/>, the target's crop at the encoder's size (default: the target resized).</summary>
+    /// <paramref name="encoderTarget"/>, the target's crop at the encoder's size (default: the target resized).
     /// <paramref name="warp"/> draws the warps of the <see cref="LossWeights.IdentityWarped"/> term (the trainer seeds it
     /// per step, so a resumed run warps as the uninterrupted one).</summary>
     /// <exception cref="ArgumentException">A person-centre term without centres, or a warped identity term without draws.</exception>
