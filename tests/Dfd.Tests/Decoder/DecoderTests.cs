@@ -328,6 +328,7 @@ public partial class DecoderTests : IDisposable
     [Fact]
     public void ColourTermIsTheBatchsTint()
     {
+        var enc = encoder.Value; // the shared encoder, made outside this test's dispose scope
         using var scope = torch.NewDisposeScope();
         // Two 150² images (the inner-face box needs the encoder's crop). Image 0: red +0.1 and green −0.2 (0–1) all
         // over. Image 1: red −0.1 all over, and blue +0.3 outside the inner face and −0.3 inside it. The batch's tint is
@@ -342,7 +343,7 @@ public partial class DecoderTests : IDisposable
         double f = (double)inner.Width * inner.Height / (150 * 150);
         recon[1, 2] = recon[1, 2].Plus(76.5f);
         inner.Crop(recon[1..2, 2..3]).sub_(Scalars.Of(153f)); // a view: the inner face of image 1's blue, in place
-        var loss = new DecoderLoss(encoder.Value, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, Colour: 3), inner);
+        var loss = new DecoderLoss(enc, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, Colour: 3), inner);
         double whole = (0 + 0.1 + Math.Abs(0.3 * (1 - f) - 0.3 * f) / 2) / 3, inside = (0 + 0.1 + 0.15) / 3;
         Assert.Equal(3 * (whole + inside) / 2, loss.Compute(recon, target, torch.zeros(2, 128)).Terms["colour"].item<float>(), 4);
         Assert.Equal((new LossWeights() with { Colour = 2 }, new LossOptions()), LossSpec.Parse("colour=2"));
@@ -351,12 +352,13 @@ public partial class DecoderTests : IDisposable
     [Fact]
     public void LowPixelTermSeesBlocksNotDetail()
     {
+        var enc = encoder.Value; // the shared encoder, made outside this test's dispose scope
         using var scope = torch.NewDisposeScope();
         // Within each 8×8 block a checkerboard of ±40 around the target's value: every pixel differs, no block mean does.
         var target = torch.ones(1, 3, 16, 16).Times(120f);
         var detail = torch.tensor(Enumerable.Range(0, 3 * 16 * 16).Select(i => 120f + ((i / 16 + i % 16) % 2 == 0 ? -40f : 40f)).ToArray(), new long[] { 1, 3, 16, 16 });
         var inner = Box.InnerFace(DlibResNet.Spec.Template);
-        var loss = new DecoderLoss(encoder.Value, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, PixelLow: 2), inner);
+        var loss = new DecoderLoss(enc, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, PixelLow: 2), inner);
         Assert.True(loss.Compute(detail, target, torch.zeros(1, 128)).Terms["pixel_low"].item<float>() < 1e-6);
         // One block (of four) 51 levels brighter: its mean is 0.2 off, the image's L1 over blocks 0.2 / 4, times 2.
         var shifted = target.clone();

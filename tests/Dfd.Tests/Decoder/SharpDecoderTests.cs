@@ -218,6 +218,7 @@ public partial class DecoderTests
     [Fact]
     public void RecomputedNormsMakeEvalModeDrawAsTrainingMode()
     {
+        var set = Faces(); // the shared encoder and faces, made outside this test's dispose scope
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(4);
         using var dec = new FaceDecoder(Tiny);
@@ -240,7 +241,6 @@ public partial class DecoderTests
         Assert.Throws<ArgumentException>(() => dec.RecomputeNorms([], 0));
 
         // In training: the file holds the same averaged weights with or without --ema-norms, and other statistics.
-        var set = Faces();
         var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(Identity: 0), Ema = 0.9 };
         var (a, b) = (Path.Combine(dir, "norms-a.safetensors"), Path.Combine(dir, "norms-b.safetensors"));
         using (new Trainer(set, encoder.Value, cfg, a, new Dictionary<string, string>()).Run(false)) { }
