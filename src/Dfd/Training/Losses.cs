@@ -56,9 +56,19 @@ public sealed record LossWeights(
 /// feature maps of the encoder, starting at stage <see cref="PerceptualFrom"/> (1-based; dlib-resnet has five: 35², 17²,
 /// 8², 4², 2²). <see cref="IdentityCentred"/> takes the identity cosine after subtracting the training set's mean
 /// template, for encoders whose templates share a large common part (dlib-resnet: two different people score 0.84 on
-/// average on the LFW test split).
+/// average on the LFW test split). <see cref="WarpShrink"/> &gt; 0 also shrinks each step's warped copy of the
+/// <see cref="LossWeights.IdentityWarped"/> term by a random fraction up to it (side × 1 − U[0, WarpShrink], area
+/// average) and enlarges it back: identity that lives only in detail finer than another model's input (mobilefacenet:
+/// 112×96 against dlib's 150×150) pays for it, as in the input-diversity attacks that carry over to unseen models
+/// (Xie et al., "Improving transferability of adversarial examples with input diversity", CVPR 2019).
 /// </summary>
-public sealed record LossOptions(bool PixelL2 = false, int PerceptualStages = 3, int PerceptualFrom = 1, bool IdentityCentred = false);
+public sealed record LossOptions(bool PixelL2 = false, int PerceptualStages = 3, int PerceptualFrom = 1, bool IdentityCentred = false,
+    double WarpShrink = 0, int Warps = 0)
+{
+    /// <summary>Warped copies per step for the <see cref="LossWeights.IdentityWarped"/> term (<c>warps=N</c>; 0 means
+    /// one, the default, so that runs from before the option keep their fingerprint); the term is their mean.</summary>
+    public int WarpCopies => Math.Max(1, Warps);
+}
 
 /// <summary>The loss as <c>dfd train --loss name=number,...</c> gives it: weights and options in one list.</summary>
 public static class LossSpec
@@ -81,6 +91,7 @@ public static class LossSpec
     {
         ["l2"] = (o, v) => o with { PixelL2 = v != 0 }, ["identity_centred"] = (o, v) => o with { IdentityCentred = v != 0 },
         ["stages"] = (o, v) => o with { PerceptualStages = (int)v }, ["stage_from"] = (o, v) => o with { PerceptualFrom = (int)v },
+        ["warp_shrink"] = (o, v) => o with { WarpShrink = v }, ["warps"] = (o, v) => o with { Warps = (int)v },
     };
 
     public static IEnumerable<string> Names => weights.Keys.Concat(options.Keys);
@@ -104,8 +115,10 @@ public static class LossSpec
                 throw new FormatException($"unknown term '{kv[0]}' ({string.Join(", ", Names)})");
             if (!double.IsFinite(v) || v < 0)
                 throw new FormatException($"{kv[0]} must be a finite number ≥ 0, not {kv[1]}");
-            if (kv[0] is "stages" or "stage_from" && (v < 1 || v != Math.Floor(v) || v > 1000))
+            if (kv[0] is "stages" or "stage_from" or "warps" && (v < 1 || v != Math.Floor(v) || v > 1000))
                 throw new FormatException($"{kv[0]} must be a whole number ≥ 1, not {kv[1]}");
+            if (kv[0] == "warp_shrink" && v >= 0.9)
+                throw new FormatException($"warp_shrink must be below 0.9 (the most a side may shrink by), not {kv[1]}");
             if (weights.TryGetValue(kv[0], out var setW)) w = setW(w, v);
             else o = options[kv[0]](o, v);
         }
@@ -118,6 +131,8 @@ public static class LossSpec
     /// </summary>
     public static string? Problem(LossWeights w, LossOptions o, IEncoder encoder)
     {
+        if ((o.WarpShrink > 0 || o.Warps > 1) && w.IdentityWarped == 0)
+            return $"{(o.WarpShrink > 0 ? "warp_shrink" : "warps")} shapes the identity_warped term's copies; set identity_warped > 0 in --loss, or leave it out";
         if (!w.NeedsFeatures) return null;
         if (encoder is not IFeatureEncoder f)
             return $"encoder '{encoder.Spec.Name}' exposes no feature maps for the perceptual terms; set perceptual=0,perceptual_local=0 in --loss";
@@ -198,6 +213,17 @@ public sealed class DecoderLoss
     /// trained to ignore.</summary>
     public static readonly AugmentConfig IdentityWarp = new(Degrees: 5, Shift: 0.05, Zoom: 0.1, Photometric: 0);
 
+    /// <summary>Images [N,C,H,W] shrunk to <paramref name="factor"/> of their sides (area average, at least 8 pixels)
+    /// and enlarged back (bilinear): what a model with a smaller input can see of them. Differentiable.</summary>
+    public static Tensor Shrink(Tensor x, double factor)
+    {
+        long h = x.shape[2], w = x.shape[3];
+        long sh = Math.Max(8, (long)Math.Round(h * factor)), sw = Math.Max(8, (long)Math.Round(w * factor));
+        if (sh == h && sw == w) return x;
+        var small = F.interpolate(x, [sh, sw], mode: InterpolationMode.Area);
+        return F.interpolate(small, [h, w], mode: InterpolationMode.Bilinear, align_corners: false);
+    }
+
     /// <summary>The block side of the <see cref="LossWeights.PixelLow"/> term.</summary>
     public const int LowBlock = 8;
 
@@ -273,8 +299,16 @@ public sealed class DecoderLoss
                 terms["identity_person"] = F.cosine_similarity(rt, personCentres!, dim: 1).Rsub(1).mean().Times(w.IdentityPerson);
             if (w.IdentityWarped > 0)
             {
-                var wt = encoder.Forward(IdentityWarp.Apply(er, warp!, wholeLevels: false));
-                terms["identity_warped"] = F.cosine_similarity(wt, personCentres ?? targetTemplates, dim: 1).Rsub(1).mean().Times(w.IdentityWarped);
+                // Copies drawn one after another from the same source: copy k's draws follow copy k−1's.
+                Tensor? sum = null;
+                for (int k = 0; k < o.WarpCopies; k++)
+                {
+                    var wx = IdentityWarp.Apply(er, warp!, wholeLevels: false);
+                    if (o.WarpShrink > 0) wx = Shrink(wx, 1 - warp!.NextDouble() * o.WarpShrink);
+                    var d = F.cosine_similarity(encoder.Forward(wx), personCentres ?? targetTemplates, dim: 1).Rsub(1).mean();
+                    sum = sum is null ? d : sum.Plus(d);
+                }
+                terms["identity_warped"] = sum!.Times(w.IdentityWarped / o.WarpCopies);
             }
         }
         Tensor total = terms.Values.Aggregate((a, b) => a.Plus(b));

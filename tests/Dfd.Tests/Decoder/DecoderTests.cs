@@ -282,6 +282,73 @@ public partial class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void WarpShrinkTakesTheTemplateOfAShrunkWarpedReconstruction()
+    {
+        var (set, x, y, t) = Altered(3, 0.9f, 15);
+        using var scope = torch.NewDisposeScope();
+        var inner = Box.InnerFace(DlibResNet.Spec.Template);
+        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityWarped: 2);
+        var shrinking = new DecoderLoss(encoder.Value, w, inner, options: new LossOptions(WarpShrink: 0.5));
+        var none = new float[128];
+
+        // By hand: the warp's draws, then one more draw for the factor (side × 1 − U·0.5), shrink, enlarge, template.
+        var rng = new Random(7);
+        var warped = DecoderLoss.IdentityWarp.Apply(y, rng, wholeLevels: false);
+        var shrunk = DecoderLoss.Shrink(warped, 1 - rng.NextDouble() * 0.5);
+        double expected = 2 * MeanCosineDistance(encoder.Value.ForwardWithFeatures(shrunk).Template, set.Templates, none);
+        var yg = y.clone().requires_grad_(true);
+        var term = shrinking.Compute(yg, x, t, warp: new Random(7)).Terms["identity_warped"];
+        Assert.Equal(expected, term.item<float>(), 4);
+        double unshrunk = new DecoderLoss(encoder.Value, w, inner).Compute(y, x, t, warp: new Random(7)).Terms["identity_warped"].item<float>();
+        Assert.True(Math.Abs(expected - unshrunk) > 1e-5, $"shrunk {expected}, not shrunk {unshrunk}");
+        term.backward();
+        Assert.True(yg.grad is { } g && g.abs().sum().item<float>() > 0);
+
+        // Shrinking keeps what is coarse and takes away what is finer than the smaller side: a flat image stays flat,
+        // a one-pixel checkerboard halved becomes its mean grey.
+        var flat = torch.ones(1, 3, 150, 150).Times(90);
+        Assert.True((DecoderLoss.Shrink(flat, 0.6) - flat).abs().max().item<float>() < 1e-3);
+        var checker = torch.tensor(Enumerable.Range(0, 3 * 150 * 150).Select(i => (i % 150 + i / 150 % 150) % 2 * 200f).ToArray(), new long[] { 1, 3, 150, 150 });
+        var halved = DecoderLoss.Shrink(checker, 0.5);
+        Assert.True(halved.Plus(-100).abs().max().item<float>() < 1e-3, $"halved checkerboard spans {halved.min().item<float>()}..{halved.max().item<float>()}");
+        Assert.Same(flat, DecoderLoss.Shrink(flat, 1));
+
+        Assert.Equal((new LossWeights(), new LossOptions(WarpShrink: 0.3)), LossSpec.Parse("warp_shrink=0.3"));
+        Assert.Throws<FormatException>(() => LossSpec.Parse("warp_shrink=0.95"));
+    }
+
+    [Fact]
+    public void SeveralWarpsAverageTheirCopiesTerms()
+    {
+        var (set, x, y, t) = Altered(3, 0.9f, 15);
+        using var scope = torch.NewDisposeScope();
+        var inner = Box.InnerFace(DlibResNet.Spec.Template);
+        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityWarped: 2);
+        var none = new float[128];
+
+        // By hand: three copies, each drawn after the one before from the same source, shrunk where asked; the term is their mean.
+        var rng = new Random(7);
+        double sum = 0;
+        for (int k = 0; k < 3; k++)
+        {
+            var c = DecoderLoss.Shrink(DecoderLoss.IdentityWarp.Apply(y, rng, wholeLevels: false), 1 - rng.NextDouble() * 0.3);
+            sum += MeanCosineDistance(encoder.Value.ForwardWithFeatures(c).Template, set.Templates, none);
+        }
+        var three = new DecoderLoss(encoder.Value, w, inner, options: new LossOptions(WarpShrink: 0.3, Warps: 3));
+        Assert.Equal(2 * sum / 3, three.Compute(y, x, t, warp: new Random(7)).Terms["identity_warped"].item<float>(), 4);
+        // One copy (warps=1 or left out) is the term as it was.
+        var one = new DecoderLoss(encoder.Value, w, inner, options: new LossOptions(WarpShrink: 0.3, Warps: 1)).Compute(y, x, t, warp: new Random(7)).Terms["identity_warped"].item<float>();
+        var unset = new DecoderLoss(encoder.Value, w, inner, options: new LossOptions(WarpShrink: 0.3)).Compute(y, x, t, warp: new Random(7)).Terms["identity_warped"].item<float>();
+        Assert.Equal(unset, one);
+        Assert.True(Math.Abs(one - 2 * sum / 3) > 1e-5, $"one copy {one}, three {2 * sum / 3}");
+
+        Assert.Equal(new LossOptions(Warps: 2), LossSpec.Parse("warps=2").Options);
+        Assert.Throws<FormatException>(() => LossSpec.Parse("warps=1.5"));
+        Assert.Throws<FormatException>(() => LossSpec.Parse("warps=0"));
+        Assert.Throws<ArgumentException>(() => new DecoderLoss(encoder.Value, new LossWeights(), inner, options: new LossOptions(Warps: 2)));
+    }
+
+    [Fact]
     public void TrainerGivesThePersonTermEachItemsPerson()
     {
         // Same seed, batch and initial decoder: the first step's person term changes when the four faces become one person.
