@@ -11,6 +11,7 @@
 #   sharp-v6…v9: sharp-v5 with one change each (session 16): v6 identity_warped=12; v7 v6 + --freeze-blocks 3;
 #             v8 v6 + pixel_low=4; v9 identity_warped=24 + colour=10; v10 identity_warped=48, colour=30, adv 0.35,
 #             feature matching 0.7; v11 v9 + --ema-norms (the same weights as v9, its statistics measured).
+#   sharp-v12…v15 (session 17): below.
 # Each stage resumes (--resume; a checkpoint every 50 steps, a sample sheet at each): run the script again to go on.
 #   nohup tools/sharp/run.sh >> "${RUN:-$HOME/.cache/dfd/runs/sharp}/train.log" 2>&1 &
 set -euo pipefail
@@ -44,3 +45,15 @@ sharp5 --out "$(out v8)" --loss "$loss,identity_warped=12,pixel_low=4,adv=0.5" -
 sharp5 --out "$(out v9)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --feature-matching 1
 sharp5 --out "$(out v10)" --loss "$loss,identity_warped=48,colour=30,adv=0.35" --feature-matching 0.7
 sharp5 --out "$(out v11)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --ema-norms --feature-matching 1
+# Session 17: v12 v11's checkpoint carried on for a second epoch (the cosine then spans two); v13 v11 + warp_shrink=0.4;
+# v14 v11 with seed 29; v15 the shipped file's own regime (spectral norm, R1, DiffAugment, adv 1) + v11's identity terms;
+# v16 v15's checkpoint carried on for a schedule of 4 epochs (evaluated after epoch 2).
+mkdir -p "$RUN/v12"; [ -f "$(out v12).ckpt" ] || [ -f "$(out v12)" ] || cp "$(out v11).ckpt" "$(out v12).ckpt"
+sharp5 --out "$(out v12)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --ema-norms --feature-matching 1 --epochs 2
+sharp5 --out "$(out v13)" --loss "$loss,identity_warped=24,warp_shrink=0.4,colour=10,adv=0.5" --ema-norms --feature-matching 1
+sharp5 --out "$(out v14)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --ema-norms --feature-matching 1 --seed 29
+./dfd train "${common[@]}" --out "$(out v15)" --init "$(out v2)" --loss "$loss,identity_warped=24,colour=10,adv=1" --ema-norms \
+  --feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug translation,cutout --epochs 1 --seed 30
+mkdir -p "$RUN/v16"; [ -f "$(out v16).ckpt" ] || [ -f "$(out v16)" ] || cp "$(out v15).ckpt" "$(out v16).ckpt"
+./dfd train "${common[@]}" --out "$(out v16)" --init "$(out v2)" --loss "$loss,identity_warped=24,colour=10,adv=1" --ema-norms \
+  --feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug translation,cutout --epochs 4 --seed 30
