@@ -239,13 +239,15 @@ public partial class DecoderTests : IDisposable
         Assert.Equal((new LossWeights() with { IdentityPerson = 0.5 }, new LossOptions()), LossSpec.Parse("identity_person=0.5"));
     }
 
+    /// <summary>The warped identity term alone, weight 2.</summary>
+    static readonly LossWeights WarpedOnly = new(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityWarped: 2);
+
     [Fact]
     public void WarpedIdentityTakesTheTemplateOfAWarpedReconstruction()
     {
         var (set, x, y, t) = Altered(3, 0.9f, 15);
         using var scope = torch.NewDisposeScope();
-        var inner = Box.InnerFace(DlibResNet.Spec.Template);
-        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityWarped: 2);
+        var (inner, w) = (Box.InnerFace(DlibResNet.Spec.Template), WarpedOnly);
         var loss = new DecoderLoss(encoder.Value, w, inner);
         var none = new float[128];
 
@@ -286,8 +288,7 @@ public partial class DecoderTests : IDisposable
     {
         var (set, x, y, t) = Altered(3, 0.9f, 15);
         using var scope = torch.NewDisposeScope();
-        var inner = Box.InnerFace(DlibResNet.Spec.Template);
-        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityWarped: 2);
+        var (inner, w) = (Box.InnerFace(DlibResNet.Spec.Template), WarpedOnly);
         var shrinking = new DecoderLoss(encoder.Value, w, inner, options: new LossOptions(WarpShrink: 0.5));
         var none = new float[128];
 
@@ -322,8 +323,7 @@ public partial class DecoderTests : IDisposable
     {
         var (set, x, y, t) = Altered(3, 0.9f, 15);
         using var scope = torch.NewDisposeScope();
-        var inner = Box.InnerFace(DlibResNet.Spec.Template);
-        var w = new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, IdentityWarped: 2);
+        var (inner, w) = (Box.InnerFace(DlibResNet.Spec.Template), WarpedOnly);
         var none = new float[128];
 
         // By hand: three copies, each drawn after the one before from the same source, shrunk where asked; the term is their mean.
