@@ -30,7 +30,9 @@ namespace Dfd.Training;
 /// colour bias measures. <see cref="PixelLow"/> weighs an L1 distance of the two images
 /// averaged over 8×8 blocks (150² → 18²): it holds the face's layout, pose, mouth and tint to the photo's, and says
 /// nothing of detail finer than a block, which the adversarial term is then free to draw (per-pixel terms at full
-/// resolution are lowest at the blurred mean face).
+/// resolution are lowest at the blurred mean face). <see cref="Apart"/> weighs how far a reconstruction's template
+/// matches other people's centres beyond what photos do at FMR 1e-3 (<see cref="Impostors"/>): person-centre terms
+/// raise false matches along with type-II rates.
 /// </summary>
 public sealed record LossWeights(
     double Pixel = 1.0, double PixelLocal = 1.0,
@@ -43,7 +45,8 @@ public sealed record LossWeights(
     double Frequency = 0.0,
     double IdentityWarped = 0.0,
     double Colour = 0.0,
-    double PixelLow = 0.0)
+    double PixelLow = 0.0,
+    double Apart = 0.0)
 {
     /// <summary>Every image and feature term on, for tests and ablations.</summary>
     public static LossWeights All => new(Perceptual: 1.0, PerceptualLocal: 0.5);
@@ -85,6 +88,7 @@ public static class LossSpec
         ["identity_warped"] = (w, v) => w with { IdentityWarped = v },
         ["colour"] = (w, v) => w with { Colour = v },
         ["pixel_low"] = (w, v) => w with { PixelLow = v },
+        ["apart"] = (w, v) => w with { Apart = v },
     };
 
     static readonly Dictionary<string, Func<LossOptions, double, LossOptions>> options = new()
@@ -237,13 +241,16 @@ public sealed class DecoderLoss
     /// encoder's input by <see cref="Reconstruction.ToSize"/>; the perceptual terms then compare with
     /// <paramref name="encoderTarget"/>, the target's crop at the encoder's size (default: the target resized).
     /// <paramref name="warp"/> draws the warps of the <see cref="LossWeights.IdentityWarped"/> term (the trainer seeds it
-    /// per step, so a resumed run warps as the uninterrupted one).</summary>
-    /// <exception cref="ArgumentException">A person-centre term without centres, or a warped identity term without draws.</exception>
+    /// per step, so a resumed run warps as the uninterrupted one). <paramref name="impostors"/> and each target's person in
+    /// it (<paramref name="persons"/>) serve the <see cref="LossWeights.Apart"/> term.</summary>
+    /// <exception cref="ArgumentException">A person-centre term without centres, a warped identity term without draws, or
+    /// the apart term without impostors and persons.</exception>
     public (Tensor Total, Dictionary<string, Tensor> Terms) Compute(Tensor recon, Tensor target, Tensor targetTemplates, Tensor? personCentres = null,
-        Tensor? encoderTarget = null, Random? warp = null)
+        Tensor? encoderTarget = null, Random? warp = null, Impostors? impostors = null, IReadOnlyList<int>? persons = null)
     {
         if (w.IdentityPerson > 0 && personCentres is null) throw new ArgumentException("the identity_person term needs each target's person centre");
         if (w.IdentityWarped > 0 && warp is null) throw new ArgumentException("the identity_warped term needs a random source for its warps");
+        if (w.Apart > 0 && (impostors is null || persons is null)) throw new ArgumentException("the apart term needs the impostors and each target's person");
         var terms = new Dictionary<string, Tensor>();
         int ew = encoder.Spec.InputWidth, eh = encoder.Spec.InputHeight;
         // The inner-face box is in the encoder's crop; on a larger output the same region, scaled.
@@ -267,7 +274,7 @@ public sealed class DecoderLoss
             if (w.Sobel > 0) terms["sobel"] = (gr - gt).abs().mean().Times(w.Sobel);
             if (w.SobelLocal > 0) terms["sobel_local"] = (Inner(gr) - Inner(gt)).abs().mean().Times(w.SobelLocal);
         }
-        if (w.NeedsFeatures || w.Identity > 0 || w.IdentityPerson > 0 || w.IdentityWarped > 0)
+        if (w.NeedsFeatures || w.Identity > 0 || w.IdentityPerson > 0 || w.IdentityWarped > 0 || w.Apart > 0)
         {
             // One pass gives the template and, where the perceptual terms need them, the feature maps.
             var fenc = encoder as IFeatureEncoder;
@@ -310,6 +317,7 @@ public sealed class DecoderLoss
                 }
                 terms["identity_warped"] = sum!.Times(w.IdentityWarped / o.WarpCopies);
             }
+            if (w.Apart > 0) terms["apart"] = impostors!.Excess(rt, persons!).mean().Times(w.Apart);
         }
         Tensor total = terms.Values.Aggregate((a, b) => a.Plus(b));
         return (total, terms);

@@ -118,7 +118,15 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         // Each person's centre, one row per person, on the device once, and each item's row; each step gathers its
         // batch's rows (a row per person, not per item: a large set's items would take as much again as its templates).
         int[]? personOf = null;
-        using var centres = cfg.Loss.IdentityPerson > 0 ? PersonCentres(data, encoder, out personOf) : null;
+        float[][]? rows = null;
+        if (cfg.Loss.IdentityPerson > 0 || cfg.Loss.Apart > 0)
+            (rows, personOf) = DecoderLoss.PersonTable(new LazyRows<string>(data.Count, i => data.Items[i].Identity), data.Templates, data.MirrorTemplates);
+        using var centres = cfg.Loss.IdentityPerson > 0
+            ? torch.tensor(rows!.SelectMany(c => c).ToArray(), new long[] { rows!.Length, encoder.Spec.EmbeddingSize }).to(encoder.Device) : null;
+        using var impostors = cfg.Loss.Apart > 0 ? new Impostors(rows!, personOf!, data.Templates, device: encoder.Device) : null;
+        if (impostors != null)
+            report?.Invoke(new TrainStatus(startEpoch, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0,
+                $"apart: {impostors.People} people; photos match another person's centre at cosine ≥ {impostors.Threshold:F4} at FMR {impostors.Fmr:G}"));
         int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
         if (steps == 0) throw new ArgumentException($"{n} training images are fewer than one batch of {cfg.Batch}");
         long totalSteps = (long)steps * cfg.Epochs;
@@ -153,7 +161,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
                     y ??= x;
                     var recon = dec.forward(t, AugmentSeed(global, 4));
                     var c = centres?.index_select(0, torch.tensor(idx.Select(i => (long)personOf![i]).ToArray(), device: encoder.Device));
-                    var (total, terms) = loss.Compute(recon, y, t, c, x, new Random(AugmentSeed(global, 5)));
+                    var (total, terms) = loss.Compute(recon, y, t, c, x, new Random(AugmentSeed(global, 5)), impostors,
+                        impostors is null ? null : idx.Select(i => personOf![i]).ToArray());
                     if (disc != null) total = disc.AddGeneratorTerms(recon, y, cfg.Loss.Adv, AugmentSeed(global, 0), total, terms);
                     if (!float.IsFinite(total.item<float>()))
                         throw new TrainingDivergedException($"loss became {total.item<float>()} at epoch {epoch + 1}, step {step + 1}; the last good state is in {CheckpointPath} — lower --lr and --resume, or start afresh");
@@ -195,13 +204,6 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
     }
 
     public int SkippedSteps { get; private set; }
-
-    static Tensor PersonCentres(EncodedFaces data, IEncoder encoder, out int[] personOf)
-    {
-        var (rows, of) = DecoderLoss.PersonTable(new LazyRows<string>(data.Count, i => data.Items[i].Identity), data.Templates, data.MirrorTemplates);
-        personOf = of;
-        return torch.tensor(rows.SelectMany(c => c).ToArray(), new long[] { rows.Length, encoder.Spec.EmbeddingSize }).to(encoder.Device);
-    }
 
     /// <summary>Training steps this Run took (a resumed run counts from where it resumed).</summary>
     public int StepsDone { get; private set; }

@@ -417,6 +417,37 @@ public partial class DecoderTests : IDisposable
     }
 
     [Fact]
+    public void ApartTermIsTheMeanExcessOverOtherPeople()
+    {
+        var (set, x, y, t) = Altered(3, 0.9f, 15);
+        using var scope = torch.NewDisposeScope();
+        var (rows, of) = DecoderLoss.PersonTable(set.Items.Select(i => i.Identity).ToList(), set.Templates, set.MirrorTemplates);
+        // A rate that puts the threshold among these few photos, so that some reconstructions pass it.
+        using var imp = new Impostors(rows, of, set.Templates, 0.4);
+        var loss = new DecoderLoss(encoder.Value, new LossWeights(Pixel: 0, PixelLocal: 0, Sobel: 0, SobelLocal: 0, Ssim: 0, Identity: 0, Apart: 3),
+            Box.InnerFace(DlibResNet.Spec.Template));
+        int[] persons = [0, 1, 2];
+        var rt = encoder.Value.ForwardWithFeatures(y).Template;
+        double want = 3 * imp.Excess(rt, persons).mean().item<float>();
+        Assert.True(want > 0, "no reconstruction passes the threshold: the case tests nothing");
+        Assert.Equal(want, loss.Compute(y, x, t, impostors: imp, persons: persons).Terms["apart"].item<float>(), 5);
+        Assert.Throws<ArgumentException>(() => loss.Compute(y, x, t));
+        Assert.Equal((new LossWeights() with { Apart = 2 }, new LossOptions()), LossSpec.Parse("apart=2"));
+        // The trainer builds the impostors from its set and says where the threshold lies.
+        string? said = null;
+        var cfg = new TrainConfig { Epochs = 1, Batch = 4, Decoder = Tiny, Loss = new LossWeights(Apart: 1) };
+        double term = double.NaN;
+        using (new Trainer(Faces(), encoder.Value, cfg, Path.Combine(dir, "apart.safetensors"), new Dictionary<string, string>()) { MaxSteps = 1 }
+               .Run(false, s => { if (s.Event?.StartsWith("apart:") == true) said = s.Event; else if (s.Event == null) term = s.Terms["apart"]; })) { }
+        Assert.True(double.IsFinite(term) && term >= 0, $"apart {term}");
+        var all = Faces();
+        var (r4, of4) = DecoderLoss.PersonTable(all.Items.Select(i => i.Identity).ToList(), all.Templates, all.MirrorTemplates);
+        using var imp4 = new Impostors(r4, of4, all.Templates);
+        Assert.Contains($"{all.Count} people", said);
+        Assert.Contains($"cosine ≥ {imp4.Threshold:F4}", said);
+    }
+
+    [Fact]
     public void LowPixelTermSeesBlocksNotDetail()
     {
         var enc = encoder.Value; // the shared encoder, made outside this test's dispose scope
