@@ -23,25 +23,33 @@ public sealed class Impostors : IDisposable
     public double Fmr { get; }
     public double Threshold { get; }
     public int People => (int)centres.shape[0];
+    /// <summary>How many photos' templates set <see cref="Threshold"/>.</summary>
+    public int Photos { get; }
 
     /// <param name="centresByPerson">One centre per person [P][D] (<see cref="DecoderLoss.PersonTable"/>).</param>
     /// <param name="personOf">Each template's person, an index into <paramref name="centresByPerson"/>.</param>
     /// <param name="templates">The training photos' templates that set <see cref="Threshold"/>.</param>
+    /// <param name="maxPhotos">At most this many of them, evenly spaced (item i·n/max), set the threshold: a set of
+    /// VGGFace2's size would otherwise take n × people cosines.</param>
     /// <exception cref="ArgumentException">Fewer than two people, counts that disagree, a person index out of range, or a
     /// rate outside (0, 1).</exception>
     public Impostors(IReadOnlyList<float[]> centresByPerson, IReadOnlyList<int> personOf, IReadOnlyList<float[]> templates,
-        double fmr = DefaultFmr, Device? device = null)
+        double fmr = DefaultFmr, Device? device = null, int maxPhotos = 20_000)
     {
-        int p = centresByPerson.Count, n = templates.Count;
+        int p = centresByPerson.Count;
         if (p < 2) throw new ArgumentException($"impostors need at least two people, got {p}");
-        if (personOf.Count != n) throw new ArgumentException($"{n} templates but {personOf.Count} person indices");
+        if (personOf.Count != templates.Count) throw new ArgumentException($"{templates.Count} templates but {personOf.Count} person indices");
         if (personOf.Any(i => i < 0 || i >= p)) throw new ArgumentException($"a person index outside 0..{p - 1}");
         if (!(fmr > 0 && fmr < 1)) throw new ArgumentException($"false-match rate must be in (0, 1), not {fmr}");
-        int d = centresByPerson[0].Length;
+        if (maxPhotos < 1) throw new ArgumentException($"maxPhotos must be ≥ 1, not {maxPhotos}");
+        int[] chosen = templates.Count <= maxPhotos ? [.. Enumerable.Range(0, templates.Count)]
+            : [.. Enumerable.Range(0, maxPhotos).Select(i => (int)((long)i * templates.Count / maxPhotos))];
+        int n = chosen.Length, d = centresByPerson[0].Length;
         Fmr = fmr;
+        Photos = n;
         using var scope = torch.NewDisposeScope();
         var c = F.normalize(torch.tensor(centresByPerson.SelectMany(v => v).ToArray(), new long[] { p, d }), dim: 1);
-        var t = F.normalize(torch.tensor(templates.SelectMany(v => v).ToArray(), new long[] { n, d }), dim: 1);
+        var t = F.normalize(torch.tensor(chosen.SelectMany(i => templates[i]).ToArray(), new long[] { n, d }), dim: 1);
         long count = (long)n * (p - 1);
         int k = (int)Math.Min(count, (long)Math.Ceiling(fmr * count));
         // The k largest impostor cosines, chunk by chunk (all n × p at once would not fit for a large set).
@@ -50,7 +58,7 @@ public sealed class Impostors : IDisposable
         for (int s = 0; s < n; s += chunk)
         {
             int m = Math.Min(chunk, n - s);
-            var own = F.one_hot(torch.tensor(personOf.Skip(s).Take(m).Select(i => (long)i).ToArray()), p).to_type(ScalarType.Bool);
+            var own = F.one_hot(torch.tensor(chosen.Skip(s).Take(m).Select(i => (long)personOf[i]).ToArray()), p).to_type(ScalarType.Bool);
             var sims = t.narrow(0, s, m).matmul(c.t()).masked_fill(own, Scalars.Of(double.NegativeInfinity)).flatten();
             var joined = top is null ? sims : torch.cat([top, sims]);
             top = joined.topk((int)Math.Min(k, joined.shape[0])).values;

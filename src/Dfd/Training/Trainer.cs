@@ -126,7 +126,7 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
         using var impostors = cfg.Loss.Apart > 0 ? new Impostors(rows!, personOf!, data.Templates, device: encoder.Device) : null;
         if (impostors != null)
             report?.Invoke(new TrainStatus(startEpoch, cfg.Epochs, 0, 0, double.NaN, new Dictionary<string, double>(), 0,
-                $"apart: {impostors.People} people; photos match another person's centre at cosine ≥ {impostors.Threshold:F4} at FMR {impostors.Fmr:G}"));
+                $"apart: {impostors.People} people; against other people's centres, {impostors.Photos} training photos reach cosine {impostors.Threshold:F4} at FMR {impostors.Fmr:G}"));
         int n = data.Count, steps = n / cfg.Batch; // the ragged tail is dropped: every step sees a full batch (BN statistics)
         if (steps == 0) throw new ArgumentException($"{n} training images are fewer than one batch of {cfg.Batch}");
         long totalSteps = (long)steps * cfg.Epochs;

@@ -444,7 +444,7 @@ public partial class DecoderTests : IDisposable
         var (r4, of4) = DecoderLoss.PersonTable(all.Items.Select(i => i.Identity).ToList(), all.Templates, all.MirrorTemplates);
         using var imp4 = new Impostors(r4, of4, all.Templates);
         Assert.Contains($"{all.Count} people", said);
-        Assert.Contains($"cosine ≥ {imp4.Threshold:F4}", said);
+        Assert.Contains($"{all.Count} training photos reach cosine {imp4.Threshold:F4}", said);
     }
 
     [Fact]

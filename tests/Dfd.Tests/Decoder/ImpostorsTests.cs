@@ -36,7 +36,24 @@ public class ImpostorsTests
         var personOf = Enumerable.Range(0, n).Select(i => i * 7 % people).ToArray();
         using var imp = new Impostors(centres, personOf, templates, fmr);
         Assert.Equal(people, imp.People);
+        Assert.Equal(n, imp.Photos);
         Assert.Equal(BruteThreshold(centres, personOf, templates, fmr), imp.Threshold, 5);
+    }
+
+    [Fact]
+    public void ALargeSetSetsTheThresholdFromEvenlySpacedPhotos()
+    {
+        using var scope = torch.NewDisposeScope();
+        var centres = Rows(9, 6, 8);
+        var templates = Rows(50, 6, 9);
+        var personOf = Enumerable.Range(0, 50).Select(i => i % 9).ToArray();
+        using var imp = new Impostors(centres, personOf, templates, 0.05, maxPhotos: 20);
+        Assert.Equal(20, imp.Photos);
+        // Items 0, 2, 5, 7, … (i · 50 / 20).
+        var chosen = Enumerable.Range(0, 20).Select(i => i * 50 / 20).ToArray();
+        double want = BruteThreshold(centres, chosen.Select(i => personOf[i]).ToArray(), chosen.Select(i => templates[i]).ToArray(), 0.05);
+        Assert.Equal(want, imp.Threshold, 5);
+        Assert.NotEqual(BruteThreshold(centres, personOf, templates, 0.05), imp.Threshold, 5);
     }
 
     [Fact]
