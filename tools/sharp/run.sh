@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# dlib-resnet's sharp decoder (issue 25), as trained on 2026-12-06; every run and why: docs/ablation-sharp.md.
-#   sharp-v2 (the shipped file, models/dfd-dlib-resnet-lfw-sharp.safetensors): --init the shipped regression decoder,
-#             top widened to 32 channels, noise in 3 blocks, EMA 0.998, spectral-norm discriminator with R1 and
-#             DiffAugment; a cosine planned over 6 epochs, stopped after the first (--max-steps 330).
-#   STAGES=all adds the two runs that drew more detail and paid for it in identity (not shipped):
+# dlib-resnet's sharp decoder (issue 25), as trained on 2026-12-06/07; every run and why: docs/ablation-sharp.md.
+# The shipped file (models/dfd-dlib-resnet-lfw-sharp.safetensors) is the end of this chain, run by default:
+#   sharp-v2:  --init the shipped regression decoder, top widened to 32 channels, noise in 3 blocks, EMA 0.998,
+#              spectral-norm discriminator with R1 and DiffAugment; a cosine planned over 6 epochs, stopped after the
+#              first (--max-steps 330).
+#   sharp-v15: --init sharp-v2's file; + identity_warped=24, colour=10, --ema-norms; 1 epoch, seed 30.
+#   sharp-v16: sharp-v15's checkpoint carried on for a schedule of 4 epochs.
+#   sharp-v17: --init sharp-v16's file; + apart=4; 1 epoch, seed 31.
+#   sharp-v18: sharp-v17's checkpoint carried on for a schedule of 3 epochs: the shipped file.
+#   STAGES=all adds the runs that were not shipped:
 #   sharp-v3: --init sharp-v2's file; a discriminator that learns (no spectral norm, R1 or DiffAugment, D lr 8e-4),
 #             adv 1.5, feature matching 2; stopped after 1 of 4 epochs (--max-steps 330);
 #   sharp-v4: --init sharp-v3's file; the same discriminator, adv 0.5, feature matching 1; 2 epochs;
@@ -11,7 +16,7 @@
 #   sharp-v6…v9: sharp-v5 with one change each (session 16): v6 identity_warped=12; v7 v6 + --freeze-blocks 3;
 #             v8 v6 + pixel_low=4; v9 identity_warped=24 + colour=10; v10 identity_warped=48, colour=30, adv 0.35,
 #             feature matching 0.7; v11 v9 + --ema-norms (the same weights as v9, its statistics measured).
-#   sharp-v12…v15 (session 17): below.
+#   sharp-v12…v14 (session 17): below.
 # Each stage resumes (--resume; a checkpoint every 50 steps, a sample sheet at each): run the script again to go on.
 #   nohup tools/sharp/run.sh >> "${RUN:-$HOME/.cache/dfd/runs/sharp}/train.log" 2>&1 &
 set -euo pipefail
@@ -29,6 +34,19 @@ out() { echo "$RUN/$1/dfd-dlib-resnet-lfw-sharp.safetensors"; }
 [ -f "$(out v2)" ] || ./dfd train "${common[@]}" --out "$(out v2)" --init "$RUN/init-shipped.safetensors" \
   --loss "$loss,adv=1" --feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug translation,cutout \
   --epochs 6 --max-steps 330 --seed 25
+gentle=(--feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug translation,cutout --ema-norms)
+./dfd train "${common[@]}" --out "$(out v15)" --init "$(out v2)" --loss "$loss,identity_warped=24,colour=10,adv=1" \
+  "${gentle[@]}" --epochs 1 --seed 30
+# A checkpoint copied into the next run's folder carries a run on (discriminator, average, optimisers and all) for a
+# longer schedule; --epochs is not part of a checkpoint's settings.
+mkdir -p "$RUN/v16"; [ -f "$(out v16).ckpt" ] || [ -f "$(out v16)" ] || cp "$(out v15).ckpt" "$(out v16).ckpt"
+./dfd train "${common[@]}" --out "$(out v16)" --init "$(out v2)" --loss "$loss,identity_warped=24,colour=10,adv=1" \
+  "${gentle[@]}" --epochs 4 --seed 30
+./dfd train "${common[@]}" --out "$(out v17)" --init "$(out v16)" --loss "$loss,identity_warped=24,colour=10,adv=1,apart=4" \
+  "${gentle[@]}" --epochs 1 --seed 31
+mkdir -p "$RUN/v18"; [ -f "$(out v18).ckpt" ] || [ -f "$(out v18)" ] || cp "$(out v17).ckpt" "$(out v18).ckpt"
+./dfd train "${common[@]}" --out "$(out v18)" --init "$(out v16)" --loss "$loss,identity_warped=24,colour=10,adv=1,apart=4" \
+  "${gentle[@]}" --epochs 3 --seed 31
 [ "${STAGES:-shipped}" = all ] || exit 0
 [ -f "$(out v3)" ] || ./dfd train "${common[@]}" --out "$(out v3)" --init "$(out v2)" \
   --loss "$loss,adv=1.5" --feature-matching 2 "${learns[@]}" --epochs 4 --max-steps 330 --seed 26
@@ -46,14 +64,8 @@ sharp5 --out "$(out v9)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --f
 sharp5 --out "$(out v10)" --loss "$loss,identity_warped=48,colour=30,adv=0.35" --feature-matching 0.7
 sharp5 --out "$(out v11)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --ema-norms --feature-matching 1
 # Session 17: v12 v11's checkpoint carried on for a second epoch (the cosine then spans two); v13 v11 + warp_shrink=0.4;
-# v14 v11 with seed 29; v15 the shipped file's own regime (spectral norm, R1, DiffAugment, adv 1) + v11's identity terms;
-# v16 v15's checkpoint carried on for a schedule of 4 epochs (evaluated after epoch 2).
+# v14 v11 with seed 29.
 mkdir -p "$RUN/v12"; [ -f "$(out v12).ckpt" ] || [ -f "$(out v12)" ] || cp "$(out v11).ckpt" "$(out v12).ckpt"
 sharp5 --out "$(out v12)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --ema-norms --feature-matching 1 --epochs 2
 sharp5 --out "$(out v13)" --loss "$loss,identity_warped=24,warp_shrink=0.4,colour=10,adv=0.5" --ema-norms --feature-matching 1
 sharp5 --out "$(out v14)" --loss "$loss,identity_warped=24,colour=10,adv=0.5" --ema-norms --feature-matching 1 --seed 29
-./dfd train "${common[@]}" --out "$(out v15)" --init "$(out v2)" --loss "$loss,identity_warped=24,colour=10,adv=1" --ema-norms \
-  --feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug translation,cutout --epochs 1 --seed 30
-mkdir -p "$RUN/v16"; [ -f "$(out v16).ckpt" ] || [ -f "$(out v16)" ] || cp "$(out v15).ckpt" "$(out v16).ckpt"
-./dfd train "${common[@]}" --out "$(out v16)" --init "$(out v2)" --loss "$loss,identity_warped=24,colour=10,adv=1" --ema-norms \
-  --feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug translation,cutout --epochs 4 --seed 30
