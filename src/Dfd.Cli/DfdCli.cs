@@ -23,6 +23,7 @@ public static class DfdCli
             ["cache"] = ("the training set on disk: cache build --encoder <name> --data <dataset>... [--shard i/n] | cache merge DIR [FROM...] | cache info DIR", CacheCommand.Help, CacheCommand.Run),
             ["reconstruct"] = ("decode templates to faces: --decoder F[,F2,…] --input <images|dir|templates.npy> --output <dir> (several decoders of one encoder: rows of one grid)", ReconstructCommand.Help, ReconstructCommand.Run),
             ["evaluate"] = ("type-I/II match rates, SSIM, PSNR of a decoder: --decoder F --data <test set> --report <dir> [--with-models m1,m2]", EvaluateCommand.Help, EvaluateCommand.Run),
+            ["lineup"] = ("a lineup test for a person: does the drawn face pick out the person? --decoder F --data <test set> --out <dir>; lineup score --key K --answers …", LineupCommand.Help, LineupCommand.Run),
             ["analyze"] = ("perturb faces, follow and decode the template: analyze <kind> --encoder E --input <dir> --report <dir> (kinds: " + AnalyzeCommand.Kinds + ")", AnalyzeCommand.Help, AnalyzeCommand.Run),
             ["serve"] = ("the explorer in the browser: serve [--encoder a,b] [--decoder d1,d2] [--port 5117] [--host 127.0.0.1] [--samples dir]", ServeCommand.Help, ServeCommand.Run),
             ["convert"] = ("convert published weights: convert faceapi --manifest <json> --out <safetensors>; convert relpaths FILE... (metadata paths made relative)", ConvertCommand.Help, ConvertCommand.Run),

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Dfd.Datasets;
 using Dfd.Detection;
+using Dfd.Evaluation;
 using Dfd.Encoders;
 using Dfd.Imaging;
 using Spectre.Console;
@@ -68,6 +70,39 @@ static class Common
                 var p = new SyncProgress(x => { task.MaxValue = Math.Max(1, x.Total); task.Value = x.Done; });
                 result = work(p);
                 task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    /// <summary>Work reporting named stages (evaluate, lineup): one progress bar per stage on a terminal; a line per stage
+    /// (and every 10 s) otherwise; nothing with --json.</summary>
+    public static T WithStages<T>(bool quiet, Func<IProgress<EvaluationProgress>?, T> work)
+    {
+        if (quiet) return work(null);
+        if (Console.IsErrorRedirected || Console.IsOutputRedirected)
+        {
+            string? stage = null;
+            var last = DateTime.MinValue;
+            return work(new SyncProgress<EvaluationProgress>(x =>
+            {
+                if (x.Stage == stage && (DateTime.UtcNow - last).TotalSeconds < 10 && x.Done != x.Total) return;
+                stage = x.Stage; last = DateTime.UtcNow;
+                Console.Error.WriteLine($"{x.Stage}: {x.Done}/{x.Total}");
+            }));
+        }
+        T result = default!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                result = work(new SyncProgress<EvaluationProgress>(x =>
+                {
+                    if (!tasks.TryGetValue(x.Stage, out var task)) tasks[x.Stage] = task = ctx.AddTask(Markup.Escape(x.Stage), maxValue: 1);
+                    task.MaxValue = Math.Max(1, x.Total);
+                    task.Value = x.Done;
+                }));
+                foreach (var task in tasks.Values) task.Value = task.MaxValue;
             });
         return result;
     }

@@ -152,42 +152,5 @@ static class EvaluateCommand
     static string F(double x) => double.IsFinite(x) ? x.ToString("F4") : "–";
     static string Pct(double x) => double.IsFinite(x) ? Common.Pct(x) : "–";
 
-    /// <summary>One progress bar per stage on a terminal; a line per stage (and every 10 s) otherwise; nothing with --json.</summary>
-    static EvaluationResult Run(string decoder, EvaluationOptions opt, bool json)
-    {
-        if (json) return DecoderEvaluation.Run(decoder, opt);
-        if (Console.IsErrorRedirected || Console.IsOutputRedirected)
-        {
-            string? stage = null;
-            var last = DateTime.MinValue;
-            var p = new SyncProgress<EvaluationProgress>(x =>
-            {
-                if (x.Stage == stage && (DateTime.UtcNow - last).TotalSeconds < 10 && x.Done != x.Total) return;
-                stage = x.Stage; last = DateTime.UtcNow;
-                Console.Error.WriteLine($"{x.Stage}: {x.Done}/{x.Total}");
-            });
-            return DecoderEvaluation.Run(decoder, opt, p);
-        }
-        EvaluationResult result = null!;
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-            .Start(ctx =>
-            {
-                var tasks = new Dictionary<string, ProgressTask>();
-                var p = new SyncProgress<EvaluationProgress>(x =>
-                {
-                    if (!tasks.TryGetValue(x.Stage, out var task)) tasks[x.Stage] = task = ctx.AddTask(Markup.Escape(x.Stage), maxValue: 1);
-                    task.MaxValue = Math.Max(1, x.Total);
-                    task.Value = x.Done;
-                });
-                result = DecoderEvaluation.Run(decoder, opt, p);
-                foreach (var task in tasks.Values) task.Value = task.MaxValue;
-            });
-        return result;
-    }
-
-    sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
+    static EvaluationResult Run(string decoder, EvaluationOptions opt, bool json) => Common.WithStages(json, p => DecoderEvaluation.Run(decoder, opt, p));
 }

@@ -12,7 +12,7 @@ static class CliRunner
     static readonly object Gate = new();
 
     // Without a terminal, progress goes to stderr as "label: done/total" lines; they are not errors.
-    static readonly Regex ProgressLine = new(@"^[a-z +]+: \d+/\d+$");
+    static readonly Regex ProgressLine = new(@"^[a-z0-9 +()-]+: \d+/\d+$");
 
     public sealed record Result(int Code, string Out, string Err);
 
