@@ -9,6 +9,21 @@ public static class TestPaths
     /// <summary><c>../shared</c> next to the checkout, or null where this machine has none.</summary>
     public static string? SharedDir { get; } = FindShared();
 
+    /// <summary>The twelve bundled sample photos (six test people of split lfw-dfd-v1, two each) copied into LFW's
+    /// layout (PERSON/PERSON_NNNN.jpg) under <paramref name="dir"/>/lfw; returns that folder.</summary>
+    public static string SamplesAsLfw(string dir)
+    {
+        var lfw = Path.Combine(dir, "lfw");
+        foreach (var f in Directory.GetFiles(Path.Combine(RepoRoot, "samples"), "*.jpg"))
+        {
+            var name = Path.GetFileNameWithoutExtension(f);
+            var person = name[..name.LastIndexOf('_')];
+            Directory.CreateDirectory(Path.Combine(lfw, person));
+            File.Copy(f, Path.Combine(lfw, person, Path.GetFileName(f)));
+        }
+        return lfw;
+    }
+
     private static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)

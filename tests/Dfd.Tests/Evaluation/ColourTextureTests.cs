@@ -222,14 +222,7 @@ public class ColourTextureTests : IDisposable
     [Fact]
     public void SharpBesideRegressionOnTheSamples()
     {
-        var lfw = Path.Combine(dir, "lfw");
-        foreach (var f in Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "samples"), "*.jpg"))
-        {
-            var name = Path.GetFileNameWithoutExtension(f);
-            var person = name[..name.LastIndexOf('_')];
-            Directory.CreateDirectory(Path.Combine(lfw, person));
-            File.Copy(f, Path.Combine(lfw, person, Path.GetFileName(f)));
-        }
+        var lfw = TestPaths.SamplesAsLfw(dir);
         var opt = new EvaluationOptions { Data = "lfw:" + lfw, Models = [], CacheDir = Path.Combine(dir, "cache") };
         var reg = DecoderEvaluation.Run(DecoderFile.ShippedPath("dlib-resnet")!, opt);
         var sharp = DecoderEvaluation.Run(StandInSharp(dir), opt);

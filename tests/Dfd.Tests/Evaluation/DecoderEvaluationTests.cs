@@ -291,14 +291,7 @@ public class DecoderEvaluationTests : IDisposable
     public void EndToEndOnTheSamples()
     {
         // The twelve sample photos (six test people of split lfw-dfd-v1, two each) in LFW's layout.
-        var lfw = Path.Combine(dir, "lfw");
-        foreach (var f in Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "samples"), "*.jpg"))
-        {
-            var name = Path.GetFileNameWithoutExtension(f);
-            var person = name[..name.LastIndexOf('_')];
-            Directory.CreateDirectory(Path.Combine(lfw, person));
-            File.Copy(f, Path.Combine(lfw, person, Path.GetFileName(f)));
-        }
+        var lfw = TestPaths.SamplesAsLfw(dir);
         var decPath = SaveDecoder("tiny.safetensors", Tiny, "dlib-resnet");
         bool mfn = Registry.WeightsPath(DecoderEvaluation.DefaultExtraModel) != null;
         var stages = new HashSet<string>();

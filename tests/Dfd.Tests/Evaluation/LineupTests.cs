@@ -121,15 +121,8 @@ public sealed class LineupTests : IDisposable
     [Fact]
     public void TheCommandWritesATestWithoutItsKeyAndScoresIt()
     {
-        // The twelve sample photos (six test people of split lfw-dfd-v1, two each) in LFW's layout; the shipped regression decoder.
-        var lfw = Path.Combine(dir, "lfw");
-        foreach (var f in Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "samples"), "*.jpg"))
-        {
-            var name = Path.GetFileNameWithoutExtension(f);
-            var person = name[..name.LastIndexOf('_')];
-            Directory.CreateDirectory(Path.Combine(lfw, person));
-            File.Copy(f, Path.Combine(lfw, person, Path.GetFileName(f)));
-        }
+        // The bundled samples in LFW's layout (six test people, two photos each); the shipped regression decoder.
+        var lfw = TestPaths.SamplesAsLfw(dir);
         var decoder = Path.Combine(TestPaths.RepoRoot, "models", "dfd-dlib-resnet-lfw.safetensors");
         var outDir = Path.Combine(dir, "test");
         var r = Run("lineup", "--decoder", decoder, "--data", "lfw:" + lfw, "--out", outDir, "--count", "6", "--seed", "3",
