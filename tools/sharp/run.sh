@@ -6,9 +6,11 @@
 #              first (--max-steps 330).
 #   sharp-v15: --init sharp-v2's file; + identity_warped=24, colour=10, --ema-norms; 1 epoch, seed 30.
 #   sharp-v16: sharp-v15's checkpoint carried on for a schedule of 4 epochs.
-#   sharp-v17: --init sharp-v16's file; + apart=4; 1 epoch, seed 31.
-#   sharp-v18: sharp-v17's checkpoint carried on for a schedule of 3 epochs: the shipped file.
+#   sharp-v20: --init sharp-v16's file; + apart=2; a cosine planned over 4 epochs, stopped after the second
+#              (--max-steps 660), seed 31: the shipped file.
 #   STAGES=all adds the runs that were not shipped:
+#   sharp-v17: --init sharp-v16's file; + apart=4; 1 epoch, seed 31; sharp-v18: its checkpoint carried on for a
+#             schedule of 3 epochs (shipped in session 18: whole-image detail 0.591).
 #   sharp-v3: --init sharp-v2's file; a discriminator that learns (no spectral norm, R1 or DiffAugment, D lr 8e-4),
 #             adv 1.5, feature matching 2; stopped after 1 of 4 epochs (--max-steps 330);
 #   sharp-v4: --init sharp-v3's file; the same discriminator, adv 0.5, feature matching 1; 2 epochs;
@@ -44,12 +46,15 @@ gentle=(--feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug trans
 mkdir -p "$RUN/v16"; [ -f "$(out v16).ckpt" ] || [ -f "$(out v16)" ] || cp "$(out v15).ckpt" "$(out v16).ckpt"
 ./dfd train "${common[@]}" --out "$(out v16)" --init "$(out v2)" --loss "$loss,identity_warped=24,colour=10,adv=1" \
   "${gentle[@]}" --epochs 4 --seed "$(seed 30)"
+# --max-steps counts from where a run resumes: the finished file, not --resume, ends this stage (as v2's).
+[ -f "$(out v20)" ] || ./dfd train "${common[@]}" --out "$(out v20)" --init "$(out v16)" \
+  --loss "$loss,identity_warped=24,colour=10,adv=1,apart=2" "${gentle[@]}" --epochs 4 --max-steps 660 --seed "$(seed 31)"
+[ "${STAGES:-shipped}" = all ] || exit 0
 ./dfd train "${common[@]}" --out "$(out v17)" --init "$(out v16)" --loss "$loss,identity_warped=24,colour=10,adv=1,apart=4" \
   "${gentle[@]}" --epochs 1 --seed "$(seed 31)"
 mkdir -p "$RUN/v18"; [ -f "$(out v18).ckpt" ] || [ -f "$(out v18)" ] || cp "$(out v17).ckpt" "$(out v18).ckpt"
 ./dfd train "${common[@]}" --out "$(out v18)" --init "$(out v16)" --loss "$loss,identity_warped=24,colour=10,adv=1,apart=4" \
   "${gentle[@]}" --epochs 3 --seed "$(seed 31)"
-[ "${STAGES:-shipped}" = all ] || exit 0
 [ -f "$(out v3)" ] || ./dfd train "${common[@]}" --out "$(out v3)" --init "$(out v2)" \
   --loss "$loss,adv=1.5" --feature-matching 2 "${learns[@]}" --epochs 4 --max-steps 330 --seed "$(seed 26)"
 # v2 and v3 stop at --max-steps, which counts from where a run resumes: their finished file, not --resume, ends them.
