@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# hse-faceres's sharp decoder (issue 25): dlib-resnet's recipe (tools/sharp/run.sh, docs/ablation-sharp.md) in one
+# stage. From the shipped regression decoder: the top widened to 32 channels, noise in the last 3 blocks, EMA 0.998,
+# spectral-norm two-scale discriminator with R1 and DiffAugment, and the losses of dlib-resnet's shipped stage
+# (identity_warped 24, colour 10, adv 1, apart 2) on the perceptual stages of hse-faceres's own regression decoder.
+# Resumes (--resume; a checkpoint every 50 steps and a sample sheet with it): run the script again to go on.
+#   nohup tools/sharp/hse.sh >> "${RUN:-$HOME/.cache/dfd/runs/hse-sharp}/train.log" 2>&1 &
+# DFD=path/to/Dfd.Cli.dll runs a copy of the built command (so a rebuild of the checkout does not touch a run).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUN="${RUN:-$HOME/.cache/dfd/runs/hse-sharp}"
+LFW="${LFW:-../shared/data/lfw/lfw-deepfunneled}"
+mkdir -p "$RUN"
+dfd() { if [ -n "${DFD:-}" ]; then GLIBC_TUNABLES=glibc.malloc.hugetlb=1 dotnet "$DFD" "$@"; else ./dfd "$@"; fi; }
+[ -f "$RUN/init-shipped.safetensors" ] || cp models/dfd-hse-faceres-lfw.safetensors "$RUN/init-shipped.safetensors"
+loss=pixel=0.5,pixel_local=0.5,sobel=0,sobel_local=0,ssim=0.25,perceptual=1,perceptual_local=0.5,stage_from=3,stages=2
+loss=$loss,identity=0.5,identity_person=12,identity_warped=24,colour=10,adv=1,apart=2
+dfd train --encoder hse-faceres --data "lfw:$LFW" --split splits/lfw-dfd-v1.json \
+  --widths 256,192,128,64,32,32 --noise-blocks 3 --ema 0.998 --ema-norms --batch 32 --lr 2e-4 \
+  --disc-scales 2 --feature-matching 1 --spectral-norm --r1 1 --r1-every 4 --diffaug translation,cutout \
+  --loss "$loss" --init "$RUN/init-shipped.safetensors" --out "$RUN/dfd-hse-faceres-lfw-sharp.safetensors" \
+  --epochs "${EPOCHS:-3}" --seed "${SEED:-40}" --checkpoint-every 50 --resume
