@@ -22,15 +22,25 @@ public static class OneDnn
     [DllImport("libtorch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
     static extern void SetUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
+    [DllImport("libtorch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
+    static extern void SetUserEnabledNnpack(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
     [DllImport("libtorch_cpu", EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
     [return: MarshalAs(UnmanagedType.U1)]
     static extern bool UserEnabledMkldnn(IntPtr context);
 
-    /// <summary>Whether libtorch's convolutions go through oneDNN now.</summary>
+    /// <summary>Whether libtorch's convolutions go through oneDNN now. Turning it off turns NNPACK off too: libtorch
+    /// tries NNPACK next, which reads the same cpuid (on the VM above: "Could not initialize NNPACK! Reason: Unsupported
+    /// hardware", printed at every such try) before it falls back to its own kernels.</summary>
     public static bool Enabled
     {
         get { LoadTorch(); return UserEnabledMkldnn(GlobalContext()); }
-        set { LoadTorch(); SetUserEnabledMkldnn(GlobalContext(), value); }
+        set
+        {
+            LoadTorch();
+            SetUserEnabledMkldnn(GlobalContext(), value);
+            if (!value) SetUserEnabledNnpack(GlobalContext(), false);
+        }
     }
 
     /// <summary>Why oneDNN was turned off when the library loaded, or null if it was left as libtorch had it.</summary>
