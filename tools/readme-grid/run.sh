@@ -2,20 +2,24 @@
 # The README's grid: originals / regression decoder / sharp decoder, each row labelled with the decoder that drew it,
 # for the same 16 LFW test faces and for the bundled samples/ photos.
 #
-# usage: tools/readme-grid/run.sh [--lfw DIR] [--sharp FILE|none] [--out DIR]
-#   --lfw    LFW (deep-funneled) folder, default ../shared/data/lfw/lfw-deepfunneled
-#   --sharp  the sharp decoder, default models/dfd-dlib-resnet-lfw-sharp.safetensors where it exists; none: regression only
-#   --out    where the two grids go, default docs/ (readme-grid-lfw.png, readme-grid-samples.png)
+# usage: tools/readme-grid/run.sh [--encoder E] [--lfw DIR] [--sharp FILE|none] [--out DIR]
+#   --encoder  whose shipped decoders draw the rows, default dlib-resnet (the README's); another encoder's grids are
+#              named grid-E-lfw.png, grid-E-samples.png
+#   --lfw      LFW (deep-funneled) folder, default ../shared/data/lfw/lfw-deepfunneled
+#   --sharp    the sharp decoder, default models/dfd-E-lfw-sharp.safetensors where it exists; none: regression only
+#   --out      where the two grids go, default docs/ (readme-grid-lfw.png, readme-grid-samples.png for dlib-resnet)
 # The 16 faces: the test people of splits/lfw-dfd-v1.json with at least 2 photos in the folder, sorted by name
 # (ordinal), the first 16; each person's first photo by file name. DFD overrides the command (default ./dfd).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 lfw=../shared/data/lfw/lfw-deepfunneled
-sharp=models/dfd-dlib-resnet-lfw-sharp.safetensors
+encoder=dlib-resnet
+sharp=
 out=docs
 while [ $# -gt 0 ]; do
   case "$1" in
+    --encoder) encoder="$2"; shift 2 ;;
     --lfw) lfw="$2"; shift 2 ;;
     --sharp) sharp="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
@@ -23,7 +27,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 dfd=(${DFD:-./dfd})
-regression=models/dfd-dlib-resnet-lfw.safetensors
+regression=models/dfd-$encoder-lfw.safetensors
+sharp="${sharp:-models/dfd-$encoder-lfw-sharp.safetensors}"
+name=readme-grid; [ "$encoder" = dlib-resnet ] || name="grid-$encoder"
+[ -f "$regression" ] || { echo "readme-grid: $regression: no shipped decoder for $encoder" >&2; exit 1; }
 [ -d "$lfw" ] || { echo "readme-grid: $lfw: LFW folder not found (give --lfw DIR)" >&2; exit 1; }
 decoders="$regression"
 if [ "$sharp" != none ] && [ -f "$sharp" ]; then decoders="$regression,$sharp"
@@ -54,6 +61,6 @@ PY
 "${dfd[@]}" reconstruct --decoder "$decoders" --input "$work/lfw-faces" --output "$work/lfw"
 "${dfd[@]}" reconstruct --decoder "$decoders" --input samples --output "$work/samples"
 mkdir -p "$out"
-cp "$work/lfw/grid.png" "$out/readme-grid-lfw.png"
-cp "$work/samples/grid.png" "$out/readme-grid-samples.png"
-echo "readme-grid: $out/readme-grid-lfw.png, $out/readme-grid-samples.png (decoders: $decoders)"
+cp "$work/lfw/grid.png" "$out/$name-lfw.png"
+cp "$work/samples/grid.png" "$out/$name-samples.png"
+echo "readme-grid: $out/$name-lfw.png, $out/$name-samples.png (decoders: $decoders)"
