@@ -10,7 +10,8 @@ namespace Dfd.Core;
 /// 2-core AMD EPYC VM with AVX-512). There oneDNN divides by zero choosing the blocking of a 1×1 convolution (SIGFPE
 /// in <c>brg_blocking_t::est_eff_1x1</c>: the process dies at HSE FaceRes's first 1×1 convolution) and returns NaN
 /// gradients from other convolutions (the R1 penalty, a discriminator on 224² images). On such a CPU the library turns
-/// oneDNN off when it loads, and convolutions run on libtorch's own kernels (training steps ~1.5× slower there).
+/// oneDNN off when it loads, and convolutions run on libtorch's own kernels (a sharp-recipe training step 4.40 s
+/// there against 2.35 s with oneDNN, docs/performance.md).
 /// <c>DFD_ONEDNN=on|off</c> overrides the check. TorchSharp has no switch for it, so this calls libtorch's
 /// <c>at::globalContext().setUserEnabledMkldnn</c> itself.
 /// </summary>
