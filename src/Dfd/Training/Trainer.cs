@@ -338,7 +338,8 @@ public sealed class Trainer(EncodedFaces data, IEncoder encoder, TrainConfig cfg
             ["step_in_epoch"] = step.ToString(),
             ["train_seconds"] = seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture),
             ["train_images"] = data.Count.ToString(),
-            ["machine"] = $"{Environment.ProcessorCount} cores, {encoder.Device.type}, torch threads {torch.get_num_threads()}",
+            ["machine"] = $"{Environment.ProcessorCount} cores, {encoder.Device.type}, torch threads {torch.get_num_threads()}"
+                + (Core.OneDnn.OffBecause is { } why ? $", oneDNN off ({why})" : ""),
             ["saved_utc"] = DateTime.UtcNow.ToString("o"),
         };
         // The crop the output is resized to for the encoder (output_size, which DecoderFile.Save writes, may be larger).
