@@ -6,11 +6,11 @@
 # One epoch is 330 steps of ~14.5 s on the 2-core machine without oneDNN (docs/performance.md), so the average of the
 # weights decays at 0.995 rather than dlib-resnet's 0.998: after 330 steps 0.998 would still hold half the start.
 # Resumes (--resume; a checkpoint every 50 steps and a sample sheet with it): run the script again to go on.
-# The shipped file (models/dfd-hse-faceres-lfw-sharp.safetensors, hse-sharp-v1 e2) is this run's first epoch carried on
-# under a two-epoch cosine: after EPOCHS=1 ends, copy its .ckpt into a new RUN folder (with bin/ and init-shipped) and
-#   RUN=$HOME/.cache/dfd/runs/hse-sharp-e2 EPOCHS=2 tools/sharp/hse.sh
 #   nohup tools/sharp/hse.sh >> "${RUN:-$HOME/.cache/dfd/runs/hse-sharp}/train.log" 2>&1 &
 # DFD=path/to/Dfd.Cli.dll runs a copy of the built command (so a rebuild of the checkout does not touch a run).
+# The shipped file (models/dfd-hse-faceres-lfw-sharp.safetensors, hse-sharp-v1 e2) is the first epoch carried on under
+# a two-epoch cosine: when EPOCHS=1 has ended, copy its .ckpt (and init-shipped.safetensors) into a new RUN folder and
+#   RUN=$HOME/.cache/dfd/runs/hse-sharp-e2 EPOCHS=2 tools/sharp/hse.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUN="${RUN:-$HOME/.cache/dfd/runs/hse-sharp}"
